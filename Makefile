@@ -1,0 +1,112 @@
+# wisp: a minimal KVM microVM monitor. `make help` lists the targets.
+
+CC      ?= gcc
+BUILD   ?= build
+WARN    := -Wall -Wextra -Werror -Wshadow -Wimplicit-fallthrough -Wformat=2 \
+           -Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -D_GNU_SOURCE $(WARN) -MMD -MP -Ivmm
+LDLIBS  := -linih -lpthread
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
+
+# Debian packages the build, the tests and the benchmarks need.
+DEPS := build-essential pkg-config clang-format libinih-dev check \
+        libseccomp-dev liburing-dev libjansson-dev \
+        linux-source-6.1 bc flex bison libelf-dev xz-utils \
+        busybox-static e2fsprogs cpio qemu-system-x86
+
+VMM_SRC := $(wildcard vmm/*.c vmm/x86/*.c)
+VMM_LIB := $(filter-out vmm/main.c,$(VMM_SRC))
+OBJ      = $(VMM_SRC:%.c=$(BUILD)/obj/%.o)
+ASAN_OBJ = $(VMM_SRC:%.c=$(BUILD)/asan/%.o)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+
+.PHONY: all asan deps guest run test test-unit test-probe test-linux \
+        perf fmt fmt-check clean help
+
+all: $(BUILD)/wisp $(BUILD)/probe.elf
+
+help:
+	@echo "make            build build/wisp and build/probe.elf"
+	@echo "make run        boot the demo Linux guest (builds it first)"
+	@echo "make test       every test tier: unit, probe guest, Linux"
+	@echo "make perf       benchmarks; results go to docs/perf.md"
+	@echo "make guest      guest kernel, initramfs and rootfs (cached)"
+	@echo "make asan       ASan+UBSan build in $(BUILD)/asan/wisp"
+	@echo "make deps       install missing Debian packages"
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -c $< -o $@
+
+$(BUILD)/wisp: $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+asan: $(BUILD)/asan/wisp
+$(BUILD)/asan/wisp: $(ASAN_OBJ)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+include tests/guest/guest.mk
+
+# Unit tests link the VMM's objects (not main) under the sanitizers.
+$(BUILD)/unit: $(UNIT_SRC) $(VMM_LIB:%.c=$(BUILD)/asan/%.o)
+	$(CC) $(CFLAGS) $(SAN) -Itests/unit -o $@ $^ $(LDLIBS) \
+		$(shell pkg-config --libs check)
+
+deps:
+	@missing=""; for p in $(DEPS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	    grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else \
+	  echo "missing packages; run: sudo apt-get install$$missing"; \
+	  exit 1; \
+	fi
+
+guest: deps
+	rootfs-tools/build.sh $(BUILD)/guest
+
+run: deps all guest
+	$(BUILD)/wisp --config tests/configs/demo.ini
+
+test: deps
+	$(MAKE) all asan $(BUILD)/unit
+	$(MAKE) fmt-check test-unit test-probe
+
+test-unit: $(BUILD)/unit
+	$(BUILD)/unit
+
+test-probe: $(BUILD)/asan/wisp $(BUILD)/probe.elf
+	WISP=$(BUILD)/asan/wisp PROBE=$(BUILD)/probe.elf \
+		tests/integration/probe.sh
+
+test-linux: $(BUILD)/asan/wisp
+	WISP=$(BUILD)/asan/wisp GUEST=$(BUILD)/guest \
+		tests/integration/linux.sh
+
+perf: deps all
+	perf/run.sh
+
+fmt:
+	clang-format -i $(VMM_SRC) $(wildcard vmm/*.h vmm/x86/*.h) \
+		$(UNIT_SRC) $(wildcard tests/guest/*.c tests/guest/*.h)
+
+fmt-check:
+	clang-format --dry-run -Werror $(VMM_SRC) \
+		$(wildcard vmm/*.h vmm/x86/*.h) $(UNIT_SRC) \
+		$(wildcard tests/guest/*.c)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d)

@@ -1,0 +1,302 @@
+/*
+ * The probe guest: a tiny freestanding program that exercises one piece
+ * of the VMM per scenario and reports over COM1. The scenario comes from
+ * the command line as probe=NAME. Success ends with an i8042 reset (wisp
+ * exits 0); failure prints "probe: FAIL ..." and triple-faults (wisp exits
+ * 3). Under QEMU the isa-debug-exit port 0xf4 gets the status as well.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define COM1            0x3f8
+#define I8042_CMD       0x64
+#define DEBUG_EXIT_PORT 0xf4
+#define BOOT_TIMER_ADDR 0xc0000000UL
+#define LOW_4G          0x100000000ULL
+
+/* PVH start_info and its tables (Xen's public hvm/start_info.h). */
+struct start_info {
+	uint32_t magic, version, flags, nr_modules;
+	uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
+	uint32_t memmap_entries, reserved;
+};
+
+struct memmap_entry {
+	uint64_t addr, size;
+	uint32_t type, reserved;
+};
+
+#define PVH_MAGIC 0x336ec578
+
+void probe_main(const struct start_info *si);
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static size_t str_len(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+
+/*
+ * One "rep outsb" per string: KVM turns it into a single exit, where a
+ * loop of outb would cost one exit (and on kvm-pvm, emulation) per byte.
+ * The UART's transmitter is always ready in both wisp and QEMU.
+ */
+static void put_str(const char *s)
+{
+	size_t n = str_len(s);
+
+	__asm__ volatile("rep outsb"
+	                 : "+S"(s), "+c"(n)
+	                 : "d"((uint16_t)COM1)
+	                 : "memory");
+}
+
+static void put_u64(uint64_t v)
+{
+	char buf[21];
+	int i = 20;
+
+	buf[i] = '\0';
+	do {
+		buf[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put_str(&buf[i]);
+}
+
+static void put_hex(uint64_t v)
+{
+	char buf[19];
+	int i = 18;
+
+	buf[i] = '\0';
+	do {
+		buf[--i] = "0123456789abcdef"[v & 0xf];
+		v >>= 4;
+	} while (v);
+	buf[--i] = 'x';
+	buf[--i] = '0';
+	put_str(&buf[i]);
+}
+
+__attribute__((noreturn)) static void probe_exit(int status)
+{
+	if (status == 0)
+		outb(I8042_CMD, 0xfe); /* reset: wisp stops with status 0 */
+	outb(DEBUG_EXIT_PORT, (uint8_t)status);
+	/*
+	 * Still running: a monitor without either device. Fault with no IDT,
+	 * which escalates to a triple fault, so no monitor mistakes this for
+	 * success. The address is outside the 4 GiB identity map.
+	 */
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) no_idt = { 0, 0 };
+	__asm__ volatile("lidt %0" : : "m"(no_idt));
+	*(volatile uint64_t *)0xdead000000000ULL = 0;
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+__attribute__((noreturn)) static void fail(const char *why)
+{
+	put_str("probe: FAIL ");
+	put_str(why);
+	put_str("\n");
+	probe_exit(1);
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	while (*prefix)
+		if (*s++ != *prefix++)
+			return false;
+	return true;
+}
+
+/* The value of probe= on the command line, copied into @out. */
+static bool find_scenario(const char *cmdline, char *out, size_t len)
+{
+	const char *p = cmdline;
+
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (starts_with(p, "probe=")) {
+			size_t n = 0;
+
+			p += 6;
+			while (p[n] && p[n] != ' ' && n + 1 < len) {
+				out[n] = p[n];
+				n++;
+			}
+			out[n] = '\0';
+			return true;
+		}
+		while (*p && *p != ' ')
+			p++;
+	}
+	return false;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+static void scenario_hello(const struct start_info *si)
+{
+	put_str("probe: hello\n");
+	probe_exit(0);
+}
+
+static void scenario_boot_timer(const struct start_info *si)
+{
+	*(volatile uint8_t *)BOOT_TIMER_ADDR = 123;
+	put_str("probe: boot-timer written\n");
+	probe_exit(0);
+}
+
+static void scenario_memory(const struct start_info *si)
+{
+	const struct memmap_entry *e;
+	uint64_t ram = 0, top = 0, low_top = 0;
+
+	if (si->version < 1 || !si->memmap_paddr || !si->memmap_entries)
+		fail("no memory map in start_info");
+	e = (const struct memmap_entry *)(uintptr_t)si->memmap_paddr;
+	for (uint32_t i = 0; i < si->memmap_entries; i++) {
+		uint64_t end = e[i].addr + e[i].size;
+
+		if (e[i].type != 1)
+			continue;
+		ram += e[i].size;
+		if (end > top)
+			top = end;
+		if (end <= LOW_4G && end > low_top)
+			low_top = end;
+	}
+	if (!low_top)
+		fail("no RAM below 4 GiB");
+	/* The last word of RAM below 4 GiB must hold what we write. */
+	volatile uint64_t *last = (volatile uint64_t *)(uintptr_t)(low_top - 8);
+	*last = 0x5157155151571551ULL;
+	if (*last != 0x5157155151571551ULL)
+		fail("last RAM word below 4 GiB does not hold data");
+	put_str("probe: memory ram_kib=");
+	put_u64(ram >> 10);
+	put_str(" top_mib=");
+	put_u64(top >> 20);
+	put_str(" last_word=");
+	put_hex(low_top - 8);
+	put_str(" ok\n");
+	probe_exit(0);
+}
+
+static uint8_t sum8(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+
+	while (n--)
+		s = (uint8_t)(s + *p++);
+	return s;
+}
+
+/* Find the MP floating pointer in the EBDA or the BIOS area. */
+static const uint8_t *find_mp(void)
+{
+	static const uint64_t ranges[][2] = { { 0x9fc00, 0xa0000 },
+		                              { 0xf0000, 0x100000 } };
+
+	for (unsigned r = 0; r < 2; r++)
+		for (uint64_t a = ranges[r][0]; a < ranges[r][1]; a += 16) {
+			const uint8_t *p = (const uint8_t *)(uintptr_t)a;
+
+			if (starts_with((const char *)p, "_MP_") &&
+			    sum8(p, 16) == 0)
+				return p;
+		}
+	return NULL;
+}
+
+static void scenario_vcpus(const struct start_info *si)
+{
+	const uint8_t *fp = find_mp(), *hdr, *p;
+	uint16_t len, count;
+	unsigned cpus = 0, bsp = 0;
+
+	if (!fp)
+		fail("no MP floating pointer");
+	hdr = (const uint8_t *)(uintptr_t)(*(const uint32_t *)(fp + 4));
+	if (!starts_with((const char *)hdr, "PCMP"))
+		fail("MP config table signature");
+	len = *(const uint16_t *)(hdr + 4);
+	count = *(const uint16_t *)(hdr + 34);
+	if (sum8(hdr, len) != 0)
+		fail("MP config table checksum");
+	p = hdr + 44;
+	for (unsigned i = 0; i < count && p < hdr + len; i++) {
+		if (p[0] == 0) { /* processor */
+			if (p[3] & 1)
+				cpus++;
+			if (p[3] & 2)
+				bsp++;
+			p += 20;
+		} else {
+			p += 8;
+		}
+	}
+	if (bsp != 1)
+		fail("MP table does not name exactly one boot CPU");
+	put_str("probe: vcpus ");
+	put_u64(cpus);
+	put_str("\n");
+	probe_exit(0);
+}
+
+static void scenario_halt(const struct start_info *si)
+{
+	put_str("probe: halting\n");
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+static const struct {
+	const char *name;
+	void (*run)(const struct start_info *si);
+} scenarios[] = {
+	{ "hello", scenario_hello },   { "boot-timer", scenario_boot_timer },
+	{ "memory", scenario_memory }, { "vcpus", scenario_vcpus },
+	{ "halt", scenario_halt },
+};
+
+void probe_main(const struct start_info *si)
+{
+	char name[32];
+
+	if (si->magic != PVH_MAGIC)
+		fail("bad start_info magic");
+	if (!si->cmdline_paddr ||
+	    !find_scenario((const char *)(uintptr_t)si->cmdline_paddr, name,
+	                   sizeof(name)))
+		fail("no probe=NAME on the command line");
+	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		if (str_eq(name, scenarios[i].name))
+			scenarios[i].run(si);
+	put_str("probe: unknown scenario ");
+	put_str(name);
+	put_str("\n");
+	probe_exit(1);
+}

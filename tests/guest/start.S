@@ -1,0 +1,89 @@
+/*
+ * PVH entry of the probe guest. A PVH loader (wisp, QEMU) enters here in
+ * 32-bit protected mode with paging off and EBX pointing at hvm_start_info.
+ * We switch to long mode with a static identity map of the low 4 GiB and
+ * call probe_main(start_info).
+ *
+ * The page tables are assembled into the image, not built at run time: on
+ * a kvm-pvm host every instruction run at CPL 0 with interrupts off is
+ * emulated, so the fewer the better.
+ */
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+
+	.section .note.Xen, "a", @note
+	.balign 4
+	.long 4				/* name size */
+	.long 8				/* descriptor size */
+	.long XEN_ELFNOTE_PHYS32_ENTRY
+	.asciz "Xen"
+	.balign 4
+	.quad pvh_start
+	.balign 4
+
+	.section .text.entry, "ax"
+	.code32
+	.globl pvh_start
+pvh_start:
+	cli
+	movl %ebx, %esi			/* keep start_info for probe_main */
+	lgdt gdt_ptr
+	movl $pml4, %eax
+	movl %eax, %cr3
+	movl $0x620, %eax		/* PAE, OSFXSR, OSXMMEXCPT */
+	movl %eax, %cr4
+	movl $0xc0000080, %ecx		/* EFER.LME */
+	rdmsr
+	orl $0x100, %eax
+	wrmsr
+	movl $0x80000011, %eax		/* PG, ET, PE */
+	movl %eax, %cr0
+	ljmp $0x08, $start64
+
+	.code64
+start64:
+	movl $0x10, %eax
+	movw %ax, %ds
+	movw %ax, %es
+	movw %ax, %ss
+	movw %ax, %fs
+	movw %ax, %gs
+	movq $stack_top, %rsp
+	movl %esi, %edi
+	call probe_main
+1:	cli
+	hlt
+	jmp 1b
+
+	.section .rodata
+	.balign 16
+gdt:
+	.quad 0
+	.quad 0x00af9b000000ffff	/* 0x08: 64-bit code */
+	.quad 0x00cf93000000ffff	/* 0x10: data */
+gdt_end:
+gdt_ptr:
+	.word gdt_end - gdt - 1
+	.long gdt
+
+	.section .data
+	.balign 4096
+pml4:
+	.quad pdpt + 0x3
+	.fill 511, 8, 0
+pdpt:
+	.quad pd + 0x3
+	.quad pd + 0x1000 + 0x3
+	.quad pd + 0x2000 + 0x3
+	.quad pd + 0x3000 + 0x3
+	.fill 508, 8, 0
+pd:					/* 2048 x 2 MiB = 4 GiB, identity */
+	.set page, 0
+	.rept 2048
+	.quad (page << 21) | 0x83	/* present, writable, 2 MiB */
+	.set page, page + 1
+	.endr
+
+	.section .bss
+	.balign 16
+	.space 16384
+stack_top:

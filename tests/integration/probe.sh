@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Probe-guest tier: boot the tiny test guest (tests/guest) under wisp for
+# every scenario and check what it printed, what wisp logged and how wisp
+# exited; then feed wisp bad configs and bad kernels.
+set -u
+: "${WISP:?path to wisp}" "${PROBE:?path to probe.elf}"
+PROBE=$(realpath "$PROBE")
+. "$(dirname "$0")/lib.sh"
+
+probe() { # probe SCENARIO [wisp args...]
+	local s=$1
+	shift
+	run_wisp 60 --kernel "$PROBE" --cmdline "probe=$s" "$@"
+}
+
+probe hello
+expect_rc hello 0
+if [ "$(cat "$TMP/out")" = "probe: hello" ]; then ok "hello: output is exactly the line"
+else bad hello "stdout is '$(head -c 200 "$TMP/out")'"; fi
+expect_line hello err 'guest requested a reset'
+
+probe boot-timer
+expect_rc boot-timer 0
+expect_line boot-timer err 'guest boot: [0-9]+ us since start, [0-9]+ us since InstanceStart'
+
+# RAM seen = all of it but the 385 KiB between the EBDA and 1 MiB.
+for mem in 128 3072 4096; do
+	probe memory --mem-mib "$mem"
+	expect_rc "memory $mem" 0
+	top=$mem
+	[ "$mem" -gt 3072 ] && top=$((mem + 1024)) # above the MMIO hole
+	expect_line "memory $mem" out "^probe: memory ram_kib=$((mem * 1024 - 385)) top_mib=$top .* ok$"
+done
+
+for n in 1 2 32; do
+	probe vcpus --vcpus "$n"
+	expect_rc "vcpus $n" 0
+	expect_line "vcpus $n" out "^probe: vcpus $n$"
+done
+
+# halt: the guest idles in HLT until wisp is told to stop.
+"$WISP" --kernel "$PROBE" --cmdline probe=halt </dev/null >"$TMP/out" 2>"$TMP/err" &
+pid=$!
+for _ in $(seq 100); do grep -q halting "$TMP/out" && break; sleep 0.1; done
+sleep 0.5
+if kill -0 "$pid" 2>/dev/null; then ok "halt: still running while the guest halts"
+else bad halt "wisp exited while the guest was halted"; fi
+kill -TERM "$pid"
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2>/dev/null; then bad halt "no exit 10 s after SIGTERM"; kill -9 "$pid"; fi
+wait "$pid"
+RC=$?
+expect_rc "halt SIGTERM" 0
+expect_line halt err 'stopping the VM on signal'
+
+probe no-such-scenario
+expect_rc "guest failure" 3
+expect_line "guest failure" out '^probe: unknown scenario no-such-scenario$'
+expect_line "guest failure" err 'guest triple fault'
+
+# The same guest from a config file, with serial output to a file.
+cat >"$TMP/vm.ini" <<INI
+[machine]
+vcpus = 2
+mem_mib = 64
+
+[boot]
+kernel = $PROBE
+cmdline = probe=vcpus
+
+[serial]
+output = serial.log
+input = none
+INI
+run_wisp 60 --config "$TMP/vm.ini"
+expect_rc "config file" 0
+expect_line "config file" serial.log '^probe: vcpus 2$'
+run_wisp 60 --config "$TMP/vm.ini" --vcpus 3 # flags override the file
+expect_line "config override" serial.log '^probe: vcpus 3$'
+
+# Bad configs: exit 2, one message naming file, line and key, no guest.
+bad_config() { # NAME EXPECTED-MESSAGE INI-TEXT
+	printf '%s\n' "$3" >"$TMP/bad.ini"
+	run_wisp 30 --config "$TMP/bad.ini"
+	expect_rc "$1" 2
+	expect_line "$1" err "$2"
+	[ -s "$TMP/out" ] && bad "$1" "the guest ran" || ok "$1: nothing started"
+}
+bad_config "unknown key" "bad.ini:2: \[machine\] cpus: unknown key" $'[machine]\ncpus = 2'
+bad_config "bad number" "bad.ini:3: \[machine\] vcpus: '0' is not" $'[machine]\n\nvcpus = 0'
+bad_config "unknown section" "bad.ini:2: unknown section \[drive\]" $'[drive]\npath = x'
+bad_config "missing kernel" "\[boot\] kernel: '/nonexistent/vmlinux': No such file" $'[boot]\nkernel = /nonexistent/vmlinux'
+bad_config "no kernel" "no kernel: set \[boot\] kernel" $'[machine]\nvcpus = 1'
+
+# Bad kernels: exit 2 and a sentence saying what is wrong.
+bad_kernel() { # NAME EXPECTED-MESSAGE FILE
+	run_wisp 30 --kernel "$3" --cmdline probe=hello
+	expect_rc "$1" 2
+	expect_line "$1" err "$2"
+}
+head -c 2000 "$PROBE" >"$TMP/truncated.elf"
+bad_kernel "truncated ELF" "past the end of the file" "$TMP/truncated.elf"
+echo "hello" >"$TMP/text"
+bad_kernel "text file" "too short for an ELF or bzImage" "$TMP/text"
+bad_kernel "shared object" "not an executable" /bin/true
+: >"$TMP/empty"
+bad_kernel "empty file" "too short" "$TMP/empty"
+run_wisp 30 --kernel "$PROBE" --mem-mib 1
+expect_rc "too little memory" 2
+run_wisp 30 --kernel "$PROBE" --cmdline "$(head -c 3000 /dev/zero | tr '\0' x)"
+expect_rc "long cmdline" 2
+expect_line "long cmdline" err "more than the 2047"
+
+summary probe

@@ -1,0 +1,19 @@
+#include "unit.h"
+#include "log.h"
+
+#include <stdlib.h>
+
+int main(void)
+{
+	SRunner *sr = srunner_create(loader_suite());
+	int failed;
+
+	log_init(0, LOG_ERROR); /* expected errors stay quiet */
+	srunner_add_suite(sr, boot_suite());
+	srunner_add_suite(sr, bus_suite());
+	srunner_add_suite(sr, config_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

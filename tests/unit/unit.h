@@ -1,0 +1,12 @@
+/* Check suites of the unit tier; each file contributes one suite. */
+#ifndef WISP_UNIT_H
+#define WISP_UNIT_H
+
+#include <check.h>
+
+Suite *loader_suite(void);
+Suite *boot_suite(void);
+Suite *bus_suite(void);
+Suite *config_suite(void);
+
+#endif

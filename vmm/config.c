@@ -1,0 +1,278 @@
+#include "config.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct ini_ctx {
+	struct config *c;
+	const char *path;
+	char dir[CONFIG_PATH_MAX]; /* relative paths are relative to this */
+	char *err;
+	size_t errlen;
+	bool failed;
+	unsigned seen; /* bit per key, to refuse repeated keys */
+};
+
+enum key_id {
+	K_VCPUS,
+	K_MEM,
+	K_KERNEL,
+	K_INITRD,
+	K_CMDLINE,
+	K_SERIAL_OUT,
+	K_SERIAL_IN,
+};
+
+struct key_desc {
+	const char *section;
+	const char *name;
+	enum key_id id;
+};
+
+static const struct key_desc keys[] = {
+	{ "machine", "vcpus", K_VCPUS },
+	{ "machine", "mem_mib", K_MEM },
+	{ "boot", "kernel", K_KERNEL },
+	{ "boot", "initrd", K_INITRD },
+	{ "boot", "cmdline", K_CMDLINE },
+	{ "serial", "output", K_SERIAL_OUT },
+	{ "serial", "input", K_SERIAL_IN },
+};
+
+static const char *const sections[] = { "machine", "boot", "serial" };
+
+void config_init(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->vcpus = 1;
+	c->mem_mib = 128;
+	c->serial_in = true;
+}
+
+void config_free(struct config *c)
+{
+	free(c->cmdline);
+	c->cmdline = NULL;
+}
+
+/* Record the first error only; inih reports its line number. */
+__attribute__((format(printf, 2, 3))) static int fail(struct ini_ctx *x,
+                                                      const char *fmt, ...)
+{
+	va_list ap;
+
+	if (x->failed)
+		return 0;
+	x->failed = true;
+	va_start(ap, fmt);
+	vsnprintf(x->err, x->errlen, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* Resolve @value against the config file's directory into @out. */
+static int set_path(struct ini_ctx *x, const char *sec, const char *key,
+                    const char *value, char *out, bool must_read)
+{
+	int n;
+
+	if (!*value)
+		return fail(x, "[%s] %s: empty path", sec, key);
+	if (value[0] == '/')
+		n = snprintf(out, CONFIG_PATH_MAX, "%s", value);
+	else
+		n = snprintf(out, CONFIG_PATH_MAX, "%s/%s", x->dir, value);
+	if (n < 0 || n >= CONFIG_PATH_MAX)
+		return fail(x, "[%s] %s: path too long", sec, key);
+	if (must_read && access(out, R_OK) < 0)
+		return fail(x, "[%s] %s: '%s': %s", sec, key, out,
+		            strerror(errno));
+	return 1;
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") ||
+	    !strcmp(v, "1"))
+		*out = true;
+	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") ||
+	         !strcmp(v, "0"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+static int append_cmdline(struct ini_ctx *x, const char *value)
+{
+	size_t old = x->c->cmdline ? strlen(x->c->cmdline) : 0;
+	char *p = realloc(x->c->cmdline, old + strlen(value) + 2);
+
+	if (!p)
+		return fail(x, "out of memory");
+	if (old)
+		p[old++] = ' ';
+	strcpy(p + old, value);
+	x->c->cmdline = p;
+	return 1;
+}
+
+static int handler(void *user, const char *sec, const char *name,
+                   const char *value)
+{
+	struct ini_ctx *x = user;
+	struct config *c = x->c;
+	const struct key_desc *k = NULL;
+	uint64_t v;
+	bool known_section = false;
+
+	if (x->failed)
+		return 1; /* keep inih's line of the first error */
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++)
+		known_section |= !strcmp(sec, sections[i]);
+	if (!known_section)
+		return fail(x, "unknown section [%s]", sec);
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (!strcmp(sec, keys[i].section) &&
+		    !strcmp(name, keys[i].name))
+			k = &keys[i];
+	if (!k)
+		return fail(x, "[%s] %s: unknown key", sec, name);
+	/*
+	 * inih hands each indented continuation line over as the same key
+	 * again; cmdline uses that to go past inih's line limit.
+	 */
+	if ((x->seen & (1u << k->id)) && k->id != K_CMDLINE)
+		return fail(x, "[%s] %s: given twice", sec, name);
+	x->seen |= 1u << k->id;
+
+	switch (k->id) {
+	case K_VCPUS:
+		if (!util_parse_u64(value, &v) || v < 1 || v > CONFIG_MAX_VCPUS)
+			return fail(x, "[%s] %s: '%s' is not a number in 1..%d",
+			            sec, name, value, CONFIG_MAX_VCPUS);
+		c->vcpus = (unsigned)v;
+		break;
+	case K_MEM:
+		if (!util_parse_u64(value, &v) || v < CONFIG_MIN_MEM_MIB ||
+		    v > CONFIG_MAX_MEM_MIB)
+			return fail(
+			        x,
+			        "[%s] %s: '%s' is not a number in %llu..%llu",
+			        sec, name, value, CONFIG_MIN_MEM_MIB,
+			        CONFIG_MAX_MEM_MIB);
+		c->mem_mib = v;
+		break;
+	case K_KERNEL:
+		return set_path(x, sec, name, value, c->kernel, true);
+	case K_INITRD:
+		return set_path(x, sec, name, value, c->initrd, true);
+	case K_CMDLINE:
+		return append_cmdline(x, value);
+	case K_SERIAL_OUT:
+		if (!strcmp(value, "stdout")) {
+			c->serial_out[0] = '\0';
+			break;
+		}
+		return set_path(x, sec, name, value, c->serial_out, false);
+	case K_SERIAL_IN:
+		if (!strcmp(value, "stdin"))
+			c->serial_in = true;
+		else if (!strcmp(value, "none"))
+			c->serial_in = false;
+		else if (parse_bool(value, &c->serial_in) < 0)
+			return fail(x, "[%s] %s: '%s' is not stdin or none",
+			            sec, name, value);
+		break;
+	}
+	return 1;
+}
+
+/*
+ * Debian's inih reads at most CONFIG_INI_LINE_MAX - 1 bytes a line and
+ * parses the rest as a new line; refuse such files with a message that
+ * says so instead of a confusing syntax error.
+ */
+static int check_line_lengths(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	int line = 1, len = 0, ch;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((ch = getc(f)) != EOF) {
+		if (ch == '\n') {
+			line++;
+			len = 0;
+			continue;
+		}
+		if (++len >= CONFIG_INI_LINE_MAX) {
+			snprintf(err, errlen,
+			         "%s:%d: line longer than %d characters; "
+			         "continue "
+			         "a long value on indented lines",
+			         path, line, CONFIG_INI_LINE_MAX - 2);
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+int config_load_ini(struct config *c, const char *path, char *err,
+                    size_t errlen)
+{
+	struct ini_ctx x = {
+		.c = c, .path = path, .err = err, .errlen = errlen
+	};
+	const char *slash = strrchr(path, '/');
+	char msg[CONFIG_PATH_MAX + 256];
+	int line;
+
+	if (slash)
+		snprintf(x.dir, sizeof(x.dir), "%.*s", (int)(slash - path),
+		         path);
+	else
+		strcpy(x.dir, ".");
+	if (slash == path)
+		strcpy(x.dir, "/");
+
+	if (check_line_lengths(path, err, errlen) < 0)
+		return -1;
+	x.err = msg;
+	x.errlen = sizeof(msg);
+	line = ini_parse(path, handler, &x);
+	if (line == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (line == -2) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	if (line > 0 && !x.failed)
+		snprintf(msg, sizeof(msg), "syntax error");
+	if (line > 0 || x.failed) {
+		snprintf(err, errlen, "%s:%d: %s", path, line, msg);
+		return -1;
+	}
+	return 0;
+}
+
+int config_validate(const struct config *c, char *err, size_t errlen)
+{
+	if (!c->kernel[0]) {
+		snprintf(err, errlen, "no kernel: set [boot] kernel");
+		return -1;
+	}
+	return 0;
+}

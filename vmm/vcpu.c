@@ -1,0 +1,244 @@
+/*
+ * vCPU threads: each runs KVM_RUN in a loop and dispatches PIO and MMIO
+ * exits to the buses. Stopping is a flag plus a signal: the signal makes
+ * KVM_RUN return EINTR, and kvm_run->immediate_exit covers the window
+ * where the signal lands just before KVM_RUN is entered.
+ */
+#include "vm.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* only there to interrupt KVM_RUN */
+}
+
+void vcpu_signals_init(void)
+{
+	struct sigaction sa = { .sa_handler = kick_handler };
+
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: KVM_RUN must return EINTR. */
+	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
+}
+
+int vcpu_create(struct vm *vm, unsigned id)
+{
+	struct vcpu *v = &vm->vcpus[id];
+
+	v->vm = vm;
+	v->id = id;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
+	if (v->fd < 0) {
+		log_err("KVM_CREATE_VCPU %u: %s", id, strerror(errno));
+		return -1;
+	}
+	v->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	              v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
+		log_err("vcpu %u: mmap kvm_run: %s", id, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void dump_regs(struct vcpu *v)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+		return;
+	log_err("vcpu %u: rip=0x%llx rsp=0x%llx rflags=0x%llx cs=0x%x "
+	        "cr0=0x%llx cr3=0x%llx cr4=0x%llx efer=0x%llx",
+	        v->id, r.rip, r.rsp, r.rflags, s.cs.selector, s.cr0, s.cr3,
+	        s.cr4, s.efer);
+}
+
+static void report_internal_error(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	char bytes[3 * 16 + 1] = "";
+	uint32_t nd = MIN(run->internal.ndata, 16u);
+
+	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && nd >= 1 &&
+	    (run->emulation_failure.flags &
+	     KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+		unsigned n = MIN(run->emulation_failure.insn_size, 15u);
+
+		for (unsigned i = 0; i < n; i++)
+			snprintf(bytes + 3 * i, sizeof(bytes) - 3 * i, " %02x",
+			         run->emulation_failure.insn_bytes[i]);
+	}
+	log_err("vcpu %u: KVM internal error, suberror %u%s%s", v->id,
+	        run->internal.suberror,
+	        run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+	                ? " (emulation failure)"
+	                : "",
+	        bytes[0] ? ", instruction bytes:" : "");
+	if (bytes[0])
+		log_err("vcpu %u: %s", v->id, bytes);
+	for (uint32_t i = 0; i < nd; i++)
+		log_err("vcpu %u: data[%u] = 0x%llx", v->id, i,
+		        (unsigned long long)run->internal.data[i]);
+	dump_regs(v);
+}
+
+static void handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool wr = run->io.direction == KVM_EXIT_IO_OUT;
+
+	/* KVM fills data_offset and count; they lie inside the run page. */
+	for (uint32_t i = 0; i < run->io.count; i++) {
+		bus_access(&v->vm->pio, run->io.port, data, run->io.size, wr);
+		data += run->io.size;
+	}
+}
+
+/* Returns false when the VM must stop. */
+static bool handle_exit(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	struct vm *vm = v->vm;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(v);
+		return true;
+	case KVM_EXIT_MMIO:
+		bus_access(&vm->mmio, run->mmio.phys_addr, run->mmio.data,
+		           MIN(run->mmio.len, 8u), run->mmio.is_write);
+		return true;
+	case KVM_EXIT_INTR:
+		return true;
+	case KVM_EXIT_SHUTDOWN:
+		log_err("vcpu %u: guest triple fault (shutdown)", v->id);
+		dump_regs(v);
+		vm_request_exit(vm, WISP_EXIT_GUEST_CRASH);
+		return false;
+	case KVM_EXIT_SYSTEM_EVENT:
+		switch (run->system_event.type) {
+		case KVM_SYSTEM_EVENT_SHUTDOWN:
+		case KVM_SYSTEM_EVENT_RESET:
+			log_info("vcpu %u: guest %s", v->id,
+			         run->system_event.type ==
+			                         KVM_SYSTEM_EVENT_RESET
+			                 ? "reset"
+			                 : "shutdown");
+			vm_request_exit(vm, WISP_EXIT_OK);
+			return false;
+		default:
+			log_err("vcpu %u: guest crash (system event %u)", v->id,
+			        run->system_event.type);
+			vm_request_exit(vm, WISP_EXIT_GUEST_CRASH);
+			return false;
+		}
+	case KVM_EXIT_INTERNAL_ERROR:
+		report_internal_error(v);
+		vm_request_exit(vm, WISP_EXIT_KVM_ERROR);
+		return false;
+	case KVM_EXIT_FAIL_ENTRY:
+		log_err("vcpu %u: KVM entry failed, hardware reason 0x%llx",
+		        v->id,
+		        (unsigned long long)
+		                run->fail_entry.hardware_entry_failure_reason);
+		dump_regs(v);
+		vm_request_exit(vm, WISP_EXIT_KVM_ERROR);
+		return false;
+	default:
+		log_err("vcpu %u: unexpected KVM exit reason %u", v->id,
+		        run->exit_reason);
+		dump_regs(v);
+		vm_request_exit(vm, WISP_EXIT_KVM_ERROR);
+		return false;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	char name[16];
+
+	snprintf(name, sizeof(name), "wisp-vcpu%u", v->id);
+	pthread_setname_np(pthread_self(), name);
+
+	/* Once an exit is requested the guest must not run on. */
+	while (!atomic_load(&vm->stopping) && !atomic_load(&vm->exit_set)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				v->run->immediate_exit = 0;
+				continue;
+			}
+			log_err("vcpu %u: KVM_RUN: %s", v->id, strerror(errno));
+			vm_request_exit(vm, WISP_EXIT_KVM_ERROR);
+			break;
+		}
+		if (!v->first_exit_us) {
+			v->first_exit_us = util_now_us();
+			log_debug("vcpu %u: first exit after %llu us", v->id,
+			          (unsigned long long)(v->first_exit_us -
+			                               log_start_us()));
+		}
+		if (!handle_exit(v))
+			break;
+	}
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *v)
+{
+	sigset_t all, old;
+	int err;
+
+	/*
+	 * The thread starts with every signal blocked but the kick: process
+	 * signals (SIGTERM, SIGINT) belong to the event loop's signalfd.
+	 */
+	sigfillset(&all);
+	sigdelset(&all, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&v->thread, NULL, vcpu_thread, v);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		log_err("vcpu %u: pthread_create: %s", v->id, strerror(err));
+		return -1;
+	}
+	v->thread_started = true;
+	return 0;
+}
+
+void vcpu_stop_all(struct vm *vm)
+{
+	atomic_store(&vm->stopping, true);
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->thread_started)
+			continue;
+		v->run->immediate_exit = 1;
+		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	}
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->thread_started)
+			continue;
+		pthread_join(v->thread, NULL);
+		v->thread_started = false;
+	}
+}

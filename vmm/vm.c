@@ -1,0 +1,215 @@
+#include "vm.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Above the MMIO hole's devices, where Firecracker puts them too. */
+#define KVM_TSS_ADDR      0xfffbd000ULL
+#define KVM_IDENTITY_ADDR 0xfffbc000ULL
+
+bool vm_host_is_pvm(void)
+{
+	return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
+static int set_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
+                    void *host)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)host,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+		log_err("KVM_SET_USER_MEMORY_REGION slot %u: %s", slot,
+		        strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int check_caps(struct vm *vm)
+{
+	static const struct {
+		int cap;
+		const char *name;
+	} need[] = {
+		{ KVM_CAP_IRQCHIP, "IRQCHIP" },
+		{ KVM_CAP_USER_MEMORY, "USER_MEMORY" },
+		{ KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR" },
+		{ KVM_CAP_PIT2, "PIT2" },
+		{ KVM_CAP_EXT_CPUID, "EXT_CPUID" },
+		{ KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(need); i++) {
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, need[i].cap) <= 0) {
+			log_err("/dev/kvm lacks KVM_CAP_%s", need[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = vm->exit_fd = -1;
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+	vm->pvm = vm_host_is_pvm();
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		log_err("/dev/kvm: %s", strerror(errno));
+		return -1;
+	}
+	ret = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (ret != KVM_API_VERSION) {
+		log_err("/dev/kvm: API version %d, need %d", ret,
+		        KVM_API_VERSION);
+		return -1;
+	}
+	if (check_caps(vm) < 0)
+		return -1;
+	ret = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (ret <= 0) {
+		log_err("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		return -1;
+	}
+	vm->run_size = (size_t)ret;
+
+	do
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	while (vm->vm_fd < 0 && errno == EINTR);
+	if (vm->vm_fd < 0) {
+		log_err("KVM_CREATE_VM: %s", strerror(errno));
+		return -1;
+	}
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0) {
+		log_err("KVM_SET_TSS_ADDR: %s", strerror(errno));
+		return -1;
+	}
+	uint64_t ident = KVM_IDENTITY_ADDR;
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident) < 0) {
+		log_err("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+		return -1;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		log_err("KVM_CREATE_IRQCHIP: %s", strerror(errno));
+		return -1;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		log_err("KVM_CREATE_PIT2: %s", strerror(errno));
+		return -1;
+	}
+
+	vm->mem_size = mem_mib * MIB;
+	vm->low_size = MIN(vm->mem_size, VM_MMIO_HOLE_START);
+	/*
+	 * MAP_NORESERVE: guest RAM is committed only as the guest touches it,
+	 * so a large, mostly idle VM costs what it uses.
+	 */
+	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->mem == MAP_FAILED) {
+		vm->mem = NULL;
+		log_err("cannot map %llu MiB of guest memory: %s",
+		        (unsigned long long)mem_mib, strerror(errno));
+		return -1;
+	}
+	if (set_slot(vm, 0, 0, vm->low_size, vm->mem) < 0)
+		return -1;
+	if (vm->mem_size > vm->low_size &&
+	    set_slot(vm, 1, VM_MMIO_HOLE_END, vm->mem_size - vm->low_size,
+	             vm->mem + vm->low_size) < 0)
+		return -1;
+
+	vm->exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->exit_fd < 0) {
+		log_err("eventfd: %s", strerror(errno));
+		return -1;
+	}
+	vm->nvcpus = nvcpus;
+	vm->vcpus = calloc(nvcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		log_err("out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < nvcpus; i++)
+		vm->vcpus[i].fd = -1;
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned i = 0; vm->vcpus && i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->run)
+			munmap(v->run, vm->run_size);
+		if (v->fd >= 0)
+			close(v->fd);
+	}
+	free(vm->vcpus);
+	free(vm->cpuid);
+	if (vm->mem)
+		munmap(vm->mem, vm->mem_size);
+	if (vm->exit_fd >= 0)
+		close(vm->exit_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = vm->exit_fd = -1;
+}
+
+void *vm_gpa(const struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	uint64_t end;
+
+	if (!util_add_ok(gpa, len, &end))
+		return NULL;
+	if (end <= vm->low_size)
+		return vm->mem + gpa;
+	if (gpa >= VM_MMIO_HOLE_END &&
+	    end - VM_MMIO_HOLE_END <= vm->mem_size - vm->low_size)
+		return vm->mem + vm->low_size + (gpa - VM_MMIO_HOLE_END);
+	return NULL;
+}
+
+void vm_request_exit(struct vm *vm, int code)
+{
+	bool expected = false;
+	uint64_t one = 1;
+
+	if (atomic_compare_exchange_strong(&vm->exit_set, &expected, true))
+		atomic_store(&vm->exit_code, code);
+	/* Cannot fail short of a closed fd; the counter never saturates. */
+	if (write(vm->exit_fd, &one, sizeof(one)) < 0)
+		log_err("exit eventfd: %s", strerror(errno));
+}
+
+void vm_irq_pulse(struct vm *vm, unsigned irq)
+{
+	struct kvm_irq_level l = { .irq = irq, .level = 1 };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+		log_err("KVM_IRQ_LINE %u: %s", irq, strerror(errno));
+	l.level = 0;
+	ioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
+}

@@ -1,0 +1,88 @@
+/*
+ * One KVM virtual machine: guest RAM, the buses, the vCPUs and the
+ * bookkeeping that stops them all when the guest or the host asks.
+ */
+#ifndef WISP_VM_H
+#define WISP_VM_H
+
+#include "bus.h"
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct config;
+
+/*
+ * Guest physical memory: RAM from 0 up to the 32-bit MMIO hole, then the
+ * rest from 4 GiB. Both slots are backed by one host mapping.
+ */
+#define VM_MMIO_HOLE_START 0xc0000000ULL
+#define VM_MMIO_HOLE_END   0x100000000ULL
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	uint64_t first_exit_us; /* when this vCPU first left the guest */
+};
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size; /* bytes of the kvm_run mapping */
+	uint8_t *mem;    /* host view of all guest RAM */
+	uint64_t mem_size;
+	uint64_t low_size; /* RAM below VM_MMIO_HOLE_START */
+	struct bus pio;
+	struct bus mmio;
+	unsigned nvcpus;
+	struct vcpu *vcpus;
+	bool pvm;                 /* the host's /dev/kvm is kvm-pvm (PVM.md) */
+	struct kvm_cpuid2 *cpuid; /* filtered; per-vCPU fields patched in */
+
+	int exit_fd; /* eventfd: a vCPU asks the VMM to stop */
+	atomic_bool stopping;
+	atomic_int exit_code;
+	atomic_bool exit_set;
+	uint64_t instance_start_us;
+};
+
+/*
+ * Open /dev/kvm and create the VM with an in-kernel irqchip and PIT and
+ * @mem_mib of RAM. On failure logs why and returns -1 (vm_destroy() is
+ * still safe).
+ */
+int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus);
+void vm_destroy(struct vm *vm);
+
+/*
+ * The one gate from guest physical addresses to host memory: a pointer to
+ * [@gpa, @gpa + @len) when all of it is guest RAM in one slot, else NULL.
+ * Overflow-safe for any @gpa and @len a guest can produce.
+ */
+void *vm_gpa(const struct vm *vm, uint64_t gpa, uint64_t len);
+
+/* Ask the VMM to stop with @code; the first request wins. Thread-safe. */
+void vm_request_exit(struct vm *vm, int code);
+
+/* Raise a pulse on an ISA interrupt line (edge-triggered). */
+void vm_irq_pulse(struct vm *vm, unsigned irq);
+
+/* True when this host's /dev/kvm is kvm-pvm. */
+bool vm_host_is_pvm(void);
+
+/* vcpu.c */
+int vcpu_create(struct vm *vm, unsigned id);
+int vcpu_start(struct vcpu *vcpu);
+/* Make every vCPU leave KVM_RUN and join its thread. */
+void vcpu_stop_all(struct vm *vm);
+/* Install the (empty) kick signal handler; once per process. */
+void vcpu_signals_init(void);
+
+#endif

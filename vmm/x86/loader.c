@@ -1,0 +1,312 @@
+/*
+ * Kernel image parsing: ELF64 (with or without a PVH entry note) and
+ * bzImage. Every offset and size read from the file is checked against
+ * the file length and the guest's RAM before it is used.
+ */
+#include "x86.h"
+#include "../util.h"
+#include "../vm.h"
+
+#include <elf.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Xen's ELF note type for the 32-bit PVH entry point. */
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+#define ELF_MAX_PHDRS            64
+
+/* bzImage setup header fields (Documentation/x86/boot.rst offsets). */
+#define BZ_SETUP_SECTS     0x1f1
+#define BZ_HDR_START       0x1f1
+#define BZ_JUMP_LEN        0x201 /* header ends at 0x202 + this byte */
+#define BZ_BOOT_FLAG       0x1fe
+#define BZ_HEADER_MAGIC    0x202
+#define BZ_VERSION         0x206
+#define BZ_LOADFLAGS       0x211
+#define BZ_INITRD_ADDR_MAX 0x22c
+#define BZ_XLOADFLAGS      0x236
+#define BZ_INIT_SIZE       0x260
+#define BZ_HDR_LIMIT       0x290 /* where boot_params' hdr field ends */
+#define BZ_MIN_LEN         (BZ_INIT_SIZE + 4)
+#define BZ_LOADED_HIGH     0x01
+#define BZ_XLF_KERNEL_64   0x01
+#define BZ_ENTRY64_OFFSET  0x200
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+__attribute__((format(printf, 3, 4))) static int perr(char *err, size_t errlen,
+                                                      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* [off, off + n) lies inside a buffer of @len bytes. */
+static bool in_file(uint64_t off, uint64_t n, size_t len)
+{
+	uint64_t end;
+
+	return util_add_ok(off, n, &end) && end <= len;
+}
+
+static int add_seg(struct kernel_image *img, const struct kernel_seg *s,
+                   uint64_t ram_top, char *err, size_t errlen)
+{
+	uint64_t end;
+
+	if (img->nseg == KERNEL_MAX_SEGS)
+		return perr(err, errlen, "more than %d loadable segments",
+		            KERNEL_MAX_SEGS);
+	if (s->filesz > s->memsz)
+		return perr(err, errlen,
+		            "segment at 0x%llx: file size 0x%llx exceeds its "
+		            "memory size 0x%llx",
+		            (unsigned long long)s->gpa,
+		            (unsigned long long)s->filesz,
+		            (unsigned long long)s->memsz);
+	if (!util_add_ok(s->gpa, s->memsz, &end) || s->gpa < X86_HIMEM_START ||
+	    end > ram_top)
+		return perr(err, errlen,
+		            "segment [0x%llx, +0x%llx) is outside guest RAM "
+		            "(1 MiB to 0x%llx): give the VM more memory or "
+		            "check the image",
+		            (unsigned long long)s->gpa,
+		            (unsigned long long)s->memsz,
+		            (unsigned long long)ram_top);
+	for (unsigned i = 0; i < img->nseg; i++) {
+		const struct kernel_seg *o = &img->seg[i];
+
+		if (s->gpa < o->gpa + o->memsz && o->gpa < end)
+			return perr(err, errlen,
+			            "segments at 0x%llx and 0x%llx overlap",
+			            (unsigned long long)o->gpa,
+			            (unsigned long long)s->gpa);
+	}
+	img->seg[img->nseg++] = *s;
+	return 0;
+}
+
+/* Look for the Xen PVH entry note in one PT_NOTE segment. */
+static bool find_pvh_note(const uint8_t *p, uint64_t n, uint64_t *entry)
+{
+	uint64_t off = 0;
+
+	while (n - off >= 12) {
+		uint32_t namesz = rd32(p + off), descsz = rd32(p + off + 4);
+		uint32_t type = rd32(p + off + 8);
+		uint64_t name_off = off + 12;
+		uint64_t desc_off = name_off + ALIGN_UP((uint64_t)namesz, 4);
+		uint64_t next = desc_off + ALIGN_UP((uint64_t)descsz, 4);
+
+		if (next > n || next <= off)
+			return false;
+		if (type == XEN_ELFNOTE_PHYS32_ENTRY && namesz == 4 &&
+		    !memcmp(p + name_off, "Xen", 4)) {
+			if (descsz == 4)
+				*entry = rd32(p + desc_off);
+			else if (descsz == 8)
+				*entry = rd32(p + desc_off) |
+				         (uint64_t)rd32(p + desc_off + 4) << 32;
+			else
+				return false;
+			return true;
+		}
+		off = next;
+	}
+	return false;
+}
+
+static bool entry_in_segment(const struct kernel_image *img, uint64_t entry)
+{
+	for (unsigned i = 0; i < img->nseg; i++)
+		if (entry >= img->seg[i].gpa &&
+		    entry - img->seg[i].gpa < img->seg[i].filesz)
+			return true;
+	return false;
+}
+
+static int parse_elf(const uint8_t *buf, size_t len, uint64_t ram_top,
+                     struct kernel_image *img, char *err, size_t errlen)
+{
+	Elf64_Ehdr eh;
+	uint64_t pvh_entry = 0;
+	bool pvh = false;
+
+	if (len < sizeof(eh))
+		return perr(err, errlen, "truncated ELF header (%zu bytes)",
+		            len);
+	memcpy(&eh, buf, sizeof(eh));
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64)
+		return perr(err, errlen, "not a 64-bit ELF (class %u)",
+		            eh.e_ident[EI_CLASS]);
+	if (eh.e_ident[EI_DATA] != ELFDATA2LSB)
+		return perr(err, errlen, "not a little-endian ELF");
+	if (eh.e_machine != EM_X86_64)
+		return perr(err, errlen, "ELF for machine %u, not x86_64 (%u)",
+		            eh.e_machine, EM_X86_64);
+	if (eh.e_type != ET_EXEC)
+		return perr(err, errlen,
+		            "ELF type %u is not an executable (ET_EXEC)",
+		            eh.e_type);
+	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
+	    eh.e_phnum > ELF_MAX_PHDRS)
+		return perr(err, errlen,
+		            "bad program header table (%u entries of %u bytes)",
+		            eh.e_phnum, eh.e_phentsize);
+	if (!in_file(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr),
+	             len))
+		return perr(err, errlen,
+		            "program headers at 0x%llx lie past the end of the "
+		            "file (%zu bytes)",
+		            (unsigned long long)eh.e_phoff, len);
+
+	img->kind = KERNEL_ELF_64;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+
+		memcpy(&ph, buf + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+		if (ph.p_type == PT_NOTE) {
+			if (!in_file(ph.p_offset, ph.p_filesz, len))
+				return perr(err, errlen,
+				            "note segment %u lies past the end "
+				            "of the file",
+				            i);
+			if (!pvh)
+				pvh = find_pvh_note(buf + ph.p_offset,
+				                    ph.p_filesz, &pvh_entry);
+			continue;
+		}
+		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
+			continue;
+		if (!in_file(ph.p_offset, ph.p_filesz, len))
+			return perr(
+			        err, errlen,
+			        "segment %u [0x%llx, +0x%llx) lies past "
+			        "the end of the file (%zu bytes): truncated "
+			        "image?",
+			        i, (unsigned long long)ph.p_offset,
+			        (unsigned long long)ph.p_filesz, len);
+		struct kernel_seg s = {
+			.gpa = ph.p_paddr,
+			.offset = ph.p_offset,
+			.filesz = ph.p_filesz,
+			.memsz = ph.p_memsz,
+		};
+		if (add_seg(img, &s, ram_top, err, errlen) < 0)
+			return -1;
+	}
+	if (!img->nseg)
+		return perr(err, errlen, "ELF has no loadable segment");
+	if (pvh) {
+		img->kind = KERNEL_ELF_PVH;
+		img->entry = pvh_entry;
+	} else {
+		img->entry = eh.e_entry;
+	}
+	if (!entry_in_segment(img, img->entry))
+		return perr(err, errlen,
+		            "%s entry point 0x%llx is not in a loaded segment",
+		            pvh ? "PVH" : "ELF",
+		            (unsigned long long)img->entry);
+	return 0;
+}
+
+static int parse_bzimage(const uint8_t *buf, size_t len, uint64_t ram_top,
+                         struct kernel_image *img, char *err, size_t errlen)
+{
+	unsigned setup_sects = buf[BZ_SETUP_SECTS];
+	uint16_t version = rd16(buf + BZ_VERSION);
+	uint64_t kernel_off, init_size, hdr_end;
+
+	if (version < 0x020c)
+		return perr(err, errlen,
+		            "bzImage boot protocol %u.%02u is older than 2.12 "
+		            "(no 64-bit entry)",
+		            version >> 8, version & 0xff);
+	if (!(rd16(buf + BZ_XLOADFLAGS) & BZ_XLF_KERNEL_64))
+		return perr(err, errlen,
+		            "bzImage has no 64-bit entry point (a 32-bit "
+		            "kernel?)");
+	if (!(buf[BZ_LOADFLAGS] & BZ_LOADED_HIGH))
+		return perr(err, errlen,
+		            "bzImage wants to load at 0x10000 (zImage), which "
+		            "is not supported");
+	if (!setup_sects)
+		setup_sects = 4;
+	kernel_off = (uint64_t)(setup_sects + 1) * 512;
+	if (kernel_off >= len)
+		return perr(err, errlen,
+		            "bzImage setup (%llu bytes) fills the whole file: "
+		            "truncated image?",
+		            (unsigned long long)kernel_off);
+	hdr_end = 0x202 + (uint64_t)buf[BZ_JUMP_LEN];
+	img->kind = KERNEL_BZIMAGE;
+	img->setup_hdr_off = BZ_HDR_START;
+	img->setup_hdr_len =
+	        MIN(hdr_end, (uint64_t)BZ_HDR_LIMIT) - BZ_HDR_START;
+	img->initrd_addr_max = rd32(buf + BZ_INITRD_ADDR_MAX);
+
+	struct kernel_seg s = {
+		.gpa = X86_HIMEM_START,
+		.offset = kernel_off,
+		.filesz = len - kernel_off,
+	};
+	/* The decompressor needs init_size bytes from the load address. */
+	init_size = rd32(buf + BZ_INIT_SIZE);
+	s.memsz = MAX(s.filesz, init_size);
+	if (add_seg(img, &s, ram_top, err, errlen) < 0)
+		return -1;
+	img->entry = X86_HIMEM_START + BZ_ENTRY64_OFFSET;
+	return 0;
+}
+
+int kernel_parse(const uint8_t *buf, size_t len, uint64_t ram_top,
+                 struct kernel_image *img, char *err, size_t errlen)
+{
+	memset(img, 0, sizeof(*img));
+	if (len >= SELFMAG && !memcmp(buf, ELFMAG, SELFMAG))
+		return parse_elf(buf, len, ram_top, img, err, errlen);
+	if (len >= BZ_MIN_LEN && rd16(buf + BZ_BOOT_FLAG) == 0xaa55 &&
+	    !memcmp(buf + BZ_HEADER_MAGIC, "HdrS", 4))
+		return parse_bzimage(buf, len, ram_top, img, err, errlen);
+	if (len < BZ_MIN_LEN)
+		return perr(err, errlen,
+		            "not a kernel: %zu bytes is too short for an ELF "
+		            "or bzImage",
+		            len);
+	return perr(err, errlen,
+	            "not a kernel: neither an ELF (vmlinux) nor a bzImage");
+}
+
+int kernel_load(struct vm *vm, const uint8_t *buf,
+                const struct kernel_image *img)
+{
+	for (unsigned i = 0; i < img->nseg; i++) {
+		const struct kernel_seg *s = &img->seg[i];
+		uint8_t *dst = vm_gpa(vm, s->gpa, s->memsz);
+
+		if (!dst)
+			return -1;
+		/*
+		 * The rest up to memsz (bss) is left alone: fresh anonymous
+		 * guest RAM reads as zero, and writing it would commit pages
+		 * the guest may never touch.
+		 */
+		memcpy(dst, buf + s->offset, s->filesz);
+	}
+	return 0;
+}
