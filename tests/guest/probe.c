@@ -36,6 +36,18 @@ static inline void outb(uint16_t port, uint8_t v)
 	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
 }
 
+/*
+ * A pointer to guest physical address @a (identity-mapped). Laundered
+ * through asm so the compiler does not treat low addresses as NULL.
+ */
+static inline void *phys(uint64_t a)
+{
+	void *p;
+
+	__asm__("" : "=r"(p) : "0"(a));
+	return p;
+}
+
 static size_t str_len(const char *s)
 {
 	size_t n = 0;
@@ -266,6 +278,18 @@ static void scenario_vcpus(const struct start_info *si)
 	probe_exit(0);
 }
 
+/*
+ * What Linux does on a panic with reboot=panic_warm: set the BIOS warm-boot
+ * flag, then reset through the i8042. wisp must report a crash (exit 3).
+ */
+static void scenario_panic(const struct start_info *si)
+{
+	put_str("probe: panicking\n");
+	*(volatile uint16_t *)phys(0x472) = 0x1234;
+	outb(I8042_CMD, 0xfe);
+	fail("still running after the reset");
+}
+
 static void scenario_halt(const struct start_info *si)
 {
 	put_str("probe: halting\n");
@@ -279,7 +303,7 @@ static const struct {
 } scenarios[] = {
 	{ "hello", scenario_hello },   { "boot-timer", scenario_boot_timer },
 	{ "memory", scenario_memory }, { "vcpus", scenario_vcpus },
-	{ "halt", scenario_halt },
+	{ "halt", scenario_halt },     { "panic", scenario_panic },
 };
 
 void probe_main(const struct start_info *si)

@@ -24,6 +24,11 @@
 	.code32
 	.globl pvh_start
 pvh_start:
+	/*
+	 * First instruction: an OUT to the POST port, which every monitor
+	 * ignores, so the monitor sees when the guest started running.
+	 */
+	outb %al, $0x80
 	cli
 	movl %ebx, %esi			/* keep start_info for probe_main */
 	lgdt gdt_ptr

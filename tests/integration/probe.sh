@@ -53,6 +53,10 @@ RC=$?
 expect_rc "halt SIGTERM" 0
 expect_line halt err 'stopping the VM on signal'
 
+probe panic
+expect_rc "guest panic" 3
+expect_line "guest panic" err 'guest reset after a kernel panic'
+
 probe no-such-scenario
 expect_rc "guest failure" 3
 expect_line "guest failure" out '^probe: unknown scenario no-such-scenario$'

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# make perf: boot benchmarks of wisp, side by side with QEMU microvm on the
+# same probe guest, written to docs/perf.md. Figures, not pass/fail: this
+# machine is shared and noisy, so nothing here is a test.
+#
+#   RUNS=20           runs per figure
+#   PERF_LINUX=1      also boot the Linux guest once (~100 s on kvm-pvm)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${BUILD:-build}
+RUNS=${RUNS:-20}
+PERF_LINUX=${PERF_LINUX:-1}
+WISP=$B/wisp
+PROBE=$B/probe.elf
+OUT=$(mktemp -d /tmp/wisp-perf.XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
+cc -O2 -Wall -Werror -o "$B/bootbench" perf/bootbench.c
+
+# stats < numbers-in-µs: "min median p90" in ms (median: the lower middle).
+stats() {
+	sort -n | awk '{a[NR] = $1}
+		END { if (!NR) { print "n/a n/a n/a"; exit }
+		      p = int(NR * 0.9 + 0.999); if (p > NR) p = NR
+		      printf "%.2f %.2f %.2f\n", a[1] / 1000,
+			     a[int((NR + 1) / 2)] / 1000, a[p] / 1000 }'
+}
+
+# bench NAME WANT-RC cmd...: runs, checks every exit status, leaves
+# $OUT/NAME.tsv (run, µs, rc, maxrss KiB) and $OUT/NAME/run-*.log.
+bench() {
+	local name=$1 want=$2
+	shift 2
+	mkdir -p "$OUT/$name"
+	"$B/bootbench" -n "$RUNS" -o "$OUT/$name" -- "$@" >"$OUT/$name.tsv"
+	if awk -v w="$want" '$3 != w { bad = 1 } END { exit !bad }' "$OUT/$name.tsv"; then
+		echo "perf: $name: a run exited with a status other than $want:" >&2
+		cat "$OUT/$name.tsv" >&2
+		exit 1
+	fi
+}
+
+# logged NAME REGEX: the µs figure wisp logged in each run's log.
+logged() {
+	cat "$OUT/$1"/run-*.log | sed -nE "s/.*$2.*/\1/p"
+}
+
+echo "perf: wisp, probe guest, $RUNS runs each"
+bench wisp_hello 0 "$WISP" --kernel "$PROBE" --cmdline probe=hello \
+	--start-time-us '{T0}' --level debug
+bench wisp_timer 0 "$WISP" --kernel "$PROBE" --cmdline probe=boot-timer \
+	--start-time-us '{T0}'
+read -r w_min w_med w_p90 < <(cut -d' ' -f2 "$OUT/wisp_hello.tsv" | stats)
+read -r f_min f_med f_p90 < <(logged wisp_hello 'vcpu 0: first exit after ([0-9]+) us' | stats)
+read -r t_min t_med t_p90 < <(logged wisp_timer 'guest boot: ([0-9]+) us since start' | stats)
+
+# QEMU as PVM.md runs it here; sets QEMU=(...) for probe scenario $1.
+qemu_cmd() {
+	QEMU=(qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=on,rtc=off
+		-enable-kvm -cpu EPYC -m 128 -nodefaults -no-user-config
+		-display none -no-reboot -kernel "$PROBE" -append "probe=$1"
+		-device isa-debug-exit,iobase=0xf4 -serial stdio)
+}
+echo "perf: QEMU microvm, same guest"
+qemu_cmd hello
+# isa-debug-exit turns the probe's status 0 into QEMU's exit status 1.
+bench qemu_hello 1 "${QEMU[@]}"
+read -r q_min q_med q_p90 < <(cut -d' ' -f2 "$OUT/qemu_hello.tsv" | stats)
+ratio=$(awk -v q="$q_med" -v w="$w_med" 'BEGIN { printf "%.1f", q / w }')
+
+# Memory: RSS of a monitor whose guest idles in HLT, minus the guest RAM it
+# touched (the Rss of the 128 MiB guest mapping in smaps).
+vmm_rss() { # vmm_rss PID GUEST_MIB -> "total_kib guest_kib"
+	local size=$(($2 * 1024 * 1024)) cur=0 total=0 guest=0 a b key val
+	while read -r key val _; do
+		if [[ $key =~ ^([0-9a-f]+)-([0-9a-f]+)$ ]]; then
+			a=${BASH_REMATCH[1]} b=${BASH_REMATCH[2]}
+			cur=$((16#$b - 16#$a))
+		elif [ "$key" = Rss: ]; then
+			total=$((total + val))
+			[ "$cur" = "$size" ] && guest=$((guest + val))
+		fi
+	done <"/proc/$1/smaps"
+	echo "$total $guest"
+}
+rss_of() { # rss_of NAME cmd...: starts cmd, waits for "halting", measures
+	local name=$1
+	shift
+	"$@" </dev/null >"$OUT/$name.out" 2>&1 &
+	local pid=$!
+	for _ in $(seq 100); do grep -q halting "$OUT/$name.out" && break; sleep 0.05; done
+	sleep 0.2
+	vmm_rss "$pid" 128
+	kill -TERM "$pid"
+	wait "$pid" || true
+}
+read -r wr_total wr_guest < <(rss_of wisp_rss "$WISP" --kernel "$PROBE" --cmdline probe=halt)
+qemu_cmd halt
+read -r qr_total qr_guest < <(rss_of qemu_rss "${QEMU[@]}")
+w_over=$((wr_total - wr_guest))
+q_over=$((qr_total - qr_guest))
+
+linux_row="| exec → Linux /init (boot timer), 1 run | not run (PERF_LINUX=0) | | | |"
+if [ "$PERF_LINUX" = 1 ] && [ -e "$B/guest/vmlinux" ]; then
+	echo "perf: Linux guest, 1 boot (slow on kvm-pvm)"
+	RUNS=1 bench linux 0 "$WISP" --kernel "$B/guest/vmlinux" \
+		--initrd "$B/guest/initramfs.cpio" --mem-mib 256 \
+		--cmdline 'console=ttyS0 reboot=k,panic_warm panic=1 wisp.run=true' \
+		--start-time-us '{T0}'
+	l=$(logged linux 'guest boot: ([0-9]+) us since start' | head -1)
+	linux_row="| exec → Linux /init (boot timer), 1 run | $(awk -v l="$l" 'BEGIN { printf "%.0f", l / 1000 }') | | | |"
+fi
+
+host="$(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+[ -d /sys/module/kvm_pvm ] && host="$host, /dev/kvm is kvm-pvm"
+cat >docs/perf.md <<MD
+# Performance
+
+Produced by \`make perf\` (perf/run.sh) on $(date -u +%Y-%m-%d), host: $host.
+$RUNS runs per figure unless noted; min / median / p90 in milliseconds.
+The machine is shared and noisy: compare figures from one run, not across
+runs. QEMU is Debian's qemu-system-x86 $(qemu-system-x86_64 --version | head -1 | awk '{print $4}'), \`-M microvm\`, same probe guest.
+
+## Boot
+
+| figure | min | median | p90 | QEMU median |
+|---|---|---|---|---|
+| exec → first guest exit (probe, its first instruction is an OUT) | $f_min | $f_med | $f_p90 | |
+| exec → boot-timer write (probe) | $t_min | $t_med | $t_p90 | |
+| exec → exit, probe prints one line (wisp) | $w_min | $w_med | $w_p90 | $q_med |
+$linux_row
+
+QEMU microvm takes **${ratio}×** as long as wisp from exec to exit for the
+same guest (QEMU min $q_min, p90 $q_p90).
+
+## Memory
+
+RSS of the monitor while the probe guest (128 MiB) idles in HLT, minus the
+guest RAM it has touched (the Rss of the guest mapping in /proc/PID/smaps):
+
+| monitor | total RSS KiB | guest RAM touched KiB | monitor overhead KiB |
+|---|---|---|---|
+| wisp | $wr_total | $wr_guest | $w_over |
+| QEMU microvm | $qr_total | $qr_guest | $q_over |
+
+## How to reproduce
+
+\`\`\`sh
+make perf                 # RUNS=20 PERF_LINUX=1 by default
+RUNS=50 PERF_LINUX=0 make perf
+\`\`\`
+MD
+echo "perf: results written to docs/perf.md"
+cat docs/perf.md
