@@ -25,7 +25,7 @@ UNIT_SRC := $(wildcard tests/unit/*.c)
 .PHONY: all asan deps guest run test test-unit test-probe test-linux \
         perf fmt fmt-check clean help
 
-all: $(BUILD)/wisp $(BUILD)/probe.elf
+all: $(BUILD)/wisp $(BUILD)/probe.elf $(BUILD)/probe64.elf
 
 help:
 	@echo "make            build build/wisp and build/probe.elf"
@@ -76,18 +76,28 @@ deps:
 guest: deps
 	rootfs-tools/build.sh $(BUILD)/guest
 
-run: deps all guest
-	$(BUILD)/wisp --config tests/configs/demo.ini
+# The demo: the Linux guest runs RUN_CMD and reboots; RUN_CMD= gives a shell.
+RUN_CMD ?= uname -a; nproc; free -m; cat /proc/cmdline
+RUN_ARGS = --kernel $(BUILD)/guest/vmlinux \
+	--initrd $(BUILD)/guest/initramfs.cpio --vcpus 2 --mem-mib 256 \
+	--cmdline 'console=ttyS0 reboot=k,panic_warm panic=1 $(if \
+	$(strip $(RUN_CMD)),wisp.run="$(RUN_CMD)")'
+
+run: deps
+	$(MAKE) all guest
+	$(BUILD)/wisp $(RUN_ARGS)
 
 test: deps
 	$(MAKE) all asan $(BUILD)/unit
-	$(MAKE) fmt-check test-unit test-probe
+	$(MAKE) guest
+	$(MAKE) fmt-check test-unit test-probe test-linux
 
 test-unit: $(BUILD)/unit
 	$(BUILD)/unit
 
-test-probe: $(BUILD)/asan/wisp $(BUILD)/probe.elf
+test-probe: $(BUILD)/asan/wisp $(BUILD)/probe.elf $(BUILD)/probe64.elf
 	WISP=$(BUILD)/asan/wisp PROBE=$(BUILD)/probe.elf \
+		PROBE64=$(BUILD)/probe64.elf \
 		tests/integration/probe.sh
 
 test-linux: $(BUILD)/asan/wisp

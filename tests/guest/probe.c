@@ -29,7 +29,23 @@ struct memmap_entry {
 
 #define PVH_MAGIC 0x336ec578
 
-void probe_main(const struct start_info *si);
+/* Linux boot_params ("zero page") fields the probe reads. */
+#define BP_E820_ENTRIES 0x1e8
+#define BP_CMD_LINE_PTR 0x228
+#define BP_E820_TABLE   0x2d0
+
+enum boot_kind { BOOT_PVH, BOOT_LINUX64 };
+
+#define MAX_MEM 16
+
+/* What the probe needs from either boot protocol. */
+struct boot {
+	const char *cmdline;
+	unsigned nmem;
+	struct memmap_entry mem[MAX_MEM];
+};
+
+void probe_main(uint64_t info, uint32_t kind);
 
 static inline void outb(uint16_t port, uint8_t v)
 {
@@ -46,6 +62,14 @@ static inline void *phys(uint64_t a)
 
 	__asm__("" : "=r"(p) : "0"(a));
 	return p;
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
 }
 
 static size_t str_len(const char *s)
@@ -168,28 +192,27 @@ static bool str_eq(const char *a, const char *b)
 	return *a == *b;
 }
 
-static void scenario_hello(const struct start_info *si)
+static void scenario_hello(const struct boot *b)
 {
 	put_str("probe: hello\n");
 	probe_exit(0);
 }
 
-static void scenario_boot_timer(const struct start_info *si)
+static void scenario_boot_timer(const struct boot *b)
 {
 	*(volatile uint8_t *)BOOT_TIMER_ADDR = 123;
 	put_str("probe: boot-timer written\n");
 	probe_exit(0);
 }
 
-static void scenario_memory(const struct start_info *si)
+static void scenario_memory(const struct boot *b)
 {
-	const struct memmap_entry *e;
+	const struct memmap_entry *e = b->mem;
 	uint64_t ram = 0, top = 0, low_top = 0;
 
-	if (si->version < 1 || !si->memmap_paddr || !si->memmap_entries)
-		fail("no memory map in start_info");
-	e = (const struct memmap_entry *)(uintptr_t)si->memmap_paddr;
-	for (uint32_t i = 0; i < si->memmap_entries; i++) {
+	if (!b->nmem)
+		fail("no memory map");
+	for (uint32_t i = 0; i < b->nmem; i++) {
 		uint64_t end = e[i].addr + e[i].size;
 
 		if (e[i].type != 1)
@@ -243,7 +266,7 @@ static const uint8_t *find_mp(void)
 	return NULL;
 }
 
-static void scenario_vcpus(const struct start_info *si)
+static void scenario_vcpus(const struct boot *b)
 {
 	const uint8_t *fp = find_mp(), *hdr, *p;
 	uint16_t len, count;
@@ -282,7 +305,7 @@ static void scenario_vcpus(const struct start_info *si)
  * What Linux does on a panic with reboot=panic_warm: set the BIOS warm-boot
  * flag, then reset through the i8042. wisp must report a crash (exit 3).
  */
-static void scenario_panic(const struct start_info *si)
+static void scenario_panic(const struct boot *b)
 {
 	put_str("probe: panicking\n");
 	*(volatile uint16_t *)phys(0x472) = 0x1234;
@@ -290,35 +313,89 @@ static void scenario_panic(const struct start_info *si)
 	fail("still running after the reset");
 }
 
-static void scenario_halt(const struct start_info *si)
+static void scenario_halt(const struct boot *b)
 {
 	put_str("probe: halting\n");
 	for (;;)
 		__asm__ volatile("cli; hlt");
 }
 
+/* Read one line from COM1 (polling) and print it back. */
+static void scenario_echo(const struct boot *b)
+{
+	char line[64];
+	unsigned n = 0;
+
+	put_str("probe: echo ready\n");
+	while (n + 1 < sizeof(line)) {
+		while (!(inb(COM1 + 5) & 1)) /* LSR: data ready */
+			;
+		char c = (char)inb(COM1);
+		if (c == '\n' || c == '\r')
+			break;
+		line[n++] = c;
+	}
+	line[n] = '\0';
+	put_str("probe: echo ");
+	put_str(line);
+	put_str("\n");
+	probe_exit(0);
+}
+
 static const struct {
 	const char *name;
-	void (*run)(const struct start_info *si);
+	void (*run)(const struct boot *b);
 } scenarios[] = {
 	{ "hello", scenario_hello },   { "boot-timer", scenario_boot_timer },
 	{ "memory", scenario_memory }, { "vcpus", scenario_vcpus },
 	{ "halt", scenario_halt },     { "panic", scenario_panic },
+	{ "echo", scenario_echo },
 };
 
-void probe_main(const struct start_info *si)
+static void boot_from_pvh(const struct start_info *si, struct boot *b)
 {
-	char name[32];
+	const struct memmap_entry *e;
 
 	if (si->magic != PVH_MAGIC)
 		fail("bad start_info magic");
-	if (!si->cmdline_paddr ||
-	    !find_scenario((const char *)(uintptr_t)si->cmdline_paddr, name,
-	                   sizeof(name)))
+	b->cmdline = (const char *)(uintptr_t)si->cmdline_paddr;
+	if (si->version < 1 || !si->memmap_paddr)
+		return;
+	e = (const struct memmap_entry *)(uintptr_t)si->memmap_paddr;
+	for (uint32_t i = 0; i < si->memmap_entries && b->nmem < MAX_MEM; i++)
+		b->mem[b->nmem++] = e[i];
+}
+
+static void boot_from_zero_page(const uint8_t *bp, struct boot *b)
+{
+	unsigned n = bp[BP_E820_ENTRIES];
+
+	b->cmdline = (const char *)(uintptr_t)(*(
+	        const uint32_t *)(bp + BP_CMD_LINE_PTR));
+	for (unsigned i = 0; i < n && b->nmem < MAX_MEM; i++) {
+		const uint8_t *e = bp + BP_E820_TABLE + i * 20;
+
+		b->mem[b->nmem].addr = *(const uint64_t *)e;
+		b->mem[b->nmem].size = *(const uint64_t *)(e + 8);
+		b->mem[b->nmem].type = *(const uint32_t *)(e + 16);
+		b->nmem++;
+	}
+}
+
+void probe_main(uint64_t info, uint32_t kind)
+{
+	static struct boot b;
+	char name[32];
+
+	if (kind == BOOT_PVH)
+		boot_from_pvh(phys(info), &b);
+	else
+		boot_from_zero_page(phys(info), &b);
+	if (!b.cmdline || !find_scenario(b.cmdline, name, sizeof(name)))
 		fail("no probe=NAME on the command line");
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
 		if (str_eq(name, scenarios[i].name))
-			scenarios[i].run(si);
+			scenarios[i].run(&b);
 	put_str("probe: unknown scenario ");
 	put_str(name);
 	put_str("\n");

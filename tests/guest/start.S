@@ -9,7 +9,10 @@
  * emulated, so the fewer the better.
  */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
+#define BOOT_PVH     0
+#define BOOT_LINUX64 1
 
+#ifndef PROBE_NO_PVH_NOTE
 	.section .note.Xen, "a", @note
 	.balign 4
 	.long 4				/* name size */
@@ -19,6 +22,7 @@
 	.balign 4
 	.quad pvh_start
 	.balign 4
+#endif
 
 	.section .text.entry, "ax"
 	.code32
@@ -46,6 +50,8 @@ pvh_start:
 
 	.code64
 start64:
+	movl $BOOT_PVH, %edx
+common64:
 	movl $0x10, %eax
 	movw %ax, %ds
 	movw %ax, %es
@@ -53,11 +59,30 @@ start64:
 	movw %ax, %fs
 	movw %ax, %gs
 	movq $stack_top, %rsp
-	movl %esi, %edi
+	movl %esi, %edi			/* start_info or boot_params */
+	movl %edx, %esi			/* which of the two */
 	call probe_main
 1:	cli
 	hlt
 	jmp 1b
+
+/*
+ * Linux 64-bit boot protocol entry (the build without the PVH note): long
+ * mode with the monitor's page tables, RSI = boot_params. Switch to our
+ * own 4 GiB map and GDT, then join the PVH path.
+ */
+	.globl linux64_start
+linux64_start:
+	outb %al, $0x80
+	cli
+	movq $pml4, %rax
+	movq %rax, %cr3
+	lgdt gdt_ptr64
+	pushq $0x08
+	pushq $1f
+	lretq
+1:	movl $BOOT_LINUX64, %edx
+	jmp common64
 
 	.section .rodata
 	.balign 16
@@ -66,9 +91,12 @@ gdt:
 	.quad 0x00af9b000000ffff	/* 0x08: 64-bit code */
 	.quad 0x00cf93000000ffff	/* 0x10: data */
 gdt_end:
-gdt_ptr:
+gdt_ptr:				/* lgdt in 32-bit mode: 4-byte base */
 	.word gdt_end - gdt - 1
 	.long gdt
+gdt_ptr64:				/* lgdt in 64-bit mode: 8-byte base */
+	.word gdt_end - gdt - 1
+	.quad gdt
 
 	.section .data
 	.balign 4096

@@ -3,7 +3,7 @@
 # every scenario and check what it printed, what wisp logged and how wisp
 # exited; then feed wisp bad configs and bad kernels.
 set -u
-: "${WISP:?path to wisp}" "${PROBE:?path to probe.elf}"
+: "${WISP:?path to wisp}" "${PROBE:?path to probe.elf}" "${PROBE64:?path to probe64.elf}"
 PROBE=$(realpath "$PROBE")
 . "$(dirname "$0")/lib.sh"
 
@@ -37,6 +37,22 @@ for n in 1 2 32; do
 	expect_rc "vcpus $n" 0
 	expect_line "vcpus $n" out "^probe: vcpus $n$"
 done
+
+# probe64.elf has no PVH note: wisp enters it by Linux's 64-bit boot
+# protocol, and it reads the command line and e820 from boot_params.
+run_wisp 60 --kernel "$PROBE64" --cmdline probe=hello
+expect_rc "64-bit entry hello" 0
+expect_line "64-bit entry hello" out '^probe: hello$'
+run_wisp 60 --kernel "$PROBE64" --cmdline probe=memory --mem-mib 4096
+expect_line "64-bit entry memory" out "^probe: memory ram_kib=$((4096 * 1024 - 385)) top_mib=5120 .* ok$"
+run_wisp 60 --kernel "$PROBE64" --cmdline probe=vcpus --vcpus 4
+expect_line "64-bit entry vcpus" out '^probe: vcpus 4$'
+
+# Serial input: stdin reaches the guest's UART receiver.
+echo "ping 123" | timeout 60 "$WISP" --kernel "$PROBE" --cmdline probe=echo >"$TMP/out" 2>"$TMP/err"
+RC=$?
+expect_rc "serial input" 0
+expect_line "serial input" out '^probe: echo ping 123$'
 
 # halt: the guest idles in HLT until wisp is told to stop.
 "$WISP" --kernel "$PROBE" --cmdline probe=halt </dev/null >"$TMP/out" 2>"$TMP/err" &
