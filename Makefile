@@ -44,8 +44,10 @@ $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -c $< -o $@
 
+# Static: nothing to load at exec (about 0.3 ms less to the first guest
+# instruction here) and no libraries to place inside a jail.
 $(BUILD)/wisp: $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -static -o $@ $^ $(LDLIBS)
 
 asan: $(BUILD)/asan/wisp
 $(BUILD)/asan/wisp: $(ASAN_OBJ)

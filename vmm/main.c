@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,9 @@ struct wisp {
 	struct boot_timer boot_timer;
 	struct evloop loop;
 	struct ev_handler h_exit, h_signal, h_stdin, h_rx_space;
-	bool stdin_watched, stdin_eof, stop;
+	bool stdin_watched, stdin_eof;
+	volatile bool stop; /* set and read on the event loop thread */
+	pthread_t main_thread;
 	int serial_fd;
 	struct termios saved_tio;
 	bool tio_saved;
@@ -452,11 +455,32 @@ static void tty_restore(struct wisp *w)
 		tcsetattr(STDIN_FILENO, TCSANOW, &w->saved_tio);
 }
 
+/*
+ * The event loop thread: runs until the VM is asked to stop, then kicks
+ * vCPU 0 (on the main thread) out of KVM_RUN.
+ */
+static void *evloop_thread(void *arg)
+{
+	struct wisp *w = arg;
+
+	pthread_setname_np(pthread_self(), "wisp-evloop");
+	while (!w->stop) {
+		if (evloop_run_once(&w->loop, -1) < 0) {
+			log_err("epoll_wait: %s", strerror(errno));
+			vm_request_exit(&w->vm, WISP_EXIT_ERROR);
+			break;
+		}
+	}
+	vcpu_kick(&w->vm.vcpus[0], w->main_thread);
+	return NULL;
+}
+
 static int run(struct wisp *w)
 {
 	struct vm *vm = &w->vm;
+	pthread_t evt;
 	sigset_t sigs;
-	int sfd;
+	int sfd, err;
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -485,20 +509,28 @@ static int run(struct wisp *w)
 		watch_stdin(w, true);
 	}
 
+	/*
+	 * vCPU 0 runs on this thread: a new thread first has to be scheduled
+	 * on another CPU, which costs milliseconds when that CPU is idle in a
+	 * cloud VM. The event loop and the other vCPUs get threads.
+	 */
 	vm->instance_start_us = util_now_us();
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
+	w->main_thread = pthread_self();
+	err = pthread_create(&evt, NULL, evloop_thread, w);
+	if (err) {
+		log_err("event loop thread: %s", strerror(err));
+		tty_restore(w);
+		return WISP_EXIT_ERROR;
+	}
+	for (unsigned i = 1; i < vm->nvcpus; i++) {
 		if (vcpu_start(&vm->vcpus[i]) < 0) {
 			vm_request_exit(vm, WISP_EXIT_ERROR);
 			break;
 		}
 	}
-	while (!w->stop)
-		if (evloop_run_once(&w->loop, -1) < 0) {
-			log_err("epoll_wait: %s", strerror(errno));
-			vm_request_exit(vm, WISP_EXIT_ERROR);
-			break;
-		}
+	vcpu_run(&vm->vcpus[0]);
 	vcpu_stop_all(vm);
+	pthread_join(evt, NULL);
 	tty_restore(w);
 	evloop_destroy(&w->loop);
 	close(sfd);

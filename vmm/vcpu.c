@@ -168,14 +168,9 @@ static bool handle_exit(struct vcpu *v)
 	}
 }
 
-static void *vcpu_thread(void *arg)
+void vcpu_run(struct vcpu *v)
 {
-	struct vcpu *v = arg;
 	struct vm *vm = v->vm;
-	char name[16];
-
-	snprintf(name, sizeof(name), "wisp-vcpu%u", v->id);
-	pthread_setname_np(pthread_self(), name);
 
 	/* Once an exit is requested the guest must not run on. */
 	while (!atomic_load(&vm->stopping) && !atomic_load(&vm->exit_set)) {
@@ -197,6 +192,16 @@ static void *vcpu_thread(void *arg)
 		if (!handle_exit(v))
 			break;
 	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "wisp-vcpu%u", v->id);
+	pthread_setname_np(pthread_self(), name);
+	vcpu_run(v);
 	return NULL;
 }
 
@@ -222,17 +227,18 @@ int vcpu_start(struct vcpu *v)
 	return 0;
 }
 
+void vcpu_kick(struct vcpu *v, pthread_t thread)
+{
+	v->run->immediate_exit = 1;
+	pthread_kill(thread, VCPU_KICK_SIGNAL);
+}
+
 void vcpu_stop_all(struct vm *vm)
 {
 	atomic_store(&vm->stopping, true);
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-
-		if (!v->thread_started)
-			continue;
-		v->run->immediate_exit = 1;
-		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
-	}
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i].thread_started)
+			vcpu_kick(&vm->vcpus[i], vm->vcpus[i].thread);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 

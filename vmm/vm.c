@@ -99,24 +99,11 @@ int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus)
 		log_err("KVM_CREATE_VM: %s", strerror(errno));
 		return -1;
 	}
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0) {
-		log_err("KVM_SET_TSS_ADDR: %s", strerror(errno));
-		return -1;
-	}
-	uint64_t ident = KVM_IDENTITY_ADDR;
-	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident) < 0) {
-		log_err("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
-		return -1;
-	}
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		log_err("KVM_CREATE_IRQCHIP: %s", strerror(errno));
-		return -1;
-	}
-	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
-		log_err("KVM_CREATE_PIT2: %s", strerror(errno));
-		return -1;
-	}
-
+	/*
+	 * Memory slots first: each KVM memory or I/O bus change waits for an
+	 * SRCU grace period, which is instant while the VM is fresh and costs
+	 * milliseconds once the irqchip's devices have been registered.
+	 */
 	vm->mem_size = mem_mib * MIB;
 	vm->low_size = MIN(vm->mem_size, VM_MMIO_HOLE_START);
 	/*
@@ -137,6 +124,24 @@ int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus)
 	    set_slot(vm, 1, VM_MMIO_HOLE_END, vm->mem_size - vm->low_size,
 	             vm->mem + vm->low_size) < 0)
 		return -1;
+
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0) {
+		log_err("KVM_SET_TSS_ADDR: %s", strerror(errno));
+		return -1;
+	}
+	uint64_t ident = KVM_IDENTITY_ADDR;
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident) < 0) {
+		log_err("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+		return -1;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		log_err("KVM_CREATE_IRQCHIP: %s", strerror(errno));
+		return -1;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		log_err("KVM_CREATE_PIT2: %s", strerror(errno));
+		return -1;
+	}
 
 	vm->exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->exit_fd < 0) {

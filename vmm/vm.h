@@ -79,8 +79,13 @@ bool vm_host_is_pvm(void);
 
 /* vcpu.c */
 int vcpu_create(struct vm *vm, unsigned id);
+/* Run @vcpu on the calling thread until the VM stops. */
+void vcpu_run(struct vcpu *vcpu);
+/* Run @vcpu on a new thread. */
 int vcpu_start(struct vcpu *vcpu);
-/* Make every vCPU leave KVM_RUN and join its thread. */
+/* Make @vcpu, running on @thread, leave KVM_RUN now. */
+void vcpu_kick(struct vcpu *vcpu, pthread_t thread);
+/* Stop the vCPUs started with vcpu_start() and join their threads. */
 void vcpu_stop_all(struct vm *vm);
 /* Install the (empty) kick signal handler; once per process. */
 void vcpu_signals_init(void);
