@@ -46,12 +46,12 @@ $(BUILD)/asan/%.o: %.c
 
 # Static: nothing to load at exec (about 0.3 ms less to the first guest
 # instruction here) and no libraries to place inside a jail.
-$(BUILD)/wisp: $(OBJ)
-	$(CC) $(CFLAGS) -static -o $@ $^ $(LDLIBS)
+$(BUILD)/wisp: $(OBJ) Makefile
+	$(CC) $(CFLAGS) -static -o $@ $(filter %.o,$^) $(LDLIBS)
 
 asan: $(BUILD)/asan/wisp
-$(BUILD)/asan/wisp: $(ASAN_OBJ)
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/asan/wisp: $(ASAN_OBJ) Makefile
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(filter %.o,$^) $(LDLIBS)
 
 include tests/guest/guest.mk
 
