@@ -67,32 +67,42 @@ static void dump_regs(struct vcpu *v)
 	        s.cr4, s.efer);
 }
 
+/*
+ * One line for a KVM internal error: the reason, the guest RIP and, for an
+ * emulation failure, the instruction bytes KVM could not emulate (PVM.md
+ * lists the ones kvm-pvm lacks); the raw data words otherwise.
+ */
 static void report_internal_error(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
-	char bytes[3 * 16 + 1] = "";
+	struct kvm_regs r = { 0 };
+	char extra[3 * 16 + 32] = "";
+	size_t off = 0;
 	uint32_t nd = MIN(run->internal.ndata, 16u);
+	bool emul = run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION;
 
-	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION && nd >= 1 &&
+	ioctl(v->fd, KVM_GET_REGS, &r);
+	if (emul && nd >= 1 &&
 	    (run->emulation_failure.flags &
 	     KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
 		unsigned n = MIN(run->emulation_failure.insn_size, 15u);
 
+		off = (size_t)snprintf(extra, sizeof(extra),
+		                       ", instruction bytes");
 		for (unsigned i = 0; i < n; i++)
-			snprintf(bytes + 3 * i, sizeof(bytes) - 3 * i, " %02x",
-			         run->emulation_failure.insn_bytes[i]);
+			off += (size_t)snprintf(
+			        extra + off, sizeof(extra) - off, " %02x",
+			        run->emulation_failure.insn_bytes[i]);
+	} else {
+		for (uint32_t i = 0; i < nd && off < sizeof(extra) - 20; i++)
+			off += (size_t)snprintf(
+			        extra + off, sizeof(extra) - off, "%s%llx",
+			        i ? " " : ", data ",
+			        (unsigned long long)run->internal.data[i]);
 	}
-	log_err("vcpu %u: KVM internal error, suberror %u%s%s", v->id,
-	        run->internal.suberror,
-	        run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
-	                ? " (emulation failure)"
-	                : "",
-	        bytes[0] ? ", instruction bytes:" : "");
-	if (bytes[0])
-		log_err("vcpu %u: %s", v->id, bytes);
-	for (uint32_t i = 0; i < nd; i++)
-		log_err("vcpu %u: data[%u] = 0x%llx", v->id, i,
-		        (unsigned long long)run->internal.data[i]);
+	log_err("vcpu %u: KVM internal error, suberror %u%s at rip=0x%llx%s",
+	        v->id, run->internal.suberror,
+	        emul ? " (emulation failure)" : "", r.rip, extra);
 	dump_regs(v);
 }
 

@@ -313,6 +313,23 @@ static void scenario_panic(const struct boot *b)
 	fail("still running after the reset");
 }
 
+/*
+ * An int3 with no IDT. Real KVM delivers #BP, which escalates to a triple
+ * fault (wisp exits 3); kvm-pvm cannot emulate int3 at CPL 0 and stops
+ * with an emulation failure (wisp exits 4 and logs the instruction bytes).
+ */
+static void scenario_int3(const struct boot *b)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) no_idt = { 0, 0 };
+
+	put_str("probe: int3\n");
+	__asm__ volatile("lidt %0; int3" : : "m"(no_idt));
+	fail("int3 returned");
+}
+
 static void scenario_halt(const struct boot *b)
 {
 	put_str("probe: halting\n");
@@ -349,7 +366,7 @@ static const struct {
 	{ "hello", scenario_hello },   { "boot-timer", scenario_boot_timer },
 	{ "memory", scenario_memory }, { "vcpus", scenario_vcpus },
 	{ "halt", scenario_halt },     { "panic", scenario_panic },
-	{ "echo", scenario_echo },
+	{ "echo", scenario_echo },     { "int3", scenario_int3 },
 };
 
 static void boot_from_pvh(const struct start_info *si, struct boot *b)

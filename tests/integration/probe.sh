@@ -73,6 +73,16 @@ probe panic
 expect_rc "guest panic" 3
 expect_line "guest panic" err 'guest reset after a kernel panic'
 
+# A guest the host cannot run: kvm-pvm stops with an emulation failure,
+# which wisp reports with the instruction bytes; real KVM triple-faults.
+probe int3
+if [ -d /sys/module/kvm_pvm ]; then
+	expect_rc "KVM internal error" 4
+	expect_line "KVM internal error" err 'KVM internal error, suberror 1 \(emulation failure\) at rip=0x[0-9a-f]+, instruction bytes cc'
+else
+	expect_rc "int3 without IDT" 3
+fi
+
 probe no-such-scenario
 expect_rc "guest failure" 3
 expect_line "guest failure" out '^probe: unknown scenario no-such-scenario$'
