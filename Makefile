@@ -14,7 +14,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer \
 DEPS := build-essential pkg-config clang-format libinih-dev check \
         libseccomp-dev liburing-dev libjansson-dev \
         linux-source-6.1 bc flex bison libelf-dev xz-utils \
-        busybox-static e2fsprogs cpio qemu-system-x86
+        busybox-static e2fsprogs cpio qemu-system-x86 clang libclang-rt-14-dev
 
 VMM_SRC := $(wildcard vmm/*.c vmm/x86/*.c)
 VMM_LIB := $(filter-out vmm/main.c,$(VMM_SRC))
@@ -23,7 +23,7 @@ ASAN_OBJ = $(VMM_SRC:%.c=$(BUILD)/asan/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
 .PHONY: all asan deps guest run test test-unit test-probe test-linux \
-        perf fmt fmt-check clean help
+        perf fuzz fmt fmt-check clean help
 
 all: $(BUILD)/wisp $(BUILD)/probe.elf $(BUILD)/probe64.elf
 
@@ -33,6 +33,7 @@ help:
 	@echo "make test       every test tier: unit, probe guest, Linux"
 	@echo "make perf       benchmarks; results go to docs/perf.md"
 	@echo "make guest      guest kernel, initramfs and rootfs (cached)"
+	@echo "make fuzz       fuzz targets, FUZZ_SECONDS each (not in make test)"
 	@echo "make asan       ASan+UBSan build in $(BUILD)/asan/wisp"
 	@echo "make deps       install missing Debian packages"
 
@@ -106,12 +107,33 @@ test-linux: $(BUILD)/asan/wisp
 	WISP=$(BUILD)/asan/wisp GUEST=$(BUILD)/guest \
 		tests/integration/linux.sh
 
+# Fuzz targets (tests/fuzz): libFuzzer + ASan/UBSan, FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Ivmm \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS := fuzz_kernel
+
+$(BUILD)/fuzz/fuzz_kernel: tests/fuzz/fuzz_kernel.c vmm/x86/loader.c \
+		vmm/util.c vmm/x86/x86.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
+
+fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
+		$(BUILD)/probe64.elf
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(BUILD)/fuzz/$$t.corpus; \
+	  cp $(BUILD)/probe.elf $(BUILD)/probe64.elf $(BUILD)/fuzz/$$t.corpus/; \
+	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/$$t.corpus || exit 1; \
+	done
+
 perf: deps all
 	perf/run.sh
 
 fmt:
 	clang-format -i $(VMM_SRC) $(wildcard vmm/*.h vmm/x86/*.h) \
-		$(UNIT_SRC) $(wildcard tests/guest/*.c tests/guest/*.h)
+		$(UNIT_SRC) $(wildcard tests/guest/*.c tests/guest/*.h) \
+		$(wildcard tests/fuzz/*.c)
 
 fmt-check:
 	clang-format --dry-run -Werror $(VMM_SRC) \

@@ -296,6 +296,25 @@ static int write_pvh_info(struct vm *vm, const struct boot_setup *bs,
 	return 0;
 }
 
+int kernel_load(struct vm *vm, const uint8_t *buf,
+                const struct kernel_image *img)
+{
+	for (unsigned i = 0; i < img->nseg; i++) {
+		const struct kernel_seg *s = &img->seg[i];
+		uint8_t *dst = vm_gpa(vm, s->gpa, s->memsz);
+
+		if (!dst)
+			return -1;
+		/*
+		 * The rest up to memsz (bss) is left alone: fresh anonymous
+		 * guest RAM reads as zero, and writing it would commit pages
+		 * the guest may never touch.
+		 */
+		memcpy(dst, buf + s->offset, s->filesz);
+	}
+	return 0;
+}
+
 int x86_boot_setup(struct vm *vm, const struct boot_setup *bs)
 {
 	struct e820_entry e[X86_E820_MAX];

@@ -5,7 +5,6 @@
  */
 #include "x86.h"
 #include "../util.h"
-#include "../vm.h"
 
 #include <elf.h>
 #include <stdarg.h>
@@ -290,23 +289,4 @@ int kernel_parse(const uint8_t *buf, size_t len, uint64_t ram_top,
 		            len);
 	return perr(err, errlen,
 	            "not a kernel: neither an ELF (vmlinux) nor a bzImage");
-}
-
-int kernel_load(struct vm *vm, const uint8_t *buf,
-                const struct kernel_image *img)
-{
-	for (unsigned i = 0; i < img->nseg; i++) {
-		const struct kernel_seg *s = &img->seg[i];
-		uint8_t *dst = vm_gpa(vm, s->gpa, s->memsz);
-
-		if (!dst)
-			return -1;
-		/*
-		 * The rest up to memsz (bss) is left alone: fresh anonymous
-		 * guest RAM reads as zero, and writing it would commit pages
-		 * the guest may never touch.
-		 */
-		memcpy(dst, buf + s->offset, s->filesz);
-	}
-	return 0;
 }
