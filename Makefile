@@ -13,7 +13,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer \
 # Debian packages the build, the tests and the benchmarks need.
 DEPS := build-essential pkg-config clang-format libinih-dev check \
         libseccomp-dev liburing-dev libjansson-dev \
-        linux-source-6.1 bc flex bison libelf-dev xz-utils \
+        linux-source-6.1 bc flex bison libelf-dev xz-utils lz4 \
         busybox-static e2fsprogs cpio qemu-system-x86 clang libclang-rt-14-dev
 
 VMM_SRC := $(wildcard vmm/*.c vmm/x86/*.c)

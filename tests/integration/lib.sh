@@ -38,12 +38,15 @@ expect_no_line() {
 	fi
 }
 
-# run_wisp TIMEOUT ARGS...: stdout to $TMP/out, stderr to $TMP/err.
+# run_wisp TIMEOUT ARGS...: stdout to $TMP/out, stderr to $TMP/err. A
+# guest's tty ends lines with CR LF; the CRs are dropped so patterns can
+# end in $.
 run_wisp() {
 	local t=$1
 	shift
-	timeout --kill-after=5 "$t" "$WISP" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
+	timeout --kill-after=5 "$t" "$WISP" "$@" </dev/null >"$TMP/raw" 2>"$TMP/err"
 	RC=$?
+	tr -d '\r' <"$TMP/raw" >"$TMP/out"
 }
 
 summary() {

@@ -21,8 +21,8 @@ for n in 1 2; do
 		--cmdline 'console=ttyS0 reboot=k,panic_warm panic=1 wisp.run="uname -r; nproc"'
 	echo "     ($name: $(($(date +%s) - start)) s)"
 	expect_rc "$name" 0
-	expect_line "$name" out "^${kver//./\\.}\r?$"
-	expect_line "$name" out "^$n\r?$"
+	expect_line "$name" out "^${kver//./\\.}$"
+	expect_line "$name" out "^$n$"
 	expect_line "$name" out '^wisp-init: exit status 0'
 	expect_line "$name" err 'guest boot: [0-9]+ us since start'
 	expect_no_line "$name" out 'Kernel panic|BUG:|Oops'
