@@ -5,7 +5,7 @@ BUILD   ?= build
 WARN    := -Wall -Wextra -Werror -Wshadow -Wimplicit-fallthrough -Wformat=2 \
            -Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -D_GNU_SOURCE $(WARN) -MMD -MP -Ivmm
+CFLAGS  += -std=gnu11 -D_GNU_SOURCE $(WARN) -MMD -MP -Ivmm -Ivirtio
 LDLIBS  := -linih -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
@@ -16,7 +16,7 @@ DEPS := build-essential pkg-config clang-format libinih-dev check \
         linux-source-6.1 bc flex bison libelf-dev xz-utils lz4 \
         busybox-static e2fsprogs cpio qemu-system-x86 clang libclang-rt-14-dev
 
-VMM_SRC := $(wildcard vmm/*.c vmm/x86/*.c)
+VMM_SRC := $(wildcard vmm/*.c vmm/x86/*.c virtio/*.c)
 VMM_LIB := $(filter-out vmm/main.c,$(VMM_SRC))
 OBJ      = $(VMM_SRC:%.c=$(BUILD)/obj/%.o)
 ASAN_OBJ = $(VMM_SRC:%.c=$(BUILD)/asan/%.o)
@@ -109,12 +109,18 @@ test-linux: $(BUILD)/asan/wisp
 
 # Fuzz targets (tests/fuzz): libFuzzer + ASan/UBSan, FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Ivmm \
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Ivmm -Ivirtio \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_TARGETS := fuzz_kernel
+FUZZ_TARGETS := fuzz_kernel fuzz_queue
 
 $(BUILD)/fuzz/fuzz_kernel: tests/fuzz/fuzz_kernel.c vmm/x86/loader.c \
 		vmm/util.c vmm/x86/x86.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
+
+# vm.c only for vm_gpa(); the target builds its VM by hand, without KVM.
+$(BUILD)/fuzz/fuzz_queue: tests/fuzz/fuzz_queue.c virtio/queue.c vmm/vm.c \
+		vmm/log.c vmm/util.c vmm/bus.c virtio/queue.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
@@ -131,13 +137,13 @@ perf: deps all
 	perf/run.sh
 
 fmt:
-	clang-format -i $(VMM_SRC) $(wildcard vmm/*.h vmm/x86/*.h) \
+	clang-format -i $(VMM_SRC) $(wildcard vmm/*.h vmm/x86/*.h virtio/*.h) \
 		$(UNIT_SRC) $(wildcard tests/guest/*.c tests/guest/*.h) \
 		$(wildcard tests/fuzz/*.c)
 
 fmt-check:
 	clang-format --dry-run -Werror $(VMM_SRC) \
-		$(wildcard vmm/*.h vmm/x86/*.h) $(UNIT_SRC) \
+		$(wildcard vmm/*.h vmm/x86/*.h virtio/*.h) $(UNIT_SRC) \
 		$(wildcard tests/guest/*.c)
 
 clean:

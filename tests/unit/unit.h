@@ -8,5 +8,6 @@ Suite *loader_suite(void);
 Suite *boot_suite(void);
 Suite *bus_suite(void);
 Suite *config_suite(void);
+Suite *queue_suite(void);
 
 #endif
