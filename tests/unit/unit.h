@@ -9,5 +9,6 @@ Suite *boot_suite(void);
 Suite *bus_suite(void);
 Suite *config_suite(void);
 Suite *queue_suite(void);
+Suite *mmio_suite(void);
 
 #endif
