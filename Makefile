@@ -6,7 +6,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wimplicit-fallthrough -Wformat=2 \
            -Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE $(WARN) -MMD -MP -Ivmm -Ivirtio
-LDLIBS  := -linih -lpthread
+LDLIBS  := -linih -luring -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 
@@ -139,7 +139,7 @@ perf: deps all
 fmt:
 	clang-format -i $(VMM_SRC) $(wildcard vmm/*.h vmm/x86/*.h virtio/*.h) \
 		$(UNIT_SRC) $(wildcard tests/guest/*.c tests/guest/*.h) \
-		$(wildcard tests/fuzz/*.c)
+		$(wildcard tests/fuzz/*.c tests/unit/*.h)
 
 fmt-check:
 	clang-format --dry-run -Werror $(VMM_SRC) \

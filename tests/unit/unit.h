@@ -10,5 +10,6 @@ Suite *bus_suite(void);
 Suite *config_suite(void);
 Suite *queue_suite(void);
 Suite *mmio_suite(void);
+Suite *blk_suite(void);
 
 #endif

@@ -1,0 +1,228 @@
+/*
+ * virtio-blk end to end without KVM: a fake driver in fake guest RAM,
+ * the real transport and queue code, a real io_uring and an image file.
+ */
+#include "unit.h"
+#include "blk.h"
+#include "fake_driver.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#define MEM   (1u << 20)
+#define BASE  0xc0001000ULL
+#define DESC  0x1000
+#define AVAIL 0x2000
+#define USED  0x3000
+#define HDR   0x8000
+#define DATA  0x9000
+#define STAT  0xf000
+#define QN    8
+#define IMG   (64 * 1024)
+
+static struct vm vm;
+static struct uring ur;
+static struct blk blk;
+static char img[] = "/tmp/wisp-blk-XXXXXX";
+static uint16_t pos;
+
+static void open_blk(bool ro)
+{
+	char err[256];
+	struct blk_options o = { .path = img, .read_only = ro, .id = "disk0" };
+
+	ck_assert_int_eq(
+	        blk_init(&blk, &vm, &ur, &o, BASE, 5, err, sizeof(err)), 0);
+	fake_negotiate(&vm, BASE,
+	               1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_BLK_F_FLUSH |
+	                       (ro ? 1ULL << VIRTIO_BLK_F_RO : 0));
+	fake_queue(&vm, BASE, QN, DESC, AVAIL, USED);
+	fake_driver_ok(&vm, BASE);
+	ck_assert_uint_eq(fake_rd(&vm, BASE + VIRTIO_MMIO_STATUS) & 0x4f, 0x0f);
+}
+
+static void setup(void)
+{
+	int fd = mkstemp(img);
+	uint8_t pattern[IMG];
+
+	for (unsigned i = 0; i < IMG; i++)
+		pattern[i] = (uint8_t)(i / 512 + 1); /* sector n holds n+1 */
+	ck_assert_int_eq(write(fd, pattern, IMG), IMG);
+	close(fd);
+	fake_vm_init(&vm, MEM);
+	ck_assert_int_eq(uring_init(&ur, 64), 0);
+	pos = 0;
+}
+
+static void teardown(void)
+{
+	blk_destroy(&blk);
+	uring_destroy(&ur);
+	free(vm.mem);
+	unlink(img);
+	strcpy(img, "/tmp/wisp-blk-XXXXXX");
+}
+
+/* Submit header + @len data bytes (@write: device-readable) + status. */
+static void request(uint32_t type, uint64_t sector, uint32_t len,
+                    bool data_writable)
+{
+	uint8_t hdr[16] = { 0 };
+
+	memcpy(hdr, &type, 4);
+	memcpy(hdr + 8, &sector, 8);
+	memcpy(vm.mem + HDR, hdr, 16);
+	vm.mem[STAT] = 0xff;
+	fake_desc(&vm, DESC, 0, HDR, 16, VRING_DESC_F_NEXT, 1);
+	if (len) {
+		fake_desc(&vm, DESC, 1, DATA, len,
+		          VRING_DESC_F_NEXT |
+		                  (data_writable ? VRING_DESC_F_WRITE : 0),
+		          2);
+		fake_desc(&vm, DESC, 2, STAT, 1, VRING_DESC_F_WRITE, 0);
+	} else {
+		fake_desc(&vm, DESC, 1, STAT, 1, VRING_DESC_F_WRITE, 0);
+	}
+	fake_offer(&vm, AVAIL, QN, pos++, 0);
+	virtio_mmio_notify(&blk.t, 0);
+	/* Wait for io_uring to finish whatever was queued. */
+	while (blk.inflight) {
+		struct io_uring_cqe *cqe;
+
+		ck_assert_int_eq(io_uring_wait_cqe(&ur.ring, &cqe), 0);
+		uring_reap(&ur);
+	}
+	ck_assert_uint_eq(fake_used_idx(&vm, USED), pos);
+}
+
+START_TEST(read_sectors)
+{
+	open_blk(false);
+	request(VIRTIO_BLK_T_IN, 3, 1024, true);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(vm.mem[DATA], 4);
+	ck_assert_uint_eq(vm.mem[DATA + 1023], 5);
+	uint32_t len;
+	memcpy(&len, vm.mem + USED + 8, 4);
+	ck_assert_uint_eq(len, 1025); /* data + status */
+}
+END_TEST
+
+START_TEST(write_flush_read_back)
+{
+	open_blk(false);
+	memset(vm.mem + DATA, 0xab, 512);
+	request(VIRTIO_BLK_T_OUT, 10, 512, false);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_OK);
+	request(VIRTIO_BLK_T_FLUSH, 0, 0, false);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_OK);
+
+	int fd = open(img, O_RDONLY);
+	uint8_t b[512];
+	ck_assert_int_eq(pread(fd, b, 512, 10 * 512), 512);
+	close(fd);
+	ck_assert_uint_eq(b[0], 0xab);
+	ck_assert_uint_eq(b[511], 0xab);
+}
+END_TEST
+
+START_TEST(out_of_range_is_ioerr)
+{
+	open_blk(false);
+	request(VIRTIO_BLK_T_IN, IMG / 512, 512, true); /* one past the end */
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_IOERR);
+	request(VIRTIO_BLK_T_IN, IMG / 512 - 1, 1024, true); /* straddles */
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_IOERR);
+	request(VIRTIO_BLK_T_IN, UINT64_MAX / 4, 512, true); /* overflows */
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_IOERR);
+	request(VIRTIO_BLK_T_IN, 0, 100, true); /* not whole sectors */
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_IOERR);
+	request(0x77, 0, 0, false); /* unknown type */
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_UNSUPP);
+	/* The device still works. */
+	request(VIRTIO_BLK_T_IN, 0, 512, true);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_OK);
+}
+END_TEST
+
+START_TEST(read_only_refuses_writes)
+{
+	open_blk(true);
+	memset(vm.mem + DATA, 0xcd, 512);
+	request(VIRTIO_BLK_T_OUT, 0, 512, false);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_IOERR);
+	int fd = open(img, O_RDONLY);
+	uint8_t b;
+	ck_assert_int_eq(pread(fd, &b, 1, 0), 1);
+	close(fd);
+	ck_assert_uint_eq(b, 1); /* unchanged */
+	request(VIRTIO_BLK_T_IN, 0, 512, true);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_OK);
+}
+END_TEST
+
+START_TEST(get_id_and_config)
+{
+	open_blk(false);
+	request(VIRTIO_BLK_T_GET_ID, 0, 20, true);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_OK);
+	ck_assert_str_eq((char *)vm.mem + DATA, "disk0");
+	/* capacity in 512-byte sectors at config offset 0 */
+	uint32_t lo = fake_rd(&vm, BASE + 0x100);
+	ck_assert_uint_eq(lo, IMG / 512);
+}
+END_TEST
+
+START_TEST(malformed_request_needs_reset)
+{
+	open_blk(false);
+	/* A header shorter than 16 bytes and no status byte. */
+	fake_desc(&vm, DESC, 0, HDR, 8, 0, 0);
+	fake_offer(&vm, AVAIL, QN, pos++, 0);
+	virtio_mmio_notify(&blk.t, 0);
+	ck_assert_uint_eq(fake_rd(&vm, BASE + VIRTIO_MMIO_STATUS) &
+	                          VIRTIO_CONFIG_S_NEEDS_RESET,
+	                  VIRTIO_CONFIG_S_NEEDS_RESET);
+	/* After a reset the device serves again. */
+	fake_wr(&vm, BASE + VIRTIO_MMIO_STATUS, 0);
+	memset(vm.mem + USED, 0, 0x100);
+	pos = 0;
+	fake_negotiate(&vm, BASE, 1ULL << VIRTIO_F_VERSION_1);
+	fake_queue(&vm, BASE, QN, DESC, AVAIL, USED);
+	fake_driver_ok(&vm, BASE);
+	request(VIRTIO_BLK_T_IN, 1, 512, true);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(vm.mem[DATA], 2);
+}
+END_TEST
+
+START_TEST(missing_image)
+{
+	char err[256];
+	struct blk_options o = { .path = "/nonexistent/disk.img" };
+
+	ck_assert_int_eq(
+	        blk_init(&blk, &vm, &ur, &o, BASE, 5, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/disk.img"));
+	blk.fd = -1;
+}
+END_TEST
+
+Suite *blk_suite(void)
+{
+	Suite *s = suite_create("virtio-blk");
+	TCase *tc = tcase_create("requests");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, read_sectors);
+	tcase_add_test(tc, write_flush_read_back);
+	tcase_add_test(tc, out_of_range_is_ioerr);
+	tcase_add_test(tc, read_only_refuses_writes);
+	tcase_add_test(tc, get_id_and_config);
+	tcase_add_test(tc, malformed_request_needs_reset);
+	tcase_add_test(tc, missing_image);
+	suite_add_tcase(s, tc);
+	return s;
+}

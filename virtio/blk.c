@@ -1,0 +1,370 @@
+#include "blk.h"
+#include "log.h"
+#include "util.h"
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SECTOR       512ULL
+#define HDR_SIZE     16
+#define DISCARD_SIZE 16 /* struct virtio_blk_discard_write_zeroes */
+
+/* Copy @n bytes from the start of @iov[0..@cnt) into @dst. */
+static bool iov_read(const struct iovec *iov, unsigned cnt, void *dst, size_t n)
+{
+	uint8_t *d = dst;
+
+	for (unsigned i = 0; i < cnt && n; i++) {
+		size_t k = MIN(n, iov[i].iov_len);
+
+		memcpy(d, iov[i].iov_base, k);
+		d += k;
+		n -= k;
+	}
+	return n == 0;
+}
+
+/* @out = @in[0..@cnt) without its first @skip and last @trim bytes. */
+static unsigned iov_slice(const struct iovec *in, unsigned cnt, size_t skip,
+                          size_t trim, struct iovec *out, uint64_t *total)
+{
+	unsigned n = 0;
+	uint64_t len = 0, keep;
+
+	for (unsigned i = 0; i < cnt; i++)
+		len += in[i].iov_len;
+	keep = len > skip + trim ? len - skip - trim : 0;
+	*total = keep;
+	for (unsigned i = 0; i < cnt && keep; i++) {
+		size_t l = in[i].iov_len;
+		uint8_t *p = in[i].iov_base;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		p += skip;
+		l -= skip;
+		skip = 0;
+		l = MIN(l, keep);
+		if (l)
+			out[n++] = (struct iovec){ p, l };
+		keep -= l;
+	}
+	return n;
+}
+
+/* Put the request on the used ring; the caller publishes the batch. */
+static void finish(struct blk *b, struct blk_req *r, uint8_t status)
+{
+	struct vq *q = &b->t.vq[0];
+
+	*r->status = status;
+	vq_push(q, r->head, status == VIRTIO_BLK_S_OK ? r->written : 1);
+	r->busy = false;
+}
+
+static void publish(struct blk *b)
+{
+	if (vq_publish(&b->t.vq[0]))
+		virtio_mmio_signal_used(&b->t);
+}
+
+static void on_done(struct uring_req *ur, int res)
+{
+	struct blk_req *r = (struct blk_req *)ur;
+	struct blk *b = r->blk;
+
+	pthread_mutex_lock(&b->t.lock);
+	b->inflight--;
+	if (r->gen != b->gen) {
+		r->busy = false; /* the driver reset the device meanwhile */
+	} else {
+		finish(b, r,
+		       res >= 0 && (uint64_t)res == r->expect
+		               ? VIRTIO_BLK_S_OK
+		               : VIRTIO_BLK_S_IOERR);
+		publish(b);
+	}
+	pthread_mutex_unlock(&b->t.lock);
+}
+
+/* Sector range [sector, +bytes) inside the image? */
+static bool in_image(const struct blk *b, uint64_t sector, uint64_t bytes)
+{
+	uint64_t off, end;
+
+	if (sector > UINT64_MAX / SECTOR)
+		return false;
+	off = sector * SECTOR;
+	return util_add_ok(off, bytes, &end) && end <= b->size;
+}
+
+/* Queue the host operation for @r; returns a status when done at once. */
+static int start(struct blk *b, struct blk_req *r, uint32_t type,
+                 uint64_t sector, const struct vq_chain *c)
+{
+	struct io_uring_sqe *sqe;
+	uint64_t len;
+	bool wr = type == VIRTIO_BLK_T_OUT;
+
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		if (wr)
+			r->niov = iov_slice(c->iov, c->nout, HDR_SIZE, 0,
+			                    r->iov, &len);
+		else
+			r->niov = iov_slice(c->iov + c->nout, c->nin, 0, 1,
+			                    r->iov, &len);
+		if (wr && b->read_only)
+			return VIRTIO_BLK_S_IOERR;
+		if (len % SECTOR || !in_image(b, sector, len))
+			return VIRTIO_BLK_S_IOERR;
+		r->expect = len;
+		r->written = wr ? 1 : (uint32_t)len + 1;
+		if (!len)
+			return VIRTIO_BLK_S_OK;
+		sqe = uring_sqe(b->uring, &r->ur);
+		if (!sqe)
+			return VIRTIO_BLK_S_IOERR;
+		if (wr)
+			io_uring_prep_writev(sqe, b->fd, r->iov, r->niov,
+			                     sector * SECTOR);
+		else
+			io_uring_prep_readv(sqe, b->fd, r->iov, r->niov,
+			                    sector * SECTOR);
+		return -1;
+	case VIRTIO_BLK_T_FLUSH:
+		if (b->read_only)
+			return VIRTIO_BLK_S_OK;
+		r->expect = 0;
+		r->written = 1;
+		sqe = uring_sqe(b->uring, &r->ur);
+		if (!sqe)
+			return VIRTIO_BLK_S_IOERR;
+		io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
+		return -1;
+	case VIRTIO_BLK_T_GET_ID: {
+		struct iovec out[VQ_MAX_SEGS];
+		unsigned n =
+		        iov_slice(c->iov + c->nout, c->nin, 0, 1, out, &len);
+		size_t left = MIN(len, (uint64_t)BLK_ID_LEN), done = 0;
+
+		for (unsigned i = 0; i < n && left; i++) {
+			size_t k = MIN(left, out[i].iov_len);
+
+			memcpy(out[i].iov_base, b->id + done, k);
+			done += k;
+			left -= k;
+		}
+		r->written = (uint32_t)done + 1;
+		return VIRTIO_BLK_S_OK;
+	}
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES: {
+		struct iovec seg[VQ_MAX_SEGS];
+		uint8_t d[DISCARD_SIZE];
+		uint64_t s_sector;
+		uint32_t s_num, s_flags;
+		unsigned n = iov_slice(c->iov, c->nout, HDR_SIZE, 0, seg, &len);
+		int mode;
+
+		/* We offer one segment per request (max_*_seg = 1). */
+		if (b->read_only || len != DISCARD_SIZE ||
+		    !iov_read(seg, n, d, sizeof(d)))
+			return VIRTIO_BLK_S_IOERR;
+		memcpy(&s_sector, d, 8);
+		memcpy(&s_num, d + 8, 4);
+		memcpy(&s_flags, d + 12, 4);
+		if (!in_image(b, s_sector, (uint64_t)s_num * SECTOR))
+			return VIRTIO_BLK_S_IOERR;
+		mode = FALLOC_FL_KEEP_SIZE |
+		       (type == VIRTIO_BLK_T_DISCARD ||
+		                        (s_flags &
+		                         VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
+		                ? FALLOC_FL_PUNCH_HOLE
+		                : FALLOC_FL_ZERO_RANGE);
+		r->expect = 0;
+		r->written = 1;
+		sqe = uring_sqe(b->uring, &r->ur);
+		if (!sqe)
+			return VIRTIO_BLK_S_IOERR;
+		io_uring_prep_fallocate(sqe, b->fd, mode, s_sector * SECTOR,
+		                        (uint64_t)s_num * SECTOR);
+		return -1;
+	}
+	default:
+		r->written = 1;
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+}
+
+/* Take one chain; false when the device had to stop. */
+static bool take(struct blk *b, const struct vq_chain *c, bool *completed)
+{
+	struct blk_req *r = &b->req[c->head];
+	struct iovec *last;
+	uint8_t hdr[HDR_SIZE];
+	uint32_t type;
+	uint64_t sector;
+	int st;
+
+	if (r->busy) {
+		virtio_mmio_needs_reset(&b->t, "request head reused in flight");
+		return false;
+	}
+	last = c->nin ? (struct iovec *)&c->iov[c->nout + c->nin - 1] : NULL;
+	if (!last || !last->iov_len ||
+	    !iov_read(c->iov, c->nout, hdr, sizeof(hdr))) {
+		virtio_mmio_needs_reset(&b->t,
+		                        "request without header or status");
+		return false;
+	}
+	memcpy(&type, hdr, 4);
+	memcpy(&sector, hdr + 8, 8);
+	*r = (struct blk_req){
+		.ur.done = on_done,
+		.blk = b,
+		.busy = true,
+		.head = c->head,
+		.gen = b->gen,
+		.status = (uint8_t *)last->iov_base + last->iov_len - 1,
+	};
+	st = start(b, r, type, sector, c);
+	if (st >= 0) {
+		finish(b, r, (uint8_t)st);
+		*completed = true;
+	} else {
+		b->inflight++;
+	}
+	return true;
+}
+
+static void blk_notify(struct virtio_mmio *t, unsigned qi)
+{
+	struct blk *b = t->dev;
+	struct vq *q = &t->vq[qi];
+	bool completed = false;
+
+	for (;;) {
+		enum vq_pop_result res = vq_pop(q, t->vm, &b->chain);
+
+		if (res == VQ_BROKEN) {
+			virtio_mmio_needs_reset(t, q->error);
+			break;
+		}
+		if (res == VQ_EMPTY) {
+			if (!vq_enable_notify(q))
+				break;
+			continue;
+		}
+		if (!take(b, &b->chain, &completed))
+			break;
+	}
+	uring_submit(b->uring);
+	if (completed)
+		publish(b);
+}
+
+static void blk_config_read(struct virtio_mmio *t, uint64_t off, uint8_t *data,
+                            uint32_t size)
+{
+	struct blk *b = t->dev;
+
+	if (off < sizeof(b->cfg) && size <= sizeof(b->cfg) - off)
+		memcpy(data, (uint8_t *)&b->cfg + off, size);
+}
+
+static void blk_reset(struct virtio_mmio *t)
+{
+	struct blk *b = t->dev;
+
+	/* Requests in flight finish into guest RAM (still mapped) but are
+	 * not reported: their generation no longer matches. */
+	if (b)
+		b->gen++;
+}
+
+static const struct virtio_ops blk_ops = {
+	.name = "virtio-blk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.nqueues = 1,
+	.features = (1ULL << VIRTIO_BLK_F_SEG_MAX) |
+	            (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+	            (1ULL << VIRTIO_BLK_F_FLUSH) |
+	            (1ULL << VIRTIO_BLK_F_DISCARD) |
+	            (1ULL << VIRTIO_BLK_F_WRITE_ZEROES),
+	.config_read = blk_config_read,
+	.reset = blk_reset,
+	.queue_notify = blk_notify,
+};
+
+static const struct virtio_ops blk_ro_ops = {
+	.name = "virtio-blk (read-only)",
+	.device_id = VIRTIO_ID_BLOCK,
+	.nqueues = 1,
+	.features = (1ULL << VIRTIO_BLK_F_SEG_MAX) |
+	            (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+	            (1ULL << VIRTIO_BLK_F_FLUSH) | (1ULL << VIRTIO_BLK_F_RO),
+	.config_read = blk_config_read,
+	.reset = blk_reset,
+	.queue_notify = blk_notify,
+};
+
+int blk_init(struct blk *b, struct vm *vm, struct uring *u,
+             const struct blk_options *o, uint64_t base, unsigned irq,
+             char *err, size_t errlen)
+{
+	struct stat st;
+	const char *id = o->id ? o->id : o->path;
+
+	memset(b, 0, sizeof(*b));
+	b->uring = u;
+	b->read_only = o->read_only;
+	b->fd = open(o->path, (o->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (b->fd < 0 || fstat(b->fd, &st) < 0) {
+		snprintf(err, errlen, "drive '%s': %s", o->path,
+		         strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		snprintf(err, errlen, "drive '%s': not a file or block device",
+		         o->path);
+		return -1;
+	}
+	b->size = ALIGN_DOWN((uint64_t)st.st_size, SECTOR);
+	/* The last 20 bytes of the path: unique enough, as QEMU does. */
+	snprintf(b->id, sizeof(b->id), "%s",
+	         strlen(id) > BLK_ID_LEN ? id + strlen(id) - BLK_ID_LEN : id);
+	b->cfg.capacity = b->size / SECTOR;
+	b->cfg.seg_max = BLK_SEG_MAX;
+	b->cfg.blk_size = SECTOR;
+	b->cfg.max_discard_sectors = UINT32_MAX;
+	b->cfg.max_discard_seg = 1;
+	b->cfg.discard_sector_alignment = 8;
+	b->cfg.max_write_zeroes_sectors = UINT32_MAX;
+	b->cfg.max_write_zeroes_seg = 1;
+	b->cfg.write_zeroes_may_unmap = 1;
+	if (virtio_mmio_init(&b->t, vm, o->read_only ? &blk_ro_ops : &blk_ops,
+	                     b, base, irq) < 0) {
+		snprintf(err, errlen, "drive '%s': cannot attach the device",
+		         o->path);
+		return -1;
+	}
+	return 0;
+}
+
+void blk_destroy(struct blk *b)
+{
+	virtio_mmio_destroy(&b->t);
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+}

@@ -1,0 +1,65 @@
+/*
+ * virtio-blk (virtio 1.2, 5.2) over a raw image file, served by io_uring.
+ *
+ * A request is a chain: a 16-byte header the device reads (type, sector),
+ * data, and a status byte the device writes last. Sizes and offsets past
+ * the end of the image are answered with IOERR and never reach the host;
+ * a chain without room for the header or the status, or a head reused
+ * while in flight, breaks the device (DEVICE_NEEDS_RESET).
+ */
+#ifndef WISP_VIRTIO_BLK_H
+#define WISP_VIRTIO_BLK_H
+
+#include "mmio.h"
+#include "uring.h"
+
+#include <linux/virtio_blk.h>
+
+#define BLK_ID_LEN  VIRTIO_BLK_ID_BYTES /* 20 */
+#define BLK_SEG_MAX (VQ_MAX_SEGS - 2)   /* data segments: header + status */
+
+struct blk;
+
+struct blk_req {
+	struct uring_req ur; /* first: the completion callback */
+	struct blk *blk;
+	bool busy;
+	uint16_t head;
+	uint32_t gen;     /* device generation when it was taken */
+	uint8_t *status;  /* the guest's status byte */
+	uint32_t written; /* bytes written into the chain on success */
+	uint64_t expect;  /* bytes the operation must move */
+	unsigned niov;
+	struct iovec iov[VQ_MAX_SEGS];
+};
+
+struct blk_options {
+	const char *path;
+	bool read_only;
+	const char *id; /* serial the guest sees (GET_ID); NULL: the path */
+};
+
+struct blk {
+	struct virtio_mmio t;
+	struct uring *uring;
+	int fd;
+	uint64_t size; /* bytes; a multiple of 512 is exposed */
+	bool read_only;
+	char id[BLK_ID_LEN];
+	struct virtio_blk_config cfg;
+	uint32_t gen; /* bumped by reset: stale completions are dropped */
+	unsigned inflight;
+	struct vq_chain chain; /* scratch for vq_pop() */
+	struct blk_req req[VQ_MAX_SIZE];
+};
+
+/*
+ * Open the image and attach a virtio-blk device at @base/@irq. Returns 0,
+ * or -1 with a message naming the file in @err.
+ */
+int blk_init(struct blk *b, struct vm *vm, struct uring *u,
+             const struct blk_options *o, uint64_t base, unsigned irq,
+             char *err, size_t errlen);
+void blk_destroy(struct blk *b);
+
+#endif
