@@ -328,7 +328,8 @@ int blk_init(struct blk *b, struct vm *vm, struct uring *u,
 	memset(b, 0, sizeof(*b));
 	b->uring = u;
 	b->read_only = o->read_only;
-	b->fd = open(o->path, (o->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	b->fd = open(o->path, (o->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+	                              (o->direct ? O_DIRECT : 0));
 	if (b->fd < 0 || fstat(b->fd, &st) < 0) {
 		snprintf(err, errlen, "drive '%s': %s", o->path,
 		         strerror(errno));

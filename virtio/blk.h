@@ -36,6 +36,7 @@ struct blk_req {
 struct blk_options {
 	const char *path;
 	bool read_only;
+	bool direct;    /* O_DIRECT: buffers must be 512-byte aligned */
 	const char *id; /* serial the guest sees (GET_ID); NULL: the path */
 };
 

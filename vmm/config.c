@@ -123,6 +123,72 @@ static int append_cmdline(struct ini_ctx *x, const char *value)
 	return 1;
 }
 
+enum drive_key { D_PATH, D_ROOT, D_RO, D_CACHE };
+
+/* A [drive.ID] key. IDs: 1-31 characters of [A-Za-z0-9_-]. */
+static int drive_key(struct ini_ctx *x, const char *sec, const char *name,
+                     const char *value)
+{
+	struct config *c = x->c;
+	const char *id = sec + strlen("drive.");
+	struct drive_config *d = NULL;
+	enum drive_key k;
+	bool b;
+
+	if (!*id || strlen(id) >= CONFIG_ID_MAX ||
+	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	               "0123456789_-") != strlen(id))
+		return fail(x,
+		            "[%s]: drive id must be 1-%d letters, digits, '_' "
+		            "or '-'",
+		            sec, CONFIG_ID_MAX - 1);
+	for (unsigned i = 0; i < c->ndrives; i++)
+		if (!strcmp(c->drives[i].id, id))
+			d = &c->drives[i];
+	if (!d) {
+		if (c->ndrives == CONFIG_MAX_DRIVES)
+			return fail(x, "[%s]: more than %d drives", sec,
+			            CONFIG_MAX_DRIVES);
+		d = &c->drives[c->ndrives++];
+		snprintf(d->id, sizeof(d->id), "%s", id);
+	}
+	if (!strcmp(name, "path"))
+		k = D_PATH;
+	else if (!strcmp(name, "root"))
+		k = D_ROOT;
+	else if (!strcmp(name, "read_only"))
+		k = D_RO;
+	else if (!strcmp(name, "cache"))
+		k = D_CACHE;
+	else
+		return fail(x, "[%s] %s: unknown key", sec, name);
+	if (d->seen & (1u << k))
+		return fail(x, "[%s] %s: given twice", sec, name);
+	d->seen |= 1u << k;
+
+	switch (k) {
+	case D_PATH:
+		return set_path(x, sec, name, value, d->path, true);
+	case D_ROOT:
+	case D_RO:
+		if (parse_bool(value, &b) < 0)
+			return fail(x, "[%s] %s: '%s' is not yes or no", sec,
+			            name, value);
+		*(k == D_ROOT ? &d->root : &d->read_only) = b;
+		break;
+	case D_CACHE:
+		if (!strcmp(value, "writeback"))
+			d->direct = false;
+		else if (!strcmp(value, "none"))
+			d->direct = true;
+		else
+			return fail(x, "[%s] %s: '%s' is not writeback or none",
+			            sec, name, value);
+		break;
+	}
+	return 1;
+}
+
 static int handler(void *user, const char *sec, const char *name,
                    const char *value)
 {
@@ -134,6 +200,8 @@ static int handler(void *user, const char *sec, const char *name,
 
 	if (x->failed)
 		return 1; /* keep inih's line of the first error */
+	if (!strncmp(sec, "drive.", 6))
+		return drive_key(x, sec, name, value);
 	for (size_t i = 0; i < ARRAY_SIZE(sections); i++)
 		known_section |= !strcmp(sec, sections[i]);
 	if (!known_section)
@@ -270,8 +338,22 @@ int config_load_ini(struct config *c, const char *path, char *err,
 
 int config_validate(const struct config *c, char *err, size_t errlen)
 {
+	unsigned roots = 0;
+
 	if (!c->kernel[0]) {
 		snprintf(err, errlen, "no kernel: set [boot] kernel");
+		return -1;
+	}
+	for (unsigned i = 0; i < c->ndrives; i++) {
+		if (!c->drives[i].path[0]) {
+			snprintf(err, errlen, "[drive.%s]: no path",
+			         c->drives[i].id);
+			return -1;
+		}
+		roots += c->drives[i].root;
+	}
+	if (roots > 1) {
+		snprintf(err, errlen, "more than one drive has root = yes");
 		return -1;
 	}
 	return 0;

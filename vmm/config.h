@@ -22,6 +22,19 @@
 #define CONFIG_DEFAULT_CMDLINE                                                 \
 	"console=ttyS0 reboot=k,panic_warm panic=1 nomodule"
 
+#define CONFIG_MAX_DRIVES 8
+#define CONFIG_ID_MAX     32
+
+/* [drive.ID]: a virtio-blk device backed by a raw image. */
+struct drive_config {
+	char id[CONFIG_ID_MAX];
+	char path[CONFIG_PATH_MAX];
+	bool root; /* the guest's root device: first, /dev/vda */
+	bool read_only;
+	bool direct;   /* cache = none: O_DIRECT, no host page cache */
+	unsigned seen; /* keys given, to refuse repeats */
+};
+
 struct config {
 	unsigned vcpus;
 	uint64_t mem_mib;
@@ -30,6 +43,8 @@ struct config {
 	char *cmdline;                    /* malloc'd; NULL means the default */
 	char serial_out[CONFIG_PATH_MAX]; /* "" means stdout */
 	bool serial_in;                   /* forward stdin to the guest */
+	unsigned ndrives;
+	struct drive_config drives[CONFIG_MAX_DRIVES];
 };
 
 /* Fill @c with defaults (1 vCPU, 128 MiB, serial on stdio). */

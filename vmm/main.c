@@ -9,6 +9,8 @@
 #include "util.h"
 #include "vm.h"
 #include "x86/x86.h"
+#include "blk.h"
+#include "uring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,9 @@ struct wisp {
 	struct serial serial;
 	struct i8042 i8042;
 	struct boot_timer boot_timer;
+	struct uring uring;
+	struct blk blk[CONFIG_MAX_DRIVES];
+	struct ev_handler h_blk[CONFIG_MAX_DRIVES], h_uring;
 	struct evloop loop;
 	struct ev_handler h_exit, h_signal, h_stdin, h_rx_space;
 	bool stdin_watched, stdin_eof;
@@ -216,6 +221,51 @@ static int parse_args(struct wisp *w, int argc, char **argv)
 	return 0;
 }
 
+/* Drive i sits in MMIO slot i + 1 (slot 0 is the boot timer), IRQ 5 + i. */
+#define DRIVE_BASE(i) (BOOT_TIMER_ADDR + VIRTIO_MMIO_SLOT * ((i) + 1))
+#define DRIVE_IRQ(i)  (5u + (i))
+
+/*
+ * Put the root drive first (it becomes /dev/vda) and write the command
+ * line words that announce the drives, and root= unless the user gave one.
+ * On error, @out holds the message.
+ */
+static int drives_cmdline(struct wisp *w, char *out, size_t len)
+{
+	struct config *c = &w->cfg;
+	const char *user = c->cmdline ? c->cmdline : CONFIG_DEFAULT_CMDLINE;
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 1; i < c->ndrives; i++) {
+		if (c->drives[i].root) {
+			struct drive_config t = c->drives[0];
+
+			c->drives[0] = c->drives[i];
+			c->drives[i] = t;
+		}
+	}
+	for (unsigned i = 0; i < c->ndrives; i++) {
+		const struct drive_config *d = &c->drives[i];
+
+		if (!d->read_only && access(d->path, W_OK) < 0) {
+			snprintf(out, len,
+			         "[drive.%s] path '%s': %s (set "
+			         "read_only = yes?)",
+			         d->id, d->path, strerror(errno));
+			return -1;
+		}
+		off += (size_t)snprintf(
+		        out + off, len - off,
+		        "%svirtio_mmio.device=4K@0x%llx:%u", off ? " " : "",
+		        (unsigned long long)DRIVE_BASE(i), DRIVE_IRQ(i));
+	}
+	if (c->ndrives && c->drives[0].root && !strstr(user, "root="))
+		snprintf(out + off, len - off, " root=/dev/vda %s",
+		         c->drives[0].read_only ? "ro" : "rw");
+	return 0;
+}
+
 /*
  * Everything that can be checked before touching KVM: the kernel image,
  * the initrd's size and the command line. Errors here exit with
@@ -224,6 +274,7 @@ static int parse_args(struct wisp *w, int argc, char **argv)
 static int prepare_boot(struct wisp *w)
 {
 	const struct config *c = &w->cfg;
+	char extra[X86_CMDLINE_MAX];
 	uint64_t mem = c->mem_mib * MIB;
 	uint64_t low = MIN(mem, VM_MMIO_HOLE_START), kernel_end = 0;
 	char err[512];
@@ -269,10 +320,16 @@ static int prepare_boot(struct wisp *w)
 		}
 	}
 
+	if (drives_cmdline(w, extra, sizeof(extra)) < 0) {
+		fprintf(stderr, "wisp: %s\n", extra);
+		return -1;
+	}
+	if (vm_host_is_pvm())
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+		         "%s%s", extra[0] ? " " : "", x86_pvm_cmdline());
 	if (cmdline_build(w->cmdline,
 	                  c->cmdline ? c->cmdline : CONFIG_DEFAULT_CMDLINE,
-	                  vm_host_is_pvm() ? x86_pvm_cmdline() : NULL, err,
-	                  sizeof(err)) < 0) {
+	                  extra, err, sizeof(err)) < 0) {
 		fprintf(stderr, "wisp: %s\n", err);
 		return -1;
 	}
@@ -352,6 +409,26 @@ static int build_vm(struct wisp *w)
 		log_err("cannot set up the legacy devices");
 		return -1;
 	}
+	if (w->cfg.ndrives && uring_init(&w->uring, 2 * VQ_MAX_SIZE) < 0) {
+		log_err("io_uring: cannot set up (is io_uring disabled?)");
+		return -1;
+	}
+	for (unsigned i = 0; i < w->cfg.ndrives; i++) {
+		const struct drive_config *d = &w->cfg.drives[i];
+		struct blk_options o = {
+			.path = d->path,
+			.read_only = d->read_only,
+			.direct = d->direct,
+			.id = d->id,
+		};
+		char err[CONFIG_PATH_MAX + 64];
+
+		if (blk_init(&w->blk[i], vm, &w->uring, &o, DRIVE_BASE(i),
+		             DRIVE_IRQ(i), err, sizeof(err)) < 0) {
+			log_err("%s", err);
+			return -1;
+		}
+	}
 	if (kernel_load(vm, w->kernel_buf, &w->img) < 0 || load_initrd(w) < 0)
 		return -1;
 	if (x86_boot_setup(vm, &bs) < 0) {
@@ -382,6 +459,20 @@ static void on_exit_request(struct ev_handler *h, uint32_t events)
 
 	if (read(h->fd, &n, sizeof(n)) == sizeof(n))
 		w->stop = true;
+}
+
+static void on_blk_notify(struct ev_handler *h, uint32_t events)
+{
+	struct blk *b = h->opaque;
+	uint64_t n;
+
+	if (read(h->fd, &n, sizeof(n)) == sizeof(n))
+		virtio_mmio_notify(&b->t, 0);
+}
+
+static void on_uring(struct ev_handler *h, uint32_t events)
+{
+	uring_reap(h->opaque);
 }
 
 static void on_signal(struct ev_handler *h, uint32_t events)
@@ -503,6 +594,18 @@ static int run(struct wisp *w)
 		log_err("event loop: %s", strerror(errno));
 		return WISP_EXIT_ERROR;
 	}
+	for (unsigned i = 0; i < w->cfg.ndrives; i++) {
+		w->h_blk[i] = (struct ev_handler){ w->blk[i].t.notify_fd[0],
+			                           on_blk_notify, &w->blk[i] };
+		if (evloop_add(&w->loop, &w->h_blk[i], EPOLLIN) < 0)
+			return WISP_EXIT_ERROR;
+	}
+	if (w->cfg.ndrives) {
+		w->h_uring = (struct ev_handler){ w->uring.efd, on_uring,
+			                          &w->uring };
+		if (evloop_add(&w->loop, &w->h_uring, EPOLLIN) < 0)
+			return WISP_EXIT_ERROR;
+	}
 	if (w->cfg.serial_in) {
 		tty_setup(w);
 		/* Regular files and /dev/null cannot be polled: no input. */
@@ -544,6 +647,9 @@ int main(int argc, char **argv)
 
 	log_init(util_now_us(), LOG_INFO);
 	config_init(&w.cfg);
+	w.uring.efd = -1;
+	for (unsigned i = 0; i < CONFIG_MAX_DRIVES; i++)
+		w.blk[i].fd = -1;
 	w.serial_fd = -1;
 	if (argc < 2) {
 		usage(stderr);
@@ -561,6 +667,9 @@ int main(int argc, char **argv)
 	else
 		code = run(&w);
 	serial_destroy(&w.serial);
+	for (unsigned i = 0; i < w.cfg.ndrives; i++)
+		blk_destroy(&w.blk[i]);
+	uring_destroy(&w.uring);
 	if (w.serial_fd > STDERR_FILENO)
 		close(w.serial_fd);
 	vm_destroy(&w.vm);

@@ -5,72 +5,13 @@
  * exits 0); failure prints "probe: FAIL ..." and triple-faults (wisp exits
  * 3). Under QEMU the isa-debug-exit port 0xf4 gets the status as well.
  */
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "probe.h"
 
 #define COM1            0x3f8
 #define I8042_CMD       0x64
 #define DEBUG_EXIT_PORT 0xf4
 #define BOOT_TIMER_ADDR 0xc0000000UL
 #define LOW_4G          0x100000000ULL
-
-/* PVH start_info and its tables (Xen's public hvm/start_info.h). */
-struct start_info {
-	uint32_t magic, version, flags, nr_modules;
-	uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
-	uint32_t memmap_entries, reserved;
-};
-
-struct memmap_entry {
-	uint64_t addr, size;
-	uint32_t type, reserved;
-};
-
-#define PVH_MAGIC 0x336ec578
-
-/* Linux boot_params ("zero page") fields the probe reads. */
-#define BP_E820_ENTRIES 0x1e8
-#define BP_CMD_LINE_PTR 0x228
-#define BP_E820_TABLE   0x2d0
-
-enum boot_kind { BOOT_PVH, BOOT_LINUX64 };
-
-#define MAX_MEM 16
-
-/* What the probe needs from either boot protocol. */
-struct boot {
-	const char *cmdline;
-	unsigned nmem;
-	struct memmap_entry mem[MAX_MEM];
-};
-
-void probe_main(uint64_t info, uint32_t kind);
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-/*
- * A pointer to guest physical address @a (identity-mapped). Laundered
- * through asm so the compiler does not treat low addresses as NULL.
- */
-static inline void *phys(uint64_t a)
-{
-	void *p;
-
-	__asm__("" : "=r"(p) : "0"(a));
-	return p;
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
 
 static size_t str_len(const char *s)
 {
@@ -86,7 +27,7 @@ static size_t str_len(const char *s)
  * loop of outb would cost one exit (and on kvm-pvm, emulation) per byte.
  * The UART's transmitter is always ready in both wisp and QEMU.
  */
-static void put_str(const char *s)
+void put_str(const char *s)
 {
 	size_t n = str_len(s);
 
@@ -96,7 +37,7 @@ static void put_str(const char *s)
 	                 : "memory");
 }
 
-static void put_u64(uint64_t v)
+void put_u64(uint64_t v)
 {
 	char buf[21];
 	int i = 20;
@@ -109,7 +50,7 @@ static void put_u64(uint64_t v)
 	put_str(&buf[i]);
 }
 
-static void put_hex(uint64_t v)
+void put_hex(uint64_t v)
 {
 	char buf[19];
 	int i = 18;
@@ -124,7 +65,7 @@ static void put_hex(uint64_t v)
 	put_str(&buf[i]);
 }
 
-__attribute__((noreturn)) static void probe_exit(int status)
+__attribute__((noreturn)) void probe_exit(int status)
 {
 	if (status == 0)
 		outb(I8042_CMD, 0xfe); /* reset: wisp stops with status 0 */
@@ -144,7 +85,7 @@ __attribute__((noreturn)) static void probe_exit(int status)
 		__asm__ volatile("cli; hlt");
 }
 
-__attribute__((noreturn)) static void fail(const char *why)
+__attribute__((noreturn)) void fail(const char *why)
 {
 	put_str("probe: FAIL ");
 	put_str(why);
@@ -363,10 +304,17 @@ static const struct {
 	const char *name;
 	void (*run)(const struct boot *b);
 } scenarios[] = {
-	{ "hello", scenario_hello },   { "boot-timer", scenario_boot_timer },
-	{ "memory", scenario_memory }, { "vcpus", scenario_vcpus },
-	{ "halt", scenario_halt },     { "panic", scenario_panic },
-	{ "echo", scenario_echo },     { "int3", scenario_int3 },
+	{ "blk-rw", scenario_blk_rw },
+	{ "blk-ro", scenario_blk_ro },
+	{ "blk-hostile", scenario_blk_hostile },
+	{ "hello", scenario_hello },
+	{ "boot-timer", scenario_boot_timer },
+	{ "memory", scenario_memory },
+	{ "vcpus", scenario_vcpus },
+	{ "halt", scenario_halt },
+	{ "panic", scenario_panic },
+	{ "echo", scenario_echo },
+	{ "int3", scenario_int3 },
 };
 
 static void boot_from_pvh(const struct start_info *si, struct boot *b)

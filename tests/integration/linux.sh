@@ -9,7 +9,51 @@ set -u
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-900}
 
 for f in vmlinux initramfs.cpio; do
-	[ -e "$GUEST/$f" ] || { bad "guest image" "$GUEST/$f missing: run make guest"; summary linux; exit 1; }
+	[ -e "$GUEST/$f" ] || { bad "guest image" "$GUEST/$f missing: run make guest"; # Root on virtio-blk: boot 1 writes a file to the ext4 root and reads a
+# read-only second drive (and fails to write it); boot 2 reads the file.
+cp "$GUEST/rootfs.ext4" "$TMP/root.ext4"
+"$(dirname "$0")/../../rootfs-tools/mkdisk.sh" "$TMP/data.img" 16 >/dev/null
+printf 'wisp-data-disk\n' | dd of="$TMP/data.img" conv=notrunc 2>/dev/null
+token="token-$$-$RANDOM"
+blk_boot() { # NAME COMMAND
+	cat >"$TMP/blk.ini" <<INI
+[machine]
+mem_mib = 256
+[boot]
+kernel = $(realpath "$GUEST/vmlinux")
+cmdline = console=ttyS0 reboot=k,panic_warm panic=1
+  wisp.run="$2"
+[drive.rootfs]
+path = $TMP/root.ext4
+root = yes
+[drive.data]
+path = $TMP/data.img
+read_only = yes
+INI
+	local start
+	start=$(date +%s)
+	run_wisp "$BOOT_TIMEOUT" --config "$TMP/blk.ini"
+	echo "     ($1: $(($(date +%s) - start)) s)"
+	expect_rc "$1" 0
+	expect_line "$1" out 'virtio_blk virtio0: \[vda\] 131072 512-byte logical blocks'
+	expect_line "$1" out 'EXT4-fs \(vda\): mounted filesystem'
+	expect_no_line "$1" out 'Kernel panic|BUG:|Oops|EXT4-fs error'
+}
+blk_boot "virtio-blk boot 1" "echo $token > /persist; sync; head -c 14 /dev/vdb; echo; echo x > /dev/vdb || echo vdb-refused"
+expect_line "virtio-blk boot 1" out '^wisp-data-disk$'
+expect_line "virtio-blk boot 1" out '^vdb-refused$'
+expect_line "virtio-blk boot 1" out '^wisp-init: exit status 0'
+blk_boot "virtio-blk boot 2" "cat /persist"
+expect_line "virtio-blk boot 2" out "^$token\$"
+if cmp -s -n 15 "$TMP/data.img" <(printf 'wisp-data-disk\n'); then
+	ok "read-only drive unchanged"
+else
+	bad "read-only drive" "its first bytes changed"
+fi
+if e2fsck -fn "$TMP/root.ext4" >/dev/null 2>&1; then ok "root fs clean after two boots"
+else bad "root fs" "e2fsck -fn reports errors"; fi
+
+summary linux; exit 1; }
 done
 kver=$(strings "$GUEST/vmlinux" | sed -nE 's/^Linux version ([^ ]+) .*/\1/p' | head -1)
 
@@ -27,5 +71,49 @@ for n in 1 2; do
 	expect_line "$name" err 'guest boot: [0-9]+ us since start'
 	expect_no_line "$name" out 'Kernel panic|BUG:|Oops'
 done
+
+# Root on virtio-blk: boot 1 writes a file to the ext4 root and reads a
+# read-only second drive (and fails to write it); boot 2 reads the file.
+cp "$GUEST/rootfs.ext4" "$TMP/root.ext4"
+"$(dirname "$0")/../../rootfs-tools/mkdisk.sh" "$TMP/data.img" 16 >/dev/null
+printf 'wisp-data-disk\n' | dd of="$TMP/data.img" conv=notrunc 2>/dev/null
+token="token-$$-$RANDOM"
+blk_boot() { # NAME COMMAND
+	cat >"$TMP/blk.ini" <<INI
+[machine]
+mem_mib = 256
+[boot]
+kernel = $(realpath "$GUEST/vmlinux")
+cmdline = console=ttyS0 reboot=k,panic_warm panic=1
+  wisp.run="$2"
+[drive.rootfs]
+path = $TMP/root.ext4
+root = yes
+[drive.data]
+path = $TMP/data.img
+read_only = yes
+INI
+	local start
+	start=$(date +%s)
+	run_wisp "$BOOT_TIMEOUT" --config "$TMP/blk.ini"
+	echo "     ($1: $(($(date +%s) - start)) s)"
+	expect_rc "$1" 0
+	expect_line "$1" out 'virtio_blk virtio0: \[vda\] 131072 512-byte logical blocks'
+	expect_line "$1" out 'EXT4-fs \(vda\): mounted filesystem'
+	expect_no_line "$1" out 'Kernel panic|BUG:|Oops|EXT4-fs error'
+}
+blk_boot "virtio-blk boot 1" "echo $token > /persist; sync; head -c 14 /dev/vdb; echo; echo x > /dev/vdb || echo vdb-refused"
+expect_line "virtio-blk boot 1" out '^wisp-data-disk$'
+expect_line "virtio-blk boot 1" out '^vdb-refused$'
+expect_line "virtio-blk boot 1" out '^wisp-init: exit status 0'
+blk_boot "virtio-blk boot 2" "cat /persist"
+expect_line "virtio-blk boot 2" out "^$token\$"
+if cmp -s -n 15 "$TMP/data.img" <(printf 'wisp-data-disk\n'); then
+	ok "read-only drive unchanged"
+else
+	bad "read-only drive" "its first bytes changed"
+fi
+if e2fsck -fn "$TMP/root.ext4" >/dev/null 2>&1; then ok "root fs clean after two boots"
+else bad "root fs" "e2fsck -fn reports errors"; fi
 
 summary linux

@@ -108,6 +108,50 @@ expect_line "config file" serial.log '^probe: vcpus 2$'
 run_wisp 60 --config "$TMP/vm.ini" --vcpus 3 # flags override the file
 expect_line "config override" serial.log '^probe: vcpus 3$'
 
+# virtio-blk through the probe's own driver: a drive whose sector 0 says
+# WISPDISK; reads, a write that must reach the image, flush, GET_ID and
+# out-of-range requests; then a read-only drive; then hostile rings, each
+# of which must leave wisp running and the device in NEEDS_RESET.
+"$(dirname "$0")/../../rootfs-tools/mkdisk.sh" "$TMP/disk.img" 1 >/dev/null
+printf 'WISPDISK' | dd of="$TMP/disk.img" conv=notrunc 2>/dev/null
+blk_probe() { # SCENARIO READ_ONLY
+	cat >"$TMP/blk.ini" <<INI
+[machine]
+mem_mib = 64
+[boot]
+kernel = $PROBE
+cmdline = probe=$1
+[drive.disk0]
+path = $TMP/disk.img
+read_only = $2
+INI
+	run_wisp 60 --config "$TMP/blk.ini"
+}
+blk_probe blk-rw no
+expect_rc "virtio-blk" 0
+expect_line "virtio-blk" out '^probe: blk write, flush, read back ok$'
+expect_line "virtio-blk" out '^probe: blk id disk0$'
+expect_line "virtio-blk" out '^probe: blk out-of-range ioerr ok$'
+expect_line "virtio-blk" out '^probe: blk-rw ok$'
+if [ "$(dd if="$TMP/disk.img" bs=512 skip=1 count=1 2>/dev/null | head -c 16)" = probe-wrote-this ]; then
+	ok "virtio-blk: the guest's write is in the image"
+else
+	bad "virtio-blk" "sector 1 of the image lacks the guest's write"
+fi
+cp "$TMP/disk.img" "$TMP/disk.before"
+blk_probe blk-ro yes
+expect_rc "virtio-blk read-only" 0
+expect_line "virtio-blk read-only" out '^probe: blk-ro ok$'
+if cmp -s "$TMP/disk.img" "$TMP/disk.before"; then ok "read-only image unchanged"
+else bad "virtio-blk read-only" "the image changed"; fi
+blk_probe blk-hostile no
+expect_rc "hostile rings" 0
+for what in "head out of range" "descriptor loop" "buffer outside RAM" "4 GiB buffer" "avail index far ahead"; do
+	expect_line "hostile rings" out "^probe: hostile $what: needs reset$"
+done
+expect_line "hostile rings" out '^probe: blk-hostile ok$'
+expect_line "hostile rings" err 'virtio-blk: loop in a descriptor chain; device needs reset'
+
 # Bad configs: exit 2, one message naming file, line and key, no guest.
 bad_config() { # NAME EXPECTED-MESSAGE INI-TEXT
 	printf '%s\n' "$3" >"$TMP/bad.ini"
@@ -121,6 +165,7 @@ bad_config "bad number" "bad.ini:3: \[machine\] vcpus: '0' is not" $'[machine]\n
 bad_config "unknown section" "bad.ini:2: unknown section \[drive\]" $'[drive]\npath = x'
 bad_config "missing kernel" "\[boot\] kernel: '/nonexistent/vmlinux': No such file" $'[boot]\nkernel = /nonexistent/vmlinux'
 bad_config "no kernel" "no kernel: set \[boot\] kernel" $'[machine]\nvcpus = 1'
+bad_config "missing drive" "\[drive.d\] path: '/nonexistent.img': No such file" $'[drive.d]\npath = /nonexistent.img'
 
 # Bad kernels: exit 2 and a sentence saying what is wrong.
 bad_kernel() { # NAME EXPECTED-MESSAGE FILE

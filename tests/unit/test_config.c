@@ -101,6 +101,51 @@ START_TEST(errors_name_line_and_key)
 }
 END_TEST
 
+START_TEST(drives)
+{
+	ck_assert_int_eq(load("[boot]\nkernel = vmlinux\n"
+	                      "[drive.rootfs]\npath = vmlinux\nroot = yes\n"
+	                      "[drive.data-1]\npath = vmlinux\nread_only = "
+	                      "yes\ncache = none\n"),
+	                 0);
+	ck_assert_uint_eq(cfg.ndrives, 2);
+	ck_assert_str_eq(cfg.drives[0].id, "rootfs");
+	ck_assert(cfg.drives[0].root);
+	ck_assert(!cfg.drives[0].read_only);
+	ck_assert_str_eq(cfg.drives[0].path, kernel);
+	ck_assert(cfg.drives[1].read_only);
+	ck_assert(cfg.drives[1].direct);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(drive_errors)
+{
+	ck_load_fails("[drive.a/b]\npath = vmlinux\n", "drive id must be");
+	ck_load_fails("[drive.]\npath = vmlinux\n", "drive id must be");
+	ck_load_fails("[drive.x]\npath = nope\n", "[drive.x] path: '");
+	ck_load_fails("[drive.x]\nroot = maybe\n", "'maybe' is not yes or no");
+	ck_load_fails("[drive.x]\ncache = unsafe\n",
+	              "'unsafe' is not writeback or none");
+	ck_load_fails("[drive.x]\nsize = 1\n", "[drive.x] size: unknown key");
+	ck_load_fails("[drive.x]\nroot = yes\nroot = no\n", "given twice");
+	config_free(&cfg);
+	config_init(&cfg);
+	ck_assert_int_eq(
+	        load("[boot]\nkernel = vmlinux\n[drive.x]\nroot = yes\n"), 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "[drive.x]: no path"));
+	config_free(&cfg);
+	config_init(&cfg);
+	ck_assert_int_eq(load("[boot]\nkernel = vmlinux\n[drive.a]\npath = "
+	                      "vmlinux\nroot = yes\n[drive.b]\npath = "
+	                      "vmlinux\nroot = yes\n"),
+	                 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "more than one drive has root"));
+}
+END_TEST
+
 START_TEST(overlong_line)
 {
 	char text[600] = "[boot]\ncmdline = ";
@@ -131,6 +176,8 @@ Suite *config_suite(void)
 	tcase_add_test(tc, valid_file);
 	tcase_add_test(tc, cmdline_continuation);
 	tcase_add_test(tc, errors_name_line_and_key);
+	tcase_add_test(tc, drives);
+	tcase_add_test(tc, drive_errors);
 	tcase_add_test(tc, overlong_line);
 	tcase_add_test(tc, missing_file_and_kernel);
 	suite_add_tcase(s, tc);

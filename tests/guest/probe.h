@@ -1,0 +1,77 @@
+/* The probe guest's shared helpers (probe.c) and device drivers. */
+#ifndef WISP_PROBE_H
+#define WISP_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* PVH start_info and its tables (Xen's public hvm/start_info.h). */
+struct start_info {
+	uint32_t magic, version, flags, nr_modules;
+	uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
+	uint32_t memmap_entries, reserved;
+};
+
+struct memmap_entry {
+	uint64_t addr, size;
+	uint32_t type, reserved;
+};
+
+#define PVH_MAGIC 0x336ec578
+
+/* Linux boot_params ("zero page") fields the probe reads. */
+#define BP_E820_ENTRIES 0x1e8
+#define BP_CMD_LINE_PTR 0x228
+#define BP_E820_TABLE   0x2d0
+
+enum boot_kind { BOOT_PVH, BOOT_LINUX64 };
+
+#define MAX_MEM 16
+
+/* What the probe needs from either boot protocol. */
+struct boot {
+	const char *cmdline;
+	unsigned nmem;
+	struct memmap_entry mem[MAX_MEM];
+};
+
+void probe_main(uint64_t info, uint32_t kind);
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+/*
+ * A pointer to guest physical address @a (identity-mapped). Laundered
+ * through asm so the compiler does not treat low addresses as NULL.
+ */
+static inline void *phys(uint64_t a)
+{
+	void *p;
+
+	__asm__("" : "=r"(p) : "0"(a));
+	return p;
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+void put_str(const char *s);
+void put_u64(uint64_t v);
+void put_hex(uint64_t v);
+__attribute__((noreturn)) void probe_exit(int status);
+__attribute__((noreturn)) void fail(const char *why);
+
+/* virtio-blk scenarios (blk.c): the device in the first virtio slot. */
+void scenario_blk_rw(const struct boot *b);
+void scenario_blk_ro(const struct boot *b);
+void scenario_blk_hostile(const struct boot *b);
+
+#endif
