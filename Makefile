@@ -111,7 +111,7 @@ test-linux: $(BUILD)/asan/wisp
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Ivmm -Ivirtio \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_TARGETS := fuzz_kernel fuzz_queue
+FUZZ_TARGETS := fuzz_kernel fuzz_queue fuzz_blk
 
 $(BUILD)/fuzz/fuzz_kernel: tests/fuzz/fuzz_kernel.c vmm/x86/loader.c \
 		vmm/util.c vmm/x86/x86.h
@@ -124,11 +124,18 @@ $(BUILD)/fuzz/fuzz_queue: tests/fuzz/fuzz_queue.c virtio/queue.c vmm/vm.c \
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
+$(BUILD)/fuzz/fuzz_blk: tests/fuzz/fuzz_blk.c virtio/blk.c virtio/mmio.c \
+		virtio/queue.c virtio/uring.c vmm/vm.c vmm/log.c vmm/util.c \
+		vmm/bus.c virtio/blk.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -luring
+
 fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
 		$(BUILD)/probe64.elf
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(BUILD)/fuzz/$$t.corpus; \
 	  cp $(BUILD)/probe.elf $(BUILD)/probe64.elf $(BUILD)/fuzz/$$t.corpus/; \
+	  [ $$t != fuzz_blk ] || tests/fuzz/blk_seeds.py $(BUILD)/fuzz/$$t.corpus; \
 	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/$$t.corpus || exit 1; \
 	done

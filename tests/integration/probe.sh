@@ -114,7 +114,7 @@ expect_line "config override" serial.log '^probe: vcpus 3$'
 # of which must leave wisp running and the device in NEEDS_RESET.
 "$(dirname "$0")/../../rootfs-tools/mkdisk.sh" "$TMP/disk.img" 1 >/dev/null
 printf 'WISPDISK' | dd of="$TMP/disk.img" conv=notrunc 2>/dev/null
-blk_probe() { # SCENARIO READ_ONLY
+blk_probe() { # SCENARIO READ_ONLY [CACHE]
 	cat >"$TMP/blk.ini" <<INI
 [machine]
 mem_mib = 64
@@ -124,6 +124,7 @@ cmdline = probe=$1
 [drive.disk0]
 path = $TMP/disk.img
 read_only = $2
+cache = ${3:-writeback}
 INI
 	run_wisp 60 --config "$TMP/blk.ini"
 }
@@ -138,6 +139,10 @@ if [ "$(dd if="$TMP/disk.img" bs=512 skip=1 count=1 2>/dev/null | head -c 16)" =
 else
 	bad "virtio-blk" "sector 1 of the image lacks the guest's write"
 fi
+# cache = none: O_DIRECT, the probe's buffers are sector-aligned.
+blk_probe blk-rw no none
+expect_rc "virtio-blk O_DIRECT" 0
+expect_line "virtio-blk O_DIRECT" out '^probe: blk-rw ok$'
 cp "$TMP/disk.img" "$TMP/disk.before"
 blk_probe blk-ro yes
 expect_rc "virtio-blk read-only" 0

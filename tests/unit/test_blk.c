@@ -163,6 +163,44 @@ START_TEST(read_only_refuses_writes)
 }
 END_TEST
 
+/* DISCARD and WRITE_ZEROES: one 16-byte segment {sector, count, flags}. */
+static void range_request(uint32_t type, uint64_t sector, uint32_t count)
+{
+	uint32_t flags = 0;
+
+	memcpy(vm.mem + DATA, &sector, 8);
+	memcpy(vm.mem + DATA + 8, &count, 4);
+	memcpy(vm.mem + DATA + 12, &flags, 4);
+	request(type, 0, 16, false);
+}
+
+static uint8_t image_byte(off_t off)
+{
+	int fd = open(img, O_RDONLY);
+	uint8_t b = 0xee;
+
+	ck_assert_int_eq(pread(fd, &b, 1, off), 1);
+	close(fd);
+	return b;
+}
+
+START_TEST(discard_and_write_zeroes)
+{
+	open_blk(false);
+	range_request(VIRTIO_BLK_T_WRITE_ZEROES, 4, 2);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(image_byte(4 * 512), 0);
+	ck_assert_uint_eq(image_byte(6 * 512 - 1), 0);
+	ck_assert_uint_eq(image_byte(6 * 512), 7); /* sector 6 untouched */
+	range_request(VIRTIO_BLK_T_DISCARD, 8, 8);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(image_byte(8 * 512), 0); /* a hole reads as 0 */
+	range_request(VIRTIO_BLK_T_DISCARD, IMG / 512 - 1, 2); /* past end */
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_IOERR);
+	ck_assert_uint_eq(image_byte(IMG - 1), IMG / 512); /* untouched */
+}
+END_TEST
+
 START_TEST(get_id_and_config)
 {
 	open_blk(false);
@@ -221,6 +259,7 @@ Suite *blk_suite(void)
 	tcase_add_test(tc, out_of_range_is_ioerr);
 	tcase_add_test(tc, read_only_refuses_writes);
 	tcase_add_test(tc, get_id_and_config);
+	tcase_add_test(tc, discard_and_write_zeroes);
 	tcase_add_test(tc, malformed_request_needs_reset);
 	tcase_add_test(tc, missing_image);
 	suite_add_tcase(s, tc);
