@@ -14,7 +14,8 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer \
 DEPS := build-essential pkg-config clang-format libinih-dev check \
         libseccomp-dev liburing-dev libjansson-dev \
         linux-source-6.1 bc flex bison libelf-dev xz-utils lz4 \
-        busybox-static e2fsprogs cpio qemu-system-x86 clang libclang-rt-14-dev
+        busybox-static e2fsprogs cpio qemu-system-x86 clang libclang-rt-14-dev \
+        fio jq
 
 VMM_SRC := $(wildcard vmm/*.c vmm/x86/*.c virtio/*.c)
 VMM_LIB := $(filter-out vmm/main.c,$(VMM_SRC))

@@ -6,9 +6,8 @@
  */
 #include "probe.h"
 
-#define VIRTIO_BASE 0xc0001000UL
-#define QSZ         8
-#define POLL_LIMIT  5000000u
+#define QSZ        64
+#define POLL_LIMIT 50000000u
 
 enum {
 	R_MAGIC = 0x000,
@@ -50,15 +49,65 @@ static uint8_t hdr[16] __attribute__((aligned(16)));
 static uint8_t buf[512] __attribute__((aligned(512)));
 static volatile uint8_t status;
 static uint16_t next_avail, seen_used;
+static uint64_t vbase; /* the virtio-blk transport in use */
 
 static uint32_t rd(uint32_t off)
 {
-	return *(volatile uint32_t *)phys(VIRTIO_BASE + off);
+	return *(volatile uint32_t *)phys(vbase + off);
 }
 
 static void wr(uint32_t off, uint32_t v)
 {
-	*(volatile uint32_t *)phys(VIRTIO_BASE + off) = v;
+	*(volatile uint32_t *)phys(vbase + off) = v;
+}
+
+static uint64_t parse_hex(const char *p)
+{
+	uint64_t v = 0;
+
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	for (;; p++) {
+		unsigned d;
+
+		if (*p >= '0' && *p <= '9')
+			d = (unsigned)(*p - '0');
+		else if (*p >= 'a' && *p <= 'f')
+			d = (unsigned)(*p - 'a' + 10);
+		else if (*p >= 'A' && *p <= 'F')
+			d = (unsigned)(*p - 'A' + 10);
+		else
+			return v;
+		v = v << 4 | d;
+	}
+}
+
+/*
+ * The first virtio-blk among the transports the command line announces
+ * (virtio_mmio.device=<size>@<base>:<irq>): wisp and QEMU microvm place
+ * them differently.
+ */
+static void find_device(const char *cmdline)
+{
+	static const char key[] = "virtio_mmio.device=";
+
+	for (const char *p = cmdline; *p; p++) {
+		bool match = true;
+
+		for (unsigned i = 0; key[i] && match; i++)
+			match = p[i] == key[i];
+		if (!match)
+			continue;
+		const char *at = p;
+		while (*at && *at != '@' && *at != ' ')
+			at++;
+		if (*at != '@')
+			continue;
+		vbase = parse_hex(at + 1);
+		if (rd(R_MAGIC) == 0x74726976 && rd(R_DEVICE_ID) == 2)
+			return;
+	}
+	fail("no virtio-blk announced on the command line");
 }
 
 static void barrier(void)
@@ -70,7 +119,7 @@ static void dev_init(void)
 {
 	if (rd(R_MAGIC) != 0x74726976 || rd(R_VERSION) != 2 ||
 	    rd(R_DEVICE_ID) != 2)
-		fail("no virtio-blk (version 2) at 0xc0001000");
+		fail("virtio-blk transport is not version 2");
 	wr(R_STATUS, 0);
 	wr(R_STATUS, 1);
 	wr(R_STATUS, 3);
@@ -157,6 +206,7 @@ void scenario_blk_rw(const struct boot *b)
 {
 	static const char msg[] = "probe-wrote-this";
 
+	find_device(b->cmdline);
 	dev_init();
 	if (request(T_IN, 0, 512, true) != S_OK || !same(buf, "WISPDISK", 8))
 		fail("sector 0 does not hold WISPDISK");
@@ -189,6 +239,7 @@ void scenario_blk_rw(const struct boot *b)
 
 void scenario_blk_ro(const struct boot *b)
 {
+	find_device(b->cmdline);
 	dev_init();
 	if (request(T_OUT, 0, 512, false) != S_IOERR)
 		fail("write to a read-only drive was not IOERR");
@@ -216,6 +267,7 @@ static void expect_needs_reset(const char *what)
 
 void scenario_blk_hostile(const struct boot *b)
 {
+	find_device(b->cmdline);
 	dev_init();
 	kick(QSZ + 100); /* head index out of range */
 	expect_needs_reset("head out of range");
@@ -241,4 +293,164 @@ void scenario_blk_hostile(const struct boot *b)
 
 	put_str("probe: blk-hostile ok\n");
 	probe_exit(0);
+}
+
+/*
+ * blk-bench: bench=4k (random 4 KiB reads) or bench=1m (sequential 1 MiB
+ * reads) or bench=none (setup only, the baseline), n=COUNT requests, with
+ * up to DEPTH in flight, driven from ring 3. The host times the whole run
+ * and subtracts the baseline.
+ */
+#define DEPTH    16
+#define BIG      (1u << 20)
+#define BIG_SLOT 4
+
+static uint8_t bigbuf[BIG_SLOT][BIG] __attribute__((aligned(4096)));
+static uint8_t bhdr[DEPTH][16] __attribute__((aligned(16)));
+static volatile uint8_t bstat[DEPTH];
+
+struct bench {
+	bool big;
+	uint64_t n, cap, rng, next_seq;
+	unsigned depth;
+};
+
+static struct bench bench;
+static uint8_t user_stack[16384] __attribute__((aligned(16)));
+static const char *bench_error; /* set in ring 3, reported in ring 0 */
+
+void probe_user_returned(void);
+
+/*
+ * Back to ring 0, which reports and exits: touch an address outside the
+ * probe's 4 GiB map, and the page fault enters start.S's user_return.
+ */
+__attribute__((noreturn)) static void user_exit(const char *error)
+{
+	bench_error = error;
+	*(volatile uint8_t *)phys(0x400000000000ULL) =
+	        0; /* PML4[128]: absent */
+	__builtin_unreachable();
+}
+
+void probe_user_returned(void)
+{
+	if (bench_error)
+		fail(bench_error);
+	put_str("probe: bench done\n");
+	probe_exit(0);
+}
+
+static void bench_submit(struct bench *bp, unsigned slot)
+{
+	uint64_t sector;
+	uint32_t len = bp->big ? BIG : 4096;
+	uint16_t head = (uint16_t)(3 * slot);
+
+	if (bp->big) {
+		sector = bp->next_seq;
+		bp->next_seq =
+		        (bp->next_seq + BIG / 512) % (bp->cap - BIG / 512);
+	} else {
+		bp->rng ^= bp->rng << 13; /* xorshift64 */
+		bp->rng ^= bp->rng >> 7;
+		bp->rng ^= bp->rng << 17;
+		sector = (bp->rng % (bp->cap / 8)) * 8;
+	}
+	*(uint32_t *)bhdr[slot] = T_IN;
+	*(uint64_t *)(bhdr[slot] + 8) = sector;
+	desc[head] = (struct desc){ (uintptr_t)bhdr[slot], 16, F_NEXT,
+		                    (uint16_t)(head + 1) };
+	desc[head + 1] =
+	        (struct desc){ bp->big ? (uintptr_t)bigbuf[slot]
+		                       : (uintptr_t)bigbuf[0] + 4096 * slot,
+		               len, F_NEXT | F_WRITE, (uint16_t)(head + 2) };
+	desc[head + 2] =
+	        (struct desc){ (uintptr_t)&bstat[slot], 1, F_WRITE, 0 };
+	avail[2 + next_avail % QSZ] = head;
+	barrier();
+	avail[1] = ++next_avail;
+}
+
+static void bench_user(void *arg)
+{
+	struct bench *bp = arg;
+	uint64_t issued = 0, done = 0;
+
+	for (unsigned s = 0; s < bp->depth && issued < bp->n; s++, issued++)
+		bench_submit(bp, s);
+	barrier();
+	if (issued)
+		wr(R_NOTIFY, 0);
+	while (done < bp->n) {
+		uint16_t now = (uint16_t)(used[0] >> 16);
+		bool kicked = false;
+
+		while (seen_used != now) {
+			unsigned e = seen_used % QSZ;
+			unsigned slot = used[1 + 2 * e] / 3;
+
+			if (slot >= bp->depth || bstat[slot] != S_OK)
+				user_exit("bench request failed");
+			seen_used++;
+			done++;
+			if (issued < bp->n) {
+				bench_submit(bp, slot);
+				issued++;
+				kicked = true;
+			}
+		}
+		if (kicked) {
+			barrier();
+			wr(R_NOTIFY, 0);
+		}
+	}
+	user_exit(NULL);
+}
+
+static uint64_t arg_u64(const char *cmdline, const char *key, uint64_t def)
+{
+	for (const char *p = cmdline; *p; p++) {
+		unsigned i = 0;
+
+		while (key[i] && p[i] == key[i])
+			i++;
+		if (key[i] || (p != cmdline && p[-1] != ' '))
+			continue;
+		uint64_t v = 0;
+		for (p += i; *p >= '0' && *p <= '9'; p++)
+			v = v * 10 + (uint64_t)(*p - '0');
+		return v;
+	}
+	return def;
+}
+
+static bool arg_is(const char *cmdline, const char *word)
+{
+	for (const char *p = cmdline; *p; p++) {
+		unsigned i = 0;
+
+		while (word[i] && p[i] == word[i])
+			i++;
+		if (!word[i] && (p == cmdline || p[-1] == ' ') &&
+		    (p[i] == ' ' || p[i] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+void scenario_blk_bench(const struct boot *b)
+{
+	find_device(b->cmdline);
+	dev_init();
+	bench.big = arg_is(b->cmdline, "bench=1m");
+	bench.n = arg_is(b->cmdline, "bench=none")
+	                  ? 0
+	                  : arg_u64(b->cmdline, "n=", 1000);
+	bench.cap = capacity();
+	bench.rng = 0x9e3779b97f4a7c15ULL;
+	bench.depth = bench.big ? BIG_SLOT : DEPTH;
+	if (bench.cap < 2 * BIG / 512)
+		fail("bench image must be at least 2 MiB");
+	enter_user(bench_user, &bench, user_stack + sizeof(user_stack));
 }

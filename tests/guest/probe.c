@@ -307,6 +307,7 @@ static const struct {
 	{ "blk-rw", scenario_blk_rw },
 	{ "blk-ro", scenario_blk_ro },
 	{ "blk-hostile", scenario_blk_hostile },
+	{ "blk-bench", scenario_blk_bench },
 	{ "hello", scenario_hello },
 	{ "boot-timer", scenario_boot_timer },
 	{ "memory", scenario_memory },

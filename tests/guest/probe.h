@@ -73,5 +73,10 @@ __attribute__((noreturn)) void fail(const char *why);
 void scenario_blk_rw(const struct boot *b);
 void scenario_blk_ro(const struct boot *b);
 void scenario_blk_hostile(const struct boot *b);
+void scenario_blk_bench(const struct boot *b);
+
+/* Continue in ring 3 at fn(arg) on @stack; never returns (start.S). */
+__attribute__((noreturn)) void enter_user(void (*fn)(void *), void *arg,
+                                          void *stack);
 
 #endif

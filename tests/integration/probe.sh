@@ -149,6 +149,16 @@ expect_rc "virtio-blk read-only" 0
 expect_line "virtio-blk read-only" out '^probe: blk-ro ok$'
 if cmp -s "$TMP/disk.img" "$TMP/disk.before"; then ok "read-only image unchanged"
 else bad "virtio-blk read-only" "the image changed"; fi
+# The benchmark scenario (ring 3, 16 requests in flight), kept small here.
+truncate -s 4M "$TMP/bench.img"
+cp "$TMP/disk.img" "$TMP/disk.keep"
+cp "$TMP/bench.img" "$TMP/disk.img"
+for args in "bench=4k n=500" "bench=1m n=20"; do
+	blk_probe "blk-bench $args" no
+	expect_rc "blk-bench $args" 0
+	expect_line "blk-bench $args" out '^probe: bench done$'
+done
+cp "$TMP/disk.keep" "$TMP/disk.img"
 blk_probe blk-hostile no
 expect_rc "hostile rings" 0
 for what in "head out of range" "descriptor loop" "buffer outside RAM" "4 GiB buffer" "avail index far ahead"; do
