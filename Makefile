@@ -5,8 +5,8 @@ BUILD   ?= build
 WARN    := -Wall -Wextra -Werror -Wshadow -Wimplicit-fallthrough -Wformat=2 \
            -Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -D_GNU_SOURCE $(WARN) -MMD -MP -Ivmm -Ivirtio
-LDLIBS  := -linih -luring -lpthread
+CFLAGS  += -std=gnu11 -D_GNU_SOURCE $(WARN) -MMD -MP -Ivmm -Ivirtio -Iapi
+LDLIBS  := -linih -luring -ljansson -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 
@@ -17,7 +17,7 @@ DEPS := build-essential pkg-config clang-format libinih-dev check \
         busybox-static e2fsprogs cpio qemu-system-x86 clang libclang-rt-14-dev \
         fio jq
 
-VMM_SRC := $(wildcard vmm/*.c vmm/x86/*.c virtio/*.c)
+VMM_SRC := $(wildcard vmm/*.c vmm/x86/*.c virtio/*.c api/*.c)
 VMM_LIB := $(filter-out vmm/main.c,$(VMM_SRC))
 OBJ      = $(VMM_SRC:%.c=$(BUILD)/obj/%.o)
 ASAN_OBJ = $(VMM_SRC:%.c=$(BUILD)/asan/%.o)
@@ -110,9 +110,9 @@ test-linux: $(BUILD)/asan/wisp
 
 # Fuzz targets (tests/fuzz): libFuzzer + ASan/UBSan, FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Ivmm -Ivirtio \
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Ivmm -Ivirtio -Iapi \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_TARGETS := fuzz_kernel fuzz_queue fuzz_blk
+FUZZ_TARGETS := fuzz_kernel fuzz_queue fuzz_blk fuzz_http
 
 $(BUILD)/fuzz/fuzz_kernel: tests/fuzz/fuzz_kernel.c vmm/x86/loader.c \
 		vmm/util.c vmm/x86/x86.h
@@ -131,6 +131,10 @@ $(BUILD)/fuzz/fuzz_blk: tests/fuzz/fuzz_blk.c virtio/blk.c virtio/mmio.c \
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -luring
 
+$(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c api/http.c api/http.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
+
 fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
 		$(BUILD)/probe64.elf
 	@for t in $(FUZZ_TARGETS); do \
@@ -145,13 +149,13 @@ perf: deps all
 	perf/run.sh
 
 fmt:
-	clang-format -i $(VMM_SRC) $(wildcard vmm/*.h vmm/x86/*.h virtio/*.h) \
+	clang-format -i $(VMM_SRC) $(wildcard vmm/*.h vmm/x86/*.h virtio/*.h api/*.h) \
 		$(UNIT_SRC) $(wildcard tests/guest/*.c tests/guest/*.h) \
 		$(wildcard tests/fuzz/*.c tests/unit/*.h)
 
 fmt-check:
 	clang-format --dry-run -Werror $(VMM_SRC) \
-		$(wildcard vmm/*.h vmm/x86/*.h virtio/*.h) $(UNIT_SRC) \
+		$(wildcard vmm/*.h vmm/x86/*.h virtio/*.h api/*.h) $(UNIT_SRC) \
 		$(wildcard tests/guest/*.c)
 
 clean:

@@ -11,5 +11,7 @@ Suite *config_suite(void);
 Suite *queue_suite(void);
 Suite *mmio_suite(void);
 Suite *blk_suite(void);
+Suite *http_suite(void);
+Suite *server_suite(void);
 
 #endif
