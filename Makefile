@@ -15,7 +15,7 @@ DEPS := build-essential pkg-config clang-format libinih-dev check \
         libseccomp-dev liburing-dev libjansson-dev \
         linux-source-6.1 bc flex bison libelf-dev xz-utils lz4 \
         busybox-static e2fsprogs cpio qemu-system-x86 clang libclang-rt-14-dev \
-        fio jq
+        fio jq curl python3
 
 VMM_SRC := $(wildcard vmm/*.c vmm/x86/*.c virtio/*.c api/*.c)
 VMM_LIB := $(filter-out vmm/main.c,$(VMM_SRC))
@@ -23,7 +23,7 @@ OBJ      = $(VMM_SRC:%.c=$(BUILD)/obj/%.o)
 ASAN_OBJ = $(VMM_SRC:%.c=$(BUILD)/asan/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
-.PHONY: all asan deps guest run test test-unit test-probe test-linux \
+.PHONY: all asan deps guest run test test-unit test-probe test-api test-linux \
         perf fuzz fmt fmt-check clean help
 
 all: $(BUILD)/wisp $(BUILD)/probe.elf $(BUILD)/probe64.elf
@@ -31,7 +31,7 @@ all: $(BUILD)/wisp $(BUILD)/probe.elf $(BUILD)/probe64.elf
 help:
 	@echo "make            build build/wisp and build/probe.elf"
 	@echo "make run        boot the demo Linux guest (builds it first)"
-	@echo "make test       every test tier: unit, probe guest, Linux"
+	@echo "make test       every test tier: unit, probe guest, API, Linux"
 	@echo "make perf       benchmarks; results go to docs/perf.md"
 	@echo "make guest      guest kernel, initramfs and rootfs (cached)"
 	@echo "make fuzz       fuzz targets, FUZZ_SECONDS each (not in make test)"
@@ -94,7 +94,7 @@ run: deps
 test: deps
 	$(MAKE) all asan $(BUILD)/unit
 	$(MAKE) guest
-	$(MAKE) fmt-check test-unit test-probe test-linux
+	$(MAKE) fmt-check test-unit test-probe test-api test-linux
 
 test-unit: $(BUILD)/unit
 	$(BUILD)/unit
@@ -103,6 +103,10 @@ test-probe: $(BUILD)/asan/wisp $(BUILD)/probe.elf $(BUILD)/probe64.elf
 	WISP=$(BUILD)/asan/wisp PROBE=$(BUILD)/probe.elf \
 		PROBE64=$(BUILD)/probe64.elf \
 		tests/integration/probe.sh
+
+test-api: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf
+	WISP=$(BUILD)/asan/wisp WISP_PLAIN=$(BUILD)/wisp PROBE=$(BUILD)/probe.elf \
+		tests/integration/api.sh
 
 test-linux: $(BUILD)/asan/wisp
 	WISP=$(BUILD)/asan/wisp GUEST=$(BUILD)/guest \

@@ -129,6 +129,13 @@ static int start(struct blk *b, struct blk_req *r, uint32_t type,
 			return VIRTIO_BLK_S_IOERR;
 		r->expect = len;
 		r->written = wr ? 1 : (uint32_t)len + 1;
+		if (wr) {
+			b->stats.write_count++;
+			b->stats.write_bytes += len;
+		} else {
+			b->stats.read_count++;
+			b->stats.read_bytes += len;
+		}
 		if (!len)
 			return VIRTIO_BLK_S_OK;
 		sqe = uring_sqe(b->uring, &r->ur);
@@ -142,6 +149,7 @@ static int start(struct blk *b, struct blk_req *r, uint32_t type,
 			                    sector * SECTOR);
 		return -1;
 	case VIRTIO_BLK_T_FLUSH:
+		b->stats.flush_count++;
 		if (b->read_only)
 			return VIRTIO_BLK_S_OK;
 		r->expect = 0;
@@ -238,6 +246,8 @@ static bool take(struct blk *b, const struct vq_chain *c, bool *completed)
 		.status = (uint8_t *)last->iov_base + last->iov_len - 1,
 	};
 	st = start(b, r, type, sector, c);
+	if (st == VIRTIO_BLK_S_IOERR || st == VIRTIO_BLK_S_UNSUPP)
+		b->stats.invalid_reqs_count++;
 	if (st >= 0) {
 		finish(b, r, (uint8_t)st);
 		*completed = true;
@@ -318,29 +328,43 @@ static const struct virtio_ops blk_ro_ops = {
 	.queue_notify = blk_notify,
 };
 
+/* Open @path as @b's mode says; its usable size goes to @size. */
+static int open_image(const struct blk *b, const char *path, uint64_t *size,
+                      char *err, size_t errlen)
+{
+	int fd = open(path, (b->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+	                            (b->direct ? O_DIRECT : 0));
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "drive '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		snprintf(err, errlen, "drive '%s': not a file or block device",
+		         path);
+		close(fd);
+		return -1;
+	}
+	*size = ALIGN_DOWN((uint64_t)st.st_size, SECTOR);
+	return fd;
+}
+
 int blk_init(struct blk *b, struct vm *vm, struct uring *u,
              const struct blk_options *o, uint64_t base, unsigned irq,
              char *err, size_t errlen)
 {
-	struct stat st;
 	const char *id = o->id ? o->id : o->path;
 
 	memset(b, 0, sizeof(*b));
 	b->uring = u;
 	b->read_only = o->read_only;
-	b->fd = open(o->path, (o->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC |
-	                              (o->direct ? O_DIRECT : 0));
-	if (b->fd < 0 || fstat(b->fd, &st) < 0) {
-		snprintf(err, errlen, "drive '%s': %s", o->path,
-		         strerror(errno));
+	b->direct = o->direct;
+	b->fd = open_image(b, o->path, &b->size, err, errlen);
+	if (b->fd < 0)
 		return -1;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		snprintf(err, errlen, "drive '%s': not a file or block device",
-		         o->path);
-		return -1;
-	}
-	b->size = ALIGN_DOWN((uint64_t)st.st_size, SECTOR);
 	/* The last 20 bytes of the path: unique enough, as QEMU does. */
 	snprintf(b->id, sizeof(b->id), "%s",
 	         strlen(id) > BLK_ID_LEN ? id + strlen(id) - BLK_ID_LEN : id);
@@ -359,6 +383,33 @@ int blk_init(struct blk *b, struct vm *vm, struct uring *u,
 		         o->path);
 		return -1;
 	}
+	if (o->no_flush)
+		b->t.withheld = 1ULL << VIRTIO_BLK_F_FLUSH;
+	return 0;
+}
+
+int blk_set_path(struct blk *b, const char *path, char *err, size_t errlen)
+{
+	uint64_t size;
+	int fd = open_image(b, path, &size, err, errlen);
+
+	if (fd < 0)
+		return -1;
+	/*
+	 * dup3 swaps the file under the same descriptor number at once;
+	 * io_uring requests already submitted hold the old file.
+	 */
+	if (dup3(fd, b->fd, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "drive '%s': %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	pthread_mutex_lock(&b->t.lock);
+	b->size = size;
+	b->cfg.capacity = size / SECTOR;
+	pthread_mutex_unlock(&b->t.lock);
+	virtio_mmio_config_changed(&b->t);
 	return 0;
 }
 

@@ -37,7 +37,15 @@ struct blk_options {
 	const char *path;
 	bool read_only;
 	bool direct;    /* O_DIRECT: buffers must be 512-byte aligned */
+	bool no_flush;  /* do not offer FLUSH (Firecracker's "Unsafe") */
 	const char *id; /* serial the guest sees (GET_ID); NULL: the path */
+};
+
+/* Counters for metrics; the event loop thread writes and reads them. */
+struct blk_stats {
+	uint64_t read_count, write_count, flush_count;
+	uint64_t read_bytes, write_bytes;
+	uint64_t invalid_reqs_count; /* answered IOERR or UNSUPP */
 };
 
 struct blk {
@@ -45,12 +53,13 @@ struct blk {
 	struct uring *uring;
 	int fd;
 	uint64_t size; /* bytes; a multiple of 512 is exposed */
-	bool read_only;
+	bool read_only, direct;
 	char id[BLK_ID_LEN];
 	struct virtio_blk_config cfg;
 	uint32_t gen; /* bumped by reset: stale completions are dropped */
 	unsigned inflight;
-	struct vq_chain chain; /* scratch for vq_pop() */
+	struct blk_stats stats, reported; /* reported: at the last flush */
+	struct vq_chain chain;            /* scratch for vq_pop() */
 	struct blk_req req[VQ_MAX_SIZE];
 };
 
@@ -62,5 +71,13 @@ int blk_init(struct blk *b, struct vm *vm, struct uring *u,
              const struct blk_options *o, uint64_t base, unsigned irq,
              char *err, size_t errlen);
 void blk_destroy(struct blk *b);
+
+/*
+ * Serve the drive from @path from now on (same mode and flags): requests
+ * in flight finish on the old file, the capacity is read again and the
+ * driver gets a configuration change interrupt. Event loop thread. Returns
+ * 0, or -1 with a message in @err and the old file kept.
+ */
+int blk_set_path(struct blk *b, const char *path, char *err, size_t errlen);
 
 #endif

@@ -19,7 +19,8 @@
 
 uint64_t virtio_mmio_offered(const struct virtio_mmio *t)
 {
-	return t->ops->features | (1ULL << VIRTIO_F_VERSION_1) |
+	return (t->ops->features & ~t->withheld) |
+	       (1ULL << VIRTIO_F_VERSION_1) |
 	       (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
 	       (1ULL << VIRTIO_RING_F_EVENT_IDX);
 }
@@ -53,6 +54,15 @@ void virtio_mmio_needs_reset(struct virtio_mmio *t, const char *why)
 	            why);
 	t->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	raise_irq(t, VIRTIO_MMIO_INT_CONFIG);
+}
+
+void virtio_mmio_config_changed(struct virtio_mmio *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->config_gen++;
+	if (t->status & VIRTIO_CONFIG_S_DRIVER_OK)
+		raise_irq(t, VIRTIO_MMIO_INT_CONFIG);
+	pthread_mutex_unlock(&t->lock);
 }
 
 /* Device reset (status 0): back to the state after power-on. */

@@ -61,6 +61,7 @@ struct virtio_mmio {
 	uint32_t queue_sel;
 	uint32_t isr;
 	uint32_t config_gen;
+	uint64_t withheld; /* device features this instance does not offer */
 	struct vq vq[VIRTIO_MMIO_MAX_QUEUE];
 
 	int irq_fd;                           /* KVM_IRQFD, or polled */
@@ -81,6 +82,12 @@ void virtio_mmio_destroy(struct virtio_mmio *t);
 
 /* All features the device offers: the device's plus the transport's. */
 uint64_t virtio_mmio_offered(const struct virtio_mmio *t);
+
+/*
+ * The device's configuration space changed (a drive's new size, say):
+ * bump the generation and tell a running driver. Takes the lock.
+ */
+void virtio_mmio_config_changed(struct virtio_mmio *t);
 
 /* Serve queue @q after its notify eventfd fired (event loop). */
 void virtio_mmio_notify(struct virtio_mmio *t, unsigned q);

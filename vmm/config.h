@@ -23,7 +23,24 @@
 	"console=ttyS0 reboot=k,panic_warm panic=1 nomodule"
 
 #define CONFIG_MAX_DRIVES 8
+#define CONFIG_MAX_NETS   8
 #define CONFIG_ID_MAX     32
+#define CONFIG_IFNAME_MAX 16  /* IFNAMSIZ */
+#define CONFIG_UDS_MAX    108 /* sizeof(sun_path) */
+
+/*
+ * One token bucket of a rate limiter (Firecracker's TokenBucket): @size
+ * tokens refilled every @refill_time_ms, plus a one-time burst. Stored and
+ * reported now; enforced once the limiter lands (issue 5).
+ */
+struct bucket_config {
+	bool set;
+	uint64_t size, one_time_burst, refill_time_ms;
+};
+
+struct rate_limiter_config {
+	struct bucket_config bandwidth, ops;
+};
 
 /* [drive.ID]: a virtio-blk device backed by a raw image. */
 struct drive_config {
@@ -32,12 +49,37 @@ struct drive_config {
 	bool root; /* the guest's root device: first, /dev/vda */
 	bool read_only;
 	bool direct;   /* cache = none: O_DIRECT, no host page cache */
+	bool no_flush; /* cache = unsafe: FLUSH not offered to the guest */
+	bool io_sync;  /* io_engine "Sync" asked; served by io_uring anyway */
+	char partuuid[40]; /* root=PARTUUID=... instead of /dev/vda */
+	struct rate_limiter_config rl;
 	unsigned seen; /* keys given, to refuse repeats */
 };
+
+/* A virtio-net interface (wired to a device by issue 5). */
+struct net_config {
+	char id[CONFIG_ID_MAX];
+	char host_dev_name[CONFIG_IFNAME_MAX];
+	bool has_mac;
+	uint8_t mac[6];
+	struct rate_limiter_config rx, tx;
+};
+
+struct vsock_config {
+	bool present;
+	uint32_t guest_cid; /* >= 3 */
+	char uds_path[CONFIG_UDS_MAX];
+	char id[CONFIG_ID_MAX]; /* Firecracker's deprecated vsock_id */
+};
+
+enum huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_2M };
 
 struct config {
 	unsigned vcpus;
 	uint64_t mem_mib;
+	bool smt;               /* only false: no SMT topology is offered */
+	bool track_dirty_pages; /* for diff snapshots (issue 7) */
+	enum huge_pages huge_pages;
 	char kernel[CONFIG_PATH_MAX];
 	char initrd[CONFIG_PATH_MAX];     /* "" when none */
 	char *cmdline;                    /* malloc'd; NULL means the default */
@@ -45,6 +87,9 @@ struct config {
 	bool serial_in;                   /* forward stdin to the guest */
 	unsigned ndrives;
 	struct drive_config drives[CONFIG_MAX_DRIVES];
+	unsigned nnets;
+	struct net_config nets[CONFIG_MAX_NETS];
+	struct vsock_config vsock;
 };
 
 /* Fill @c with defaults (1 vCPU, 128 MiB, serial on stdio). */

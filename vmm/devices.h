@@ -43,16 +43,31 @@ unsigned serial_rx_push(struct serial *s, const uint8_t *buf, unsigned len);
 #define I8042_DATA_PORT 0x60
 #define I8042_CMD_PORT  0x64
 
+#define I8042_BUF_SIZE 16
+/* What wisp adds to a command line that says nothing about the i8042. */
+#define I8042_CMDLINE "i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
+
 /*
- * Just enough of the PS/2 controller for a guest to reset the machine:
- * command 0xFE pulses the CPU reset line, which ends the VM.
+ * The PS/2 controller with a keyboard behind it: command 0xFE pulses the
+ * CPU reset line, which ends the VM; the host can press Ctrl-Alt-Del.
+ * vCPUs and the event loop both touch it, under @lock.
  */
 struct i8042 {
 	struct bus_dev data, cmd;
 	struct vm *vm;
+	pthread_mutex_t lock;
+	uint8_t status, ctr, outp;
+	uint8_t pending; /* command waiting for its byte at 0x60, or 0 */
+	uint8_t buf[I8042_BUF_SIZE];
+	unsigned head, len;
 };
 
 int i8042_init(struct i8042 *k, struct vm *vm);
+/*
+ * Queue the Ctrl-Alt-Del key presses and interrupt the guest. -1 when the
+ * guest left no room in the keyboard buffer (it does not read it).
+ */
+int i8042_ctrl_alt_del(struct i8042 *k);
 
 /* The first device slot of the MMIO hole. */
 #define BOOT_TIMER_ADDR  0xc0000000ULL

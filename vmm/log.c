@@ -4,9 +4,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static uint64_t start_us;
 static enum log_level cur_level = LOG_INFO;
+static int log_fd = 2;
+static char log_path[4096];
+static bool show_level = true, show_origin;
 
 static const char *const level_names[] = {
 	[LOG_ERROR] = "error",
@@ -43,10 +47,61 @@ int log_parse_level(const char *s)
 			return (int)i;
 	if (!strcasecmp(s, "warning"))
 		return LOG_WARN;
-	return -1;
+	if (!strcasecmp(s, "trace"))
+		return LOG_DEBUG;
+	if (!strcasecmp(s, "off"))
+		return LOG_OFF;
+	return -2;
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+const char *log_level_name(enum log_level level)
+{
+	return level == LOG_OFF ? "off" : level_names[level];
+}
+
+int log_set_path(const char *path, char *err, size_t errlen)
+{
+	int fd;
+
+	if (strlen(path) >= sizeof(log_path)) {
+		snprintf(err, errlen, "path too long");
+		return -1;
+	}
+	fd = util_open_append(path);
+	if (fd < 0) {
+		snprintf(err, errlen, "'%s': %s", path, strerror(-fd));
+		return -1;
+	}
+	if (log_fd > 2)
+		close(log_fd);
+	log_fd = fd;
+	strcpy(log_path, path);
+	return 0;
+}
+
+const char *log_get_path(void)
+{
+	return log_path;
+}
+
+void log_set_format(bool level, bool origin)
+{
+	show_level = level;
+	show_origin = origin;
+}
+
+bool log_get_show_level(void)
+{
+	return show_level;
+}
+
+bool log_get_origin(void)
+{
+	return show_origin;
+}
+
+void log_msg(enum log_level level, const char *file, int lineno,
+             const char *fmt, ...)
 {
 	char line[1024];
 	uint64_t t = util_now_us() - start_us;
@@ -55,16 +110,21 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 	if (level > cur_level)
 		return;
-	n = snprintf(line, sizeof(line), "[%6llu.%06llu] wisp %s: ",
+	n = snprintf(line, sizeof(line), "[%6llu.%06llu] wisp%s%s",
 	             (unsigned long long)(t / 1000000),
-	             (unsigned long long)(t % 1000000), level_names[level]);
+	             (unsigned long long)(t % 1000000), show_level ? " " : "",
+	             show_level ? level_names[level] : "");
+	if (show_origin)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " %s:%d",
+		              file, lineno);
+	n += snprintf(line + n, sizeof(line) - (size_t)n, ": ");
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
 	/* One write per line so lines from several threads never interleave. */
 	n = (int)strnlen(line, sizeof(line) - 2);
 	line[n++] = '\n';
-	util_write_all(2, line, (size_t)n);
+	util_write_all(log_fd, line, (size_t)n);
 }
 
 int log_ratelimit_ok(struct log_ratelimit *rl)
@@ -77,8 +137,8 @@ int log_ratelimit_ok(struct log_ratelimit *rl)
 		        (unsigned)MIN((uint64_t)rl->burst, rl->tokens + refill);
 		rl->last_us = now;
 		if (rl->suppressed && rl->tokens) {
-			log_msg(LOG_WARN, "%u similar messages suppressed",
-			        rl->suppressed);
+			log_warn("%u similar messages suppressed",
+			         rl->suppressed);
 			rl->suppressed = 0;
 		}
 	}

@@ -5,9 +5,12 @@
 #ifndef WISP_LOG_H
 #define WISP_LOG_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+/* LOG_OFF only as a threshold: nothing is printed. */
+enum log_level { LOG_OFF = -1, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 /*
  * Record the process start time (CLOCK_MONOTONIC µs) that timestamps and
@@ -18,16 +21,31 @@ void log_init(uint64_t start_us, enum log_level level);
 uint64_t log_start_us(void);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
-/* Parse "error", "warn", "info" or "debug". Returns -1 when unknown. */
+/*
+ * Parse "error", "warn"/"warning", "info" or "debug", any case, and
+ * Firecracker's "trace" (as debug) and "off". Returns -2 when unknown.
+ */
 int log_parse_level(const char *s);
+const char *log_level_name(enum log_level level);
 
-void log_msg(enum log_level level, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+/*
+ * Log to @path (a file or FIFO that exists; opened for appending) instead
+ * of stderr. Returns 0, or -1 with "'path': reason" in @err.
+ */
+int log_set_path(const char *path, char *err, size_t errlen);
+const char *log_get_path(void); /* "" for stderr */
+/* Whether lines carry the level and the source file:line. */
+void log_set_format(bool show_level, bool show_origin);
+bool log_get_show_level(void);
+bool log_get_origin(void);
 
-#define log_err(...)   log_msg(LOG_ERROR, __VA_ARGS__)
-#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
-#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
-#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+void log_msg(enum log_level level, const char *file, int line, const char *fmt,
+             ...) __attribute__((format(printf, 4, 5)));
+
+#define log_err(...)   log_msg(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
 
 /*
  * A token bucket for messages a guest can provoke at will: at most
@@ -52,7 +70,7 @@ int log_ratelimit_ok(struct log_ratelimit *rl);
 #define log_limited(rl, level, ...)                                            \
 	do {                                                                   \
 		if (log_ratelimit_ok(rl))                                      \
-			log_msg(level, __VA_ARGS__);                           \
+			log_msg(level, __FILE__, __LINE__, __VA_ARGS__);       \
 	} while (0)
 
 #endif

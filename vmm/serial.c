@@ -5,6 +5,7 @@
  */
 #include "devices.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 #include "vm.h"
 
@@ -91,6 +92,7 @@ static void serial_write(void *opaque, uint64_t off, const uint8_t *data,
 	struct serial *s = opaque;
 	uint8_t v = data[0], before;
 
+	METRIC_INC(uart, write_count);
 	pthread_mutex_lock(&s->lock);
 	before = iir(s);
 	switch (off) {
@@ -156,6 +158,7 @@ static void serial_read(void *opaque, uint64_t off, uint8_t *data,
 	struct serial *s = opaque;
 	uint8_t v = 0, before;
 
+	METRIC_INC(uart, read_count);
 	pthread_mutex_lock(&s->lock);
 	before = iir(s);
 	switch (off) {
@@ -223,6 +226,7 @@ void serial_destroy(struct serial *s)
 		close(s->rx_space_fd);
 	s->rx_space_fd = -1;
 	pthread_mutex_destroy(&s->lock);
+	s->vm = NULL;
 }
 
 unsigned serial_rx_room(struct serial *s)

@@ -96,3 +96,16 @@ bool util_parse_u64(const char *s, uint64_t *out)
 	*out = v;
 	return true;
 }
+
+int util_open_append(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	fd = open(path,
+	          (S_ISFIFO(st.st_mode) ? O_RDWR | O_NONBLOCK : O_WRONLY) |
+	                  O_APPEND | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}

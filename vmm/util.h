@@ -36,6 +36,14 @@ uint64_t util_now_us(void);
  */
 int util_read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 
+/*
+ * Open an existing file or FIFO to append lines to (logs, metrics), as
+ * Firecracker does: nothing is created; a FIFO is opened read-write so
+ * the open does not wait for a reader, and non-blocking so a stalled
+ * reader costs lines, not the VMM. Returns the fd or -errno.
+ */
+int util_open_append(const char *path);
+
 /* Write all of @len bytes, retrying on EINTR and short writes. */
 int util_write_all(int fd, const void *buf, size_t len);
 

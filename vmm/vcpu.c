@@ -6,6 +6,7 @@
  */
 #include "vm.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #include <errno.h>
@@ -127,9 +128,17 @@ static bool handle_exit(struct vcpu *v)
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
+		if (run->io.direction == KVM_EXIT_IO_OUT)
+			METRIC_INC(vcpu, exit_io_out);
+		else
+			METRIC_INC(vcpu, exit_io_in);
 		handle_io(v);
 		return true;
 	case KVM_EXIT_MMIO:
+		if (run->mmio.is_write)
+			METRIC_INC(vcpu, exit_mmio_write);
+		else
+			METRIC_INC(vcpu, exit_mmio_read);
 		bus_access(&vm->mmio, run->mmio.phys_addr, run->mmio.data,
 		           MIN(run->mmio.len, 8u), run->mmio.is_write);
 		return true;
@@ -178,18 +187,43 @@ static bool handle_exit(struct vcpu *v)
 	}
 }
 
+static bool must_stop(struct vm *vm)
+{
+	return atomic_load(&vm->stopping) || atomic_load(&vm->exit_set);
+}
+
+/* Wait out a pause; the pauser counts us through @nparked. */
+static void park(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->park_lock);
+	vm->nparked++;
+	pthread_cond_broadcast(&vm->park_cond);
+	while (atomic_load(&vm->pause_req) && !must_stop(vm))
+		pthread_cond_wait(&vm->park_cond, &vm->park_lock);
+	vm->nparked--;
+	pthread_mutex_unlock(&vm->park_lock);
+}
+
 void vcpu_run(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 
+	pthread_mutex_lock(&vm->park_lock);
+	vm->nlive++;
+	pthread_mutex_unlock(&vm->park_lock);
 	/* Once an exit is requested the guest must not run on. */
-	while (!atomic_load(&vm->stopping) && !atomic_load(&vm->exit_set)) {
+	while (!must_stop(vm)) {
+		if (atomic_load(&vm->pause_req)) {
+			park(vm);
+			continue;
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
 				continue;
 			}
 			log_err("vcpu %u: KVM_RUN: %s", v->id, strerror(errno));
+			METRIC_INC(vcpu, failures);
 			vm_request_exit(vm, WISP_EXIT_KVM_ERROR);
 			break;
 		}
@@ -202,6 +236,10 @@ void vcpu_run(struct vcpu *v)
 		if (!handle_exit(v))
 			break;
 	}
+	pthread_mutex_lock(&vm->park_lock);
+	vm->nlive--;
+	pthread_cond_broadcast(&vm->park_cond);
+	pthread_mutex_unlock(&vm->park_lock);
 }
 
 static void *vcpu_thread(void *arg)
@@ -257,4 +295,28 @@ void vcpu_stop_all(struct vm *vm)
 		pthread_join(v->thread, NULL);
 		v->thread_started = false;
 	}
+}
+
+void vcpu_pause_all(struct vm *vm, pthread_t thread0)
+{
+	atomic_store(&vm->pause_req, true);
+	/* immediate_exit covers a vCPU about to enter KVM_RUN. */
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		if (!i)
+			vcpu_kick(&vm->vcpus[0], thread0);
+		else if (vm->vcpus[i].thread_started)
+			vcpu_kick(&vm->vcpus[i], vm->vcpus[i].thread);
+	}
+	pthread_mutex_lock(&vm->park_lock);
+	while (vm->nparked < vm->nlive && !must_stop(vm))
+		pthread_cond_wait(&vm->park_cond, &vm->park_lock);
+	pthread_mutex_unlock(&vm->park_lock);
+}
+
+void vcpu_resume_all(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->park_lock);
+	atomic_store(&vm->pause_req, false);
+	pthread_cond_broadcast(&vm->park_cond);
+	pthread_mutex_unlock(&vm->park_lock);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <linux/mman.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -61,15 +62,36 @@ static int check_caps(struct vm *vm)
 	return 0;
 }
 
-int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus)
+int vm_init(struct vm *vm)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	int ret;
-
 	memset(vm, 0, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = vm->exit_fd = -1;
+	vm->kvm_fd = vm->vm_fd = -1;
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
+	pthread_mutex_init(&vm->park_lock, NULL);
+	pthread_cond_init(&vm->park_cond, NULL);
+	vm->exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->exit_fd < 0) {
+		log_err("eventfd: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void vm_fini(struct vm *vm)
+{
+	vm_destroy(vm);
+	if (vm->exit_fd >= 0)
+		close(vm->exit_fd);
+	vm->exit_fd = -1;
+}
+
+int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus, bool huge)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	int ret;
+
 	vm->pvm = vm_host_is_pvm();
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -110,12 +132,22 @@ int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus)
 	 * MAP_NORESERVE: guest RAM is committed only as the guest touches it,
 	 * so a large, mostly idle VM costs what it uses.
 	 */
-	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/*
+	 * Huge pages are reserved at mmap time: without MAP_NORESERVE a host
+	 * short of them fails here, cleanly, instead of SIGBUS on a touch.
+	 */
+	if (huge)
+		flags = (flags & ~MAP_NORESERVE) | MAP_HUGETLB | MAP_HUGE_2MB;
+	vm->mem =
+	        mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (vm->mem == MAP_FAILED) {
 		vm->mem = NULL;
-		log_err("cannot map %llu MiB of guest memory: %s",
-		        (unsigned long long)mem_mib, strerror(errno));
+		log_err("cannot map %llu MiB of guest memory%s: %s",
+		        (unsigned long long)mem_mib,
+		        huge ? " in 2 MiB huge pages (are there enough in "
+		               "/proc/sys/vm/nr_hugepages?)"
+		             : "",
+		        strerror(errno));
 		return -1;
 	}
 	if (set_slot(vm, 0, 0, vm->low_size, vm->mem) < 0)
@@ -143,11 +175,6 @@ int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus)
 		return -1;
 	}
 
-	vm->exit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->exit_fd < 0) {
-		log_err("eventfd: %s", strerror(errno));
-		return -1;
-	}
 	vm->nvcpus = nvcpus;
 	vm->vcpus = calloc(nvcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
@@ -171,16 +198,20 @@ void vm_destroy(struct vm *vm)
 	}
 	free(vm->vcpus);
 	free(vm->cpuid);
+	vm->vcpus = NULL;
+	vm->nvcpus = 0;
+	vm->cpuid = NULL;
 	if (vm->mem)
 		munmap(vm->mem, vm->mem_size);
-	if (vm->exit_fd >= 0)
-		close(vm->exit_fd);
+	vm->mem = NULL;
+	vm->mem_size = vm->low_size = 0;
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
-	memset(vm, 0, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = vm->exit_fd = -1;
+	vm->kvm_fd = vm->vm_fd = -1;
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
 }
 
 void *vm_gpa(const struct vm *vm, uint64_t gpa, uint64_t len)
@@ -204,6 +235,10 @@ void vm_request_exit(struct vm *vm, int code)
 
 	if (atomic_compare_exchange_strong(&vm->exit_set, &expected, true))
 		atomic_store(&vm->exit_code, code);
+	/* Parked vCPUs must see it and leave. */
+	pthread_mutex_lock(&vm->park_lock);
+	pthread_cond_broadcast(&vm->park_cond);
+	pthread_mutex_unlock(&vm->park_lock);
 	/* Cannot fail short of a closed fd; the counter never saturates. */
 	if (write(vm->exit_fd, &one, sizeof(one)) < 0)
 		log_err("exit eventfd: %s", strerror(errno));

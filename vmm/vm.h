@@ -51,14 +51,31 @@ struct vm {
 	atomic_int exit_code;
 	atomic_bool exit_set;
 	uint64_t instance_start_us;
+
+	/*
+	 * Pause: vCPUs that see @pause_req park on @park_cond; @nparked of
+	 * the @nlive vCPUs in their run loop are parked.
+	 */
+	pthread_mutex_t park_lock;
+	pthread_cond_t park_cond;
+	atomic_bool pause_req;
+	unsigned nparked, nlive;
 };
 
 /*
- * Open /dev/kvm and create the VM with an in-kernel irqchip and PIT and
- * @mem_mib of RAM. On failure logs why and returns -1 (vm_destroy() is
- * still safe).
+ * Zero @vm and create what outlives a VM: the exit eventfd (an exit may be
+ * requested before a VM exists) and the park lock. vm_fini() undoes it.
  */
-int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus);
+int vm_init(struct vm *vm);
+void vm_fini(struct vm *vm);
+
+/*
+ * Open /dev/kvm and create the VM with an in-kernel irqchip and PIT and
+ * @mem_mib of RAM (in 2 MiB huge pages when @huge). On failure logs why
+ * and returns -1; vm_destroy() is safe either way and leaves @vm ready
+ * for another vm_create() (the buses emptied, the exit eventfd kept).
+ */
+int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus, bool huge);
 void vm_destroy(struct vm *vm);
 
 /*
@@ -87,6 +104,13 @@ int vcpu_start(struct vcpu *vcpu);
 void vcpu_kick(struct vcpu *vcpu, pthread_t thread);
 /* Stop the vCPUs started with vcpu_start() and join their threads. */
 void vcpu_stop_all(struct vm *vm);
+/*
+ * Park every vCPU out of KVM_RUN and return once all are parked (or the
+ * VM is stopping); vcpu_resume_all() lets them run on. @thread0 is the
+ * thread of vCPU 0, which has no thread of its own.
+ */
+void vcpu_pause_all(struct vm *vm, pthread_t thread0);
+void vcpu_resume_all(struct vm *vm);
 /* Install the (empty) kick signal handler; once per process. */
 void vcpu_signals_init(void);
 

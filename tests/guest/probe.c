@@ -8,6 +8,7 @@
 #include "probe.h"
 
 #define COM1            0x3f8
+#define I8042_DATA      0x60
 #define I8042_CMD       0x64
 #define DEBUG_EXIT_PORT 0xf4
 #define BOOT_TIMER_ADDR 0xc0000000UL
@@ -300,10 +301,42 @@ static void scenario_echo(const struct boot *b)
 	probe_exit(0);
 }
 
+/*
+ * Print "probe: tick N" over and over (pausing shows as ticks stopping),
+ * and poll the i8042 keyboard: the Ctrl-Alt-Del make codes (scan code set
+ * 2: 14 11 e0 71) end the run with a reset.
+ */
+static void scenario_kbd(const struct boot *b)
+{
+	static const uint8_t cad[] = { 0x14, 0x11, 0xe0, 0x71 };
+	unsigned matched = 0;
+	uint64_t tick = 0;
+
+	put_str("probe: kbd ready\n");
+	for (uint64_t i = 0;; i++) {
+		if (inb(I8042_CMD) & 1) { /* output buffer full */
+			uint8_t c = inb(I8042_DATA);
+
+			matched = c == cad[matched] ? matched + 1
+			                            : (c == cad[0] ? 1 : 0);
+			if (matched == sizeof(cad)) {
+				put_str("probe: ctrl-alt-del\n");
+				probe_exit(0);
+			}
+		}
+		if (i % 256 == 0) {
+			put_str("probe: tick ");
+			put_u64(tick++);
+			put_str("\n");
+		}
+	}
+}
+
 static const struct {
 	const char *name;
 	void (*run)(const struct boot *b);
 } scenarios[] = {
+	{ "kbd", scenario_kbd },
 	{ "blk-rw", scenario_blk_rw },
 	{ "blk-ro", scenario_blk_ro },
 	{ "blk-hostile", scenario_blk_hostile },

@@ -49,6 +49,66 @@ run_wisp() {
 	tr -d '\r' <"$TMP/raw" >"$TMP/out"
 }
 
+# --- The REST API (api.sh, linux.sh) ---------------------------------------
+SOCK=$TMP/api.sock
+
+# start_api [wisp args...]: wisp in the background on $SOCK, waits until
+# it answers. $PID is its pid; its stdout goes to $TMP/out (CRs dropped
+# later by stop_api), stderr to $TMP/err.
+start_api() {
+	rm -f "$SOCK"
+	"$WISP" --api-sock "$SOCK" "$@" </dev/null >"$TMP/raw" 2>"$TMP/err" &
+	PID=$!
+	for _ in $(seq 200); do
+		[ -S "$SOCK" ] && curl -s --unix-socket "$SOCK" -o /dev/null http://x/ && return 0
+		sleep 0.05
+	done
+	bad "start_api" "the API socket never answered"
+	return 1
+}
+
+# wait_exit SECONDS: wait for $PID to end; RC is its status (124: killed).
+wait_exit() {
+	local i
+	for i in $(seq $(($1 * 20))); do
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$PID" 2>/dev/null; then
+		kill -9 "$PID"
+		wait "$PID" 2>/dev/null
+		RC=124
+	else
+		wait "$PID"
+		RC=$?
+	fi
+	tr -d '\r' <"$TMP/raw" >"$TMP/out"
+}
+
+# api METHOD PATH [BODY]: sets STATUS and BODY (the response's).
+api() {
+	local args=(-s --unix-socket "$SOCK" -X "$1" -o "$TMP/body" -w '%{http_code}')
+	[ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+	STATUS=$(curl "${args[@]}" "http://localhost$2")
+	BODY=$(cat "$TMP/body" 2>/dev/null)
+}
+
+# expect NAME STATUS [JQ-FILTER]: the last response has STATUS and, given
+# a filter, the body makes it true.
+expect() {
+	if [ "$STATUS" != "$2" ]; then
+		bad "$1" "status $STATUS, want $2; body: $BODY"
+	elif [ $# -ge 3 ] && ! jq -e "$3" >/dev/null 2>&1 <<<"$BODY"; then
+		bad "$1" "body '$BODY' fails '$3'"
+	else
+		ok "$1: $2"
+	fi
+}
+
+fault_has() { # the fault_message contains TEXT
+	expect "$1" "$2" ".fault_message | contains(\"$3\")"
+}
+
 summary() {
 	echo "$1: $PASS passed, $FAIL failed"
 	[ "$FAIL" = 0 ]

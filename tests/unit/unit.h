@@ -13,5 +13,6 @@ Suite *mmio_suite(void);
 Suite *blk_suite(void);
 Suite *http_suite(void);
 Suite *server_suite(void);
+Suite *fcjson_suite(void);
 
 #endif

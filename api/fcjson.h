@@ -1,0 +1,62 @@
+/*
+ * Firecracker's JSON bodies (the same for API requests and for the
+ * sections of a --config-file) to and from wisp's one configuration.
+ *
+ * Every parser checks the whole body before it changes anything: unknown
+ * fields, wrong types, missing required fields and bad values are refused
+ * with a message that names the resource and the field, and @c is left as
+ * it was. Whether the VM's state allows the change is the caller's check.
+ */
+#ifndef WISP_FCJSON_H
+#define WISP_FCJSON_H
+
+#include "config.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct vmm;
+
+/* Firecracker's kernel command line when boot-source has no boot_args. */
+#define FC_DEFAULT_BOOT_ARGS                                                   \
+	"reboot=k panic=1 pci=off nomodule 8250.nr_uarts=0 i8042.noaux "       \
+	"i8042.nomux i8042.nopnp i8042.dumbkbd"
+
+/* PUT (@patch false: absent optional fields take defaults) or PATCH. */
+int fc_machine_config(struct config *c, json_t *body, bool patch, char *err,
+                      size_t errlen);
+int fc_boot_source(struct config *c, json_t *body, char *err, size_t errlen);
+/* @path_id: the id from the URL, or NULL (config file). */
+int fc_drive(struct config *c, const char *path_id, json_t *body, char *err,
+             size_t errlen);
+int fc_net(struct config *c, const char *path_id, json_t *body, char *err,
+           size_t errlen);
+int fc_vsock(struct config *c, json_t *body, char *err, size_t errlen);
+int fc_logger(json_t *body, char *err, size_t errlen);
+int fc_metrics(json_t *body, char *err, size_t errlen);
+
+/* PATCH /drives/{id} after boot: what to change. */
+struct fc_drive_patch {
+	bool has_path, has_rl;
+	char path[CONFIG_PATH_MAX];
+	struct rate_limiter_config rl;
+};
+int fc_drive_patch(const char *path_id, json_t *body, struct fc_drive_patch *p,
+                   char *err, size_t errlen);
+
+/* PATCH /network-interfaces/{id}: rate limiters only. */
+int fc_net_patch(struct config *c, const char *path_id, json_t *body, char *err,
+                 size_t errlen);
+
+/* GET /machine-config and GET /vm/config bodies (new references). */
+json_t *fc_machine_config_json(const struct config *c);
+json_t *fc_vm_config_json(const struct config *c);
+
+/*
+ * Fill @m's configuration from a Firecracker JSON config file. Returns 0,
+ * or -1 with "FILE: resource: message" in @err.
+ */
+int fcjson_load_file(struct vmm *m, const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,439 @@
+#include "routes.h"
+#include "fcjson.h"
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+#include "vmm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MSG_AFTER_START                                                        \
+	"The requested operation is not supported after starting the "         \
+	"microVM."
+#define MSG_BEFORE_START                                                       \
+	"The requested operation is not supported before starting the "        \
+	"microVM."
+
+enum when { ANY, PRE_BOOT, POST_BOOT };
+
+struct ctx {
+	struct vmm *m;
+	const struct http_request *req;
+	struct api_response *resp;
+	const char *id; /* the {id} of /drives/{id}, /network-interfaces/{id} */
+	json_t *body;
+	char err[CONFIG_PATH_MAX + 256];
+};
+
+struct route {
+	const char *path; /* a trailing '/' takes one more segment: the id */
+	enum http_method method;
+	enum when when;
+	bool body; /* a JSON body is required */
+	/* Returns 0 (the response is 204 unless resp->body was set) or -1
+	 * with the message in ctx->err. */
+	int (*fn)(struct ctx *x);
+	_Atomic uint64_t *count, *fails; /* metrics, or NULL */
+};
+
+static void respond(struct api_response *r, int status, json_t *body)
+{
+	r->status = status;
+	r->body = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER)
+	               : NULL;
+	json_decref(body);
+}
+
+static void fault(struct api_response *r, int status, const char *msg)
+{
+	respond(r, status, json_pack("{s:s}", "fault_message", msg));
+}
+
+static int get_instance(struct ctx *x)
+{
+	respond(x->resp, 200,
+	        json_pack("{s:s, s:s, s:s, s:s}", "id", x->m->id, "state",
+	                  vmm_state_name(vmm_state(x->m)), "vmm_version",
+	                  WISP_VERSION, "app_name", "wisp"));
+	return 0;
+}
+
+static int get_version(struct ctx *x)
+{
+	respond(x->resp, 200,
+	        json_pack("{s:s}", "firecracker_version", WISP_VERSION));
+	return 0;
+}
+
+static int get_vm_config(struct ctx *x)
+{
+	respond(x->resp, 200, fc_vm_config_json(&x->m->cfg));
+	return 0;
+}
+
+static int get_machine(struct ctx *x)
+{
+	respond(x->resp, 200, fc_machine_config_json(&x->m->cfg));
+	return 0;
+}
+
+static int put_machine(struct ctx *x)
+{
+	return fc_machine_config(&x->m->cfg, x->body, false, x->err,
+	                         sizeof(x->err));
+}
+
+static int patch_machine(struct ctx *x)
+{
+	return fc_machine_config(&x->m->cfg, x->body, true, x->err,
+	                         sizeof(x->err));
+}
+
+static int put_boot(struct ctx *x)
+{
+	return fc_boot_source(&x->m->cfg, x->body, x->err, sizeof(x->err));
+}
+
+static int put_drive(struct ctx *x)
+{
+	return fc_drive(&x->m->cfg, x->id, x->body, x->err, sizeof(x->err));
+}
+
+static int patch_drive(struct ctx *x)
+{
+	struct config *c = &x->m->cfg;
+	struct fc_drive_patch p;
+
+	if (fc_drive_patch(x->id, x->body, &p, x->err, sizeof(x->err)) < 0)
+		return -1;
+	for (unsigned i = 0; i < c->ndrives; i++) {
+		struct drive_config *d = &c->drives[i];
+
+		if (strcmp(d->id, x->id))
+			continue;
+		if (p.has_path && blk_set_path(&x->m->blk[i], p.path, x->err,
+		                               sizeof(x->err)) < 0)
+			return -1;
+		if (p.has_path) {
+			snprintf(d->path, sizeof(d->path), "%s", p.path);
+			log_info("drive '%s' now backed by '%s'", d->id,
+			         d->path);
+		}
+		if (p.has_rl)
+			d->rl = p.rl;
+		return 0;
+	}
+	respond(x->resp, 404, NULL);
+	snprintf(x->err, sizeof(x->err), "drives: no drive '%s'", x->id);
+	return -1;
+}
+
+static int put_net(struct ctx *x)
+{
+	return fc_net(&x->m->cfg, x->id, x->body, x->err, sizeof(x->err));
+}
+
+static int patch_net(struct ctx *x)
+{
+	return fc_net_patch(&x->m->cfg, x->id, x->body, x->err, sizeof(x->err));
+}
+
+static int put_vsock(struct ctx *x)
+{
+	return fc_vsock(&x->m->cfg, x->body, x->err, sizeof(x->err));
+}
+
+static int put_logger(struct ctx *x)
+{
+	return fc_logger(x->body, x->err, sizeof(x->err));
+}
+
+static int put_metrics(struct ctx *x)
+{
+	return fc_metrics(x->body, x->err, sizeof(x->err));
+}
+
+/* The one-field bodies of /actions and /vm. */
+static const char *one_string(struct ctx *x, const char *what,
+                              const char *field)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(x->body, key, v)
+	{
+		if (strcmp(key, field)) {
+			snprintf(x->err, sizeof(x->err),
+			         "%s: unknown field '%s'", what, key);
+			return NULL;
+		}
+	}
+	v = json_object_get(x->body, field);
+	if (!json_is_string(v)) {
+		snprintf(x->err, sizeof(x->err),
+		         v ? "%s: '%s' must be a string"
+		           : "%s: missing field '%s'",
+		         what, field);
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+static bool started(struct vmm *m)
+{
+	return vmm_state(m) != VMM_NOT_STARTED;
+}
+
+static int put_actions(struct ctx *x)
+{
+	const char *a = one_string(x, "actions", "action_type");
+	bool usage;
+
+	if (!a)
+		return -1;
+	if (!strcmp(a, "InstanceStart")) {
+		if (started(x->m))
+			return snprintf(x->err, sizeof(x->err),
+			                MSG_AFTER_START),
+			       -1;
+		for (unsigned i = 0; i < x->m->cfg.nnets; i++)
+			log_warn("network interface '%s' is configured but "
+			         "not attached: wisp has no virtio-net yet",
+			         x->m->cfg.nets[i].id);
+		if (x->m->cfg.vsock.present)
+			log_warn("vsock is configured but not attached: wisp "
+			         "has no virtio-vsock yet");
+		if (vmm_start(x->m, x->err, sizeof(x->err), &usage) < 0)
+			return -1;
+		return 0;
+	}
+	if (!strcmp(a, "SendCtrlAltDel") || !strcmp(a, "FlushMetrics")) {
+		if (!started(x->m))
+			return snprintf(x->err, sizeof(x->err),
+			                MSG_BEFORE_START),
+			       -1;
+		if (a[0] == 'F')
+			return metrics_flush(x->m) < 0
+			               ? (snprintf(x->err, sizeof(x->err),
+			                           "actions: cannot write the "
+			                           "metrics (see the log)"),
+			                  -1)
+			               : 0;
+		if (vmm_ctrl_alt_del(x->m) < 0)
+			return snprintf(x->err, sizeof(x->err),
+			                "actions: the guest's keyboard buffer "
+			                "is "
+			                "full (it does not read its i8042)"),
+			       -1;
+		return 0;
+	}
+	snprintf(x->err, sizeof(x->err),
+	         "actions: action_type '%s' is not InstanceStart, "
+	         "SendCtrlAltDel or FlushMetrics",
+	         a);
+	return -1;
+}
+
+static int patch_vm(struct ctx *x)
+{
+	const char *s = one_string(x, "vm", "state");
+	uint64_t t0 = util_now_us();
+
+	if (!s)
+		return -1;
+	if (!strcmp(s, "Paused")) {
+		vmm_pause(x->m);
+		METRIC_SET(pause_vm_us, util_now_us() - t0);
+		return 0;
+	}
+	if (!strcmp(s, "Resumed")) {
+		vmm_resume(x->m);
+		METRIC_SET(resume_vm_us, util_now_us() - t0);
+		return 0;
+	}
+	snprintf(x->err, sizeof(x->err),
+	         "vm: state '%s' is not Paused or Resumed", s);
+	return -1;
+}
+
+#define M(group, name) (&metrics.group##_##name)
+
+static const struct route routes[] = {
+	{ "/", HTTP_METHOD_GET, ANY, false, get_instance,
+	  M(get_api_requests, instance_info_count), NULL },
+	{ "/version", HTTP_METHOD_GET, ANY, false, get_version,
+	  M(get_api_requests, vmm_version_count), NULL },
+	{ "/vm/config", HTTP_METHOD_GET, ANY, false, get_vm_config,
+	  M(get_api_requests, vm_config_count), NULL },
+	{ "/machine-config", HTTP_METHOD_GET, ANY, false, get_machine,
+	  M(get_api_requests, machine_cfg_count), NULL },
+	{ "/machine-config", HTTP_METHOD_PUT, PRE_BOOT, true, put_machine,
+	  M(put_api_requests, machine_cfg_count),
+	  M(put_api_requests, machine_cfg_fails) },
+	{ "/machine-config", HTTP_METHOD_PATCH, PRE_BOOT, true, patch_machine,
+	  M(patch_api_requests, machine_cfg_count),
+	  M(patch_api_requests, machine_cfg_fails) },
+	{ "/boot-source", HTTP_METHOD_PUT, PRE_BOOT, true, put_boot,
+	  M(put_api_requests, boot_source_count),
+	  M(put_api_requests, boot_source_fails) },
+	{ "/drives/", HTTP_METHOD_PUT, PRE_BOOT, true, put_drive,
+	  M(put_api_requests, drive_count), M(put_api_requests, drive_fails) },
+	{ "/drives/", HTTP_METHOD_PATCH, POST_BOOT, true, patch_drive,
+	  M(patch_api_requests, drive_count),
+	  M(patch_api_requests, drive_fails) },
+	{ "/network-interfaces/", HTTP_METHOD_PUT, PRE_BOOT, true, put_net,
+	  M(put_api_requests, network_count),
+	  M(put_api_requests, network_fails) },
+	{ "/network-interfaces/", HTTP_METHOD_PATCH, POST_BOOT, true, patch_net,
+	  M(patch_api_requests, network_count),
+	  M(patch_api_requests, network_fails) },
+	{ "/vsock", HTTP_METHOD_PUT, PRE_BOOT, true, put_vsock,
+	  M(put_api_requests, vsock_count), M(put_api_requests, vsock_fails) },
+	{ "/actions", HTTP_METHOD_PUT, ANY, true, put_actions,
+	  M(put_api_requests, actions_count),
+	  M(put_api_requests, actions_fails) },
+	{ "/vm", HTTP_METHOD_PATCH, POST_BOOT, true, patch_vm,
+	  M(patch_api_requests, vm_count), M(patch_api_requests, vm_fails) },
+	{ "/logger", HTTP_METHOD_PUT, PRE_BOOT, true, put_logger,
+	  M(put_api_requests, logger_count),
+	  M(put_api_requests, logger_fails) },
+	{ "/metrics", HTTP_METHOD_PUT, PRE_BOOT, true, put_metrics,
+	  M(put_api_requests, metrics_count),
+	  M(put_api_requests, metrics_fails) },
+};
+
+/* Does @path name @r's resource? Sets @id for the "/x/" routes. */
+static bool path_matches(const struct route *r, const char *path,
+                         const char **id)
+{
+	size_t n = strlen(r->path);
+
+	*id = NULL;
+	if (r->path[n - 1] != '/' || n == 1)
+		return !strcmp(path, r->path);
+	if (strncmp(path, r->path, n) || strchr(path + n, '/'))
+		return false;
+	*id = path + n;
+	return true;
+}
+
+static const char *method_name(enum http_method m)
+{
+	static const char *const names[] = {
+		[HTTP_METHOD_GET] = "GET",         [HTTP_METHOD_PUT] = "PUT",
+		[HTTP_METHOD_PATCH] = "PATCH",     [HTTP_METHOD_POST] = "POST",
+		[HTTP_METHOD_DELETE] = "DELETE",   [HTTP_METHOD_HEAD] = "HEAD",
+		[HTTP_METHOD_OPTIONS] = "OPTIONS",
+	};
+	return (unsigned)m < ARRAY_SIZE(names) && names[m] ? names[m] : "?";
+}
+
+static void dispatch(struct ctx *x)
+{
+	const struct http_request *req = x->req;
+	const struct route *r = NULL;
+	bool known_path = false;
+	json_error_t je;
+	int ret;
+
+	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
+		const char *id;
+
+		if (!path_matches(&routes[i], req->path, &id))
+			continue;
+		known_path = true;
+		if (routes[i].method == req->method) {
+			r = &routes[i];
+			x->id = id;
+		}
+	}
+	if (!r) {
+		snprintf(x->err, sizeof(x->err),
+		         "Invalid request method and/or path: %s %s.",
+		         method_name(req->method), req->path);
+		fault(x->resp, known_path ? 405 : 404, x->err);
+		return;
+	}
+	if (r->count)
+		atomic_fetch_add(r->count, 1);
+	if (r->body) {
+		if (!req->body_len) {
+			fault(x->resp, 400,
+			      req->method == HTTP_METHOD_PATCH
+			              ? "Empty PATCH request."
+			              : "Empty PUT request.");
+			goto failed;
+		}
+		x->body = json_loadb((const char *)req->body, req->body_len,
+		                     JSON_REJECT_DUPLICATES, &je);
+		if (!x->body) {
+			snprintf(x->err, sizeof(x->err),
+			         "the body is not valid JSON: %s at line %d "
+			         "column %d",
+			         je.text, je.line, je.column);
+			fault(x->resp, 400, x->err);
+			goto failed;
+		}
+		if (!json_is_object(x->body)) {
+			fault(x->resp, 400, "the body must be a JSON object");
+			goto failed;
+		}
+	} else if (req->body_len) {
+		fault(x->resp, 400, "GET request cannot have a body.");
+		goto failed;
+	}
+	if (r->when == PRE_BOOT && started(x->m)) {
+		fault(x->resp, 400, MSG_AFTER_START);
+		goto failed;
+	}
+	if (r->when == POST_BOOT && !started(x->m)) {
+		fault(x->resp, 400, MSG_BEFORE_START);
+		goto failed;
+	}
+	x->resp->status = 0;
+	ret = r->fn(x);
+	if (ret < 0) {
+		int status = x->resp->status ? x->resp->status : 400;
+
+		free(x->resp->body);
+		fault(x->resp, status, x->err);
+		log_info("API %s %s: %d %s", method_name(req->method),
+		         req->path, status, x->err);
+		goto failed;
+	}
+	if (!x->resp->status)
+		respond(x->resp, 204, NULL);
+	json_decref(x->body);
+	return;
+failed:
+	json_decref(x->body);
+	if (r->fails)
+		atomic_fetch_add(r->fails, 1);
+}
+
+static void on_loop(struct vmm *m, void *arg)
+{
+	struct ctx *x = arg;
+
+	x->m = m;
+	dispatch(x);
+}
+
+void routes_handle(void *m, const struct http_request *req,
+                   struct api_response *resp)
+{
+	struct ctx *x = calloc(1, sizeof(*x));
+
+	if (!x) {
+		resp->status = 500;
+		resp->body = NULL;
+		return;
+	}
+	x->req = req;
+	x->resp = resp;
+	if (vmm_call(m, on_loop, x) < 0)
+		fault(resp, 400, "the microVM is shutting down");
+	free(x);
+}

@@ -1,0 +1,317 @@
+#!/usr/bin/env bash
+# API tier: wisp's REST API over a real Unix socket, driven with curl the
+# way Firecracker's users drive it: every endpoint, its errors and its
+# state rules, a full flow with the probe guest (configure, start, pause,
+# resume, Ctrl-Alt-Del), the JSON config file, and clients that misbehave.
+set -u
+: "${WISP:?path to wisp (the ASan build)}" "${PROBE:?path to probe.elf}"
+# WISP_PLAIN: the production build, for the memory-growth check.
+PROBE=$(realpath "$PROBE")
+. "$(dirname "$0")/lib.sh"
+HERE=$(dirname "$0")
+
+# --- Before boot: every resource and its validation --------------------
+start_api --id test-vm-1 || exit 1
+api GET /
+expect "GET /" 200 '.id == "test-vm-1" and .state == "Not started" and .app_name == "wisp" and (.vmm_version | length > 0)'
+api GET /version
+expect "GET /version" 200 '.firecracker_version | length > 0'
+api GET /machine-config
+expect "GET /machine-config default" 200 '. == {"vcpu_count":1,"mem_size_mib":128,"smt":false,"track_dirty_pages":false,"huge_pages":"None"}'
+
+api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256, "track_dirty_pages": true}'
+expect "PUT /machine-config" 204
+api GET /machine-config
+expect "GET after PUT" 200 '.vcpu_count == 2 and .mem_size_mib == 256 and .track_dirty_pages == true'
+api PATCH /machine-config '{"mem_size_mib": 64}'
+expect "PATCH /machine-config" 204
+api GET /machine-config
+expect "PATCH kept the rest" 200 '.vcpu_count == 2 and .mem_size_mib == 64 and .track_dirty_pages == true'
+api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64}'
+api GET /machine-config
+expect "PUT resets omitted fields" 200 '.track_dirty_pages == false'
+
+api PUT /machine-config '{"vcpu_count": 0, "mem_size_mib": 64}'
+fault_has "vcpu_count 0" 400 "vcpu_count 0 is not in 1..32"
+api PUT /machine-config '{"vcpu_count": 33, "mem_size_mib": 64}'
+fault_has "vcpu_count 33" 400 "vcpu_count 33"
+api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 0}'
+fault_has "mem 0" 400 "mem_size_mib 0"
+api PUT /machine-config '{"vcpu_count": "1", "mem_size_mib": 64}'
+fault_has "wrong type" 400 "'vcpu_count' must be a non-negative integer"
+api PUT /machine-config '{"vcpu_count": -1, "mem_size_mib": 64}'
+fault_has "negative" 400 "'vcpu_count' must be a non-negative integer"
+api PUT /machine-config '{"vcpu_count": 1.5, "mem_size_mib": 64}'
+fault_has "not an integer" 400 "'vcpu_count' must be"
+api PUT /machine-config '{"mem_size_mib": 64}'
+fault_has "missing field" 400 "missing field 'vcpu_count'"
+api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "vcpus": 2}'
+fault_has "unknown field" 400 "unknown field 'vcpus'"
+api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "smt": true}'
+fault_has "smt" 400 "smt"
+api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "huge_pages": "7M"}'
+fault_has "huge_pages" 400 "huge_pages '7M' is not None or 2M"
+api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 63, "huge_pages": "2M"}'
+fault_has "huge odd size" 400 "multiple of the 2 MiB"
+api PATCH /machine-config '{}'
+fault_has "empty PATCH" 400 "empty PATCH"
+api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64,'
+fault_has "bad JSON" 400 "not valid JSON"
+api PUT /machine-config '[1, 2]'
+fault_has "not an object" 400 "must be a JSON object"
+api PUT /machine-config '{"vcpu_count": 1, "vcpu_count": 2, "mem_size_mib": 64}'
+fault_has "duplicate key" 400 "duplicate"
+api PUT /machine-config
+fault_has "PUT without a body" 400 "Empty PUT request"
+api GET /machine-config
+expect "failed requests changed nothing" 200 '.vcpu_count == 1 and .mem_size_mib == 64'
+
+api PUT /boot-source '{"kernel_image_path": "/nonexistent/vmlinux"}'
+fault_has "kernel missing" 400 "No such file"
+api PUT /boot-source '{"kernel_image_path": "'"$PROBE"'", "initrd_path": "/nonexistent"}'
+fault_has "initrd missing" 400 "initrd_path '/nonexistent'"
+api PUT /boot-source '{"boot_args": "x"}'
+fault_has "boot-source needs a kernel" 400 "missing field 'kernel_image_path'"
+api PUT /boot-source '{"kernel_image_path": "'"$PROBE"'"}'
+expect "PUT /boot-source" 204
+api GET /vm/config
+expect "default boot_args are Firecracker's" 200 '."boot-source".boot_args | startswith("reboot=k panic=1 pci=off nomodule 8250.nr_uarts=0 i8042.noaux")'
+
+truncate -s 1M "$TMP/disk.img" "$TMP/disk2.img" "$TMP/ro.img"
+chmod 0444 "$TMP/ro.img"
+api PUT /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "'"$TMP/disk.img"'", "is_root_device": true, "is_read_only": false, "cache_type": "Writeback", "rate_limiter": {"bandwidth": {"size": 1000, "refill_time": 100}}}'
+expect "PUT /drives" 204
+api PUT /drives/data '{"drive_id": "other", "path_on_host": "'"$TMP/disk2.img"'", "is_root_device": false}'
+fault_has "drive id mismatch" 400 "does not match 'data'"
+api PUT /drives/data '{"drive_id": "data", "path_on_host": "'"$TMP/disk2.img"'", "is_root_device": true}'
+fault_has "second root" 400 "already the root device"
+api PUT /drives/data '{"drive_id": "data", "path_on_host": "/nonexistent", "is_root_device": false}'
+fault_has "drive path missing" 400 "No such file"
+api PUT /drives/data '{"drive_id": "data", "path_on_host": "'"$TMP/disk2.img"'", "is_root_device": false, "cache_type": "None"}'
+fault_has "cache_type" 400 "cache_type 'None'"
+api PUT /drives/data '{"drive_id": "data", "path_on_host": "'"$TMP/disk2.img"'", "is_root_device": false, "rate_limiter": {"bandwidth": {"size": 1}}}'
+fault_has "token bucket needs refill_time" 400 "missing field 'refill_time'"
+api PUT /drives/da.ta '{"drive_id": "da.ta", "path_on_host": "'"$TMP/disk2.img"'", "is_root_device": false}'
+fault_has "bad drive id" 400 "letters, digits"
+if [ "$(id -u)" != 0 ]; then
+	api PUT /drives/ro '{"drive_id": "ro", "path_on_host": "'"$TMP/ro.img"'", "is_root_device": false}'
+	fault_has "read-only file as a rw drive" 400 "Permission denied"
+fi
+api PUT /drives/ro '{"drive_id": "ro", "path_on_host": "'"$TMP/ro.img"'", "is_root_device": false, "is_read_only": true, "io_engine": "Sync"}'
+expect "PUT read-only drive" 204
+api PATCH /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "'"$TMP/disk2.img"'"}'
+fault_has "PATCH drive before boot" 400 "not supported before starting"
+
+api PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "06:00:AC:10:00:02"}'
+expect "PUT /network-interfaces" 204
+api PUT /network-interfaces/eth1 '{"iface_id": "eth1", "host_dev_name": "tap1", "guest_mac": "06:00:ac:10:00:02"}'
+fault_has "duplicate MAC" 400 "already used by 'eth0'"
+api PUT /network-interfaces/eth1 '{"iface_id": "eth1", "host_dev_name": "tap1", "guest_mac": "06:00:ac:10:00"}'
+fault_has "bad MAC" 400 "is not a MAC address"
+api PUT /network-interfaces/eth1 '{"iface_id": "eth1", "host_dev_name": "a-very-long-name-x"}'
+fault_has "bad tap name" 400 "is not an interface name"
+api PUT /vsock '{"guest_cid": 2, "uds_path": "/tmp/v.sock"}'
+fault_has "vsock cid 2" 400 "guest_cid 2 is not in 3.."
+api PUT /vsock '{"guest_cid": 3, "uds_path": "'"$TMP/v.sock"'"}'
+expect "PUT /vsock" 204
+
+touch "$TMP/log" "$TMP/metrics"
+api PUT /logger '{"log_path": "'"$TMP/log"'", "level": "debug", "show_level": true, "show_log_origin": true}'
+expect "PUT /logger" 204
+api PUT /logger '{"level": "loud"}'
+fault_has "bad level" 400 "level 'loud'"
+api PUT /logger '{"log_path": "/nonexistent/log"}'
+fault_has "log path missing" 400 "No such file"
+api PUT /metrics '{"metrics_path": "'"$TMP/metrics"'"}'
+expect "PUT /metrics" 204
+api PUT /metrics '{"metrics_path": "'"$TMP/metrics"'"}'
+fault_has "metrics set twice" 400 "can be set once"
+
+api GET /vm/config
+expect "GET /vm/config" 200 '.drives[0].drive_id == "rootfs" and .drives[0].is_root_device and .drives[0].cache_type == "Writeback" and .drives[0].rate_limiter.bandwidth.size == 1000 and .drives[1].is_read_only and ."network-interfaces"[0].guest_mac == "06:00:ac:10:00:02" and .vsock.guest_cid == 3 and ."machine-config".mem_size_mib == 64 and .logger.level == "debug" and (.metrics.metrics_path | endswith("metrics")) and .balloon == null'
+
+api GET /nonexistent
+fault_has "unknown path" 404 "Invalid request method and/or path"
+api DELETE /machine-config
+expect "wrong method" 405
+api PUT /drives/a/b '{}'
+expect "path with extra segment" 404
+api PATCH /vm '{"state": "Paused"}'
+fault_has "pause before boot" 400 "not supported before starting"
+api PUT /actions '{"action_type": "SendCtrlAltDel"}'
+fault_has "ctrl-alt-del before boot" 400 "not supported before starting"
+api PUT /actions '{"action_type": "Reboot"}'
+fault_has "unknown action" 400 "action_type 'Reboot'"
+STATUS=$(curl -s --unix-socket "$SOCK" -o "$TMP/body" -w '%{http_code}' -X GET --data-binary '{}' http://localhost/)
+BODY=$(cat "$TMP/body")
+fault_has "GET with a body" 400 "cannot have a body"
+
+# A kernel that is no kernel: InstanceStart fails, nothing is left
+# started, and a fixed configuration starts.
+head -c 4096 /dev/urandom >"$TMP/junk"
+api PUT /boot-source '{"kernel_image_path": "'"$TMP/junk"'"}'
+api PUT /actions '{"action_type": "InstanceStart"}'
+fault_has "InstanceStart with a bad kernel" 400 "kernel '$TMP/junk'"
+api GET /
+expect "still not started" 200 '.state == "Not started"'
+# 2 MiB huge pages: they start when the host has 32 free for 64 MiB,
+# else InstanceStart says why and the VM stays startable.
+api PUT /boot-source '{"kernel_image_path": "'"$PROBE"'", "boot_args": "probe=hello"}'
+api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "huge_pages": "2M"}'
+expect "huge_pages 2M" 204
+free_huge=$(awk '/^HugePages_Free/ { print $2 }' /proc/meminfo)
+api PUT /actions '{"action_type": "InstanceStart"}'
+if [ "${free_huge:-0}" -ge 32 ]; then
+	expect "InstanceStart in huge pages ($free_huge free)" 204
+	wait_exit 10
+	expect_rc "huge-page guest ran" 0
+else
+	fault_has "InstanceStart without free huge pages" 400 "cannot create the VM"
+	cat "$TMP/err" "$TMP/log" | grep -q 'nr_hugepages' && ok "the log says to reserve huge pages" ||
+		bad "huge pages" "the log does not mention nr_hugepages"
+	kill "$PID"
+	wait_exit 10
+	expect_rc "SIGTERM before boot" 0
+fi
+grep -q 'debug' "$TMP/log" && grep -Eq 'routes.c:[0-9]+' "$TMP/log" &&
+	ok "logger: log_path gets the lines, with level and origin" ||
+	bad "logger" "$TMP/log lacks level/origin lines: $(head -3 "$TMP/log")"
+
+# --- A full flow with the probe guest ----------------------------------
+rm -f "$TMP/metrics"
+touch "$TMP/metrics"
+start_api || exit 1
+api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 64}'
+api PUT /boot-source '{"kernel_image_path": "'"$PROBE"'", "boot_args": "probe=kbd"}'
+api PUT /drives/d0 '{"drive_id": "d0", "path_on_host": "'"$TMP/disk.img"'", "is_root_device": false}'
+api PUT /metrics '{"metrics_path": "'"$TMP/metrics"'"}'
+api PUT /actions '{"action_type": "InstanceStart"}'
+expect "InstanceStart" 204
+api GET /
+expect "running" 200 '.state == "Running"'
+api PUT /actions '{"action_type": "InstanceStart"}'
+fault_has "second InstanceStart" 400 "not supported after starting"
+api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64}'
+fault_has "machine-config after boot" 400 "not supported after starting"
+api PUT /drives/d1 '{"drive_id": "d1", "path_on_host": "'"$TMP/disk.img"'", "is_root_device": false}'
+fault_has "drives after boot" 400 "not supported after starting"
+api PUT /boot-source '{"kernel_image_path": "'"$PROBE"'"}'
+fault_has "boot-source after boot" 400 "not supported after starting"
+for _ in $(seq 100); do grep -q 'tick 3' "$TMP/raw" && break; sleep 0.05; done
+
+api PATCH /vm '{"state": "Paused"}'
+expect "pause" 204
+api GET /
+expect "paused" 200 '.state == "Paused"'
+a=$(grep -c tick "$TMP/raw")
+sleep 0.5
+b=$(grep -c tick "$TMP/raw")
+[ "$a" = "$b" ] && ok "paused guest does not run ($a ticks, still $b after 0.5 s)" ||
+	bad "pause" "ticks went from $a to $b while paused"
+api PATCH /vm '{"state": "Paused"}'
+expect "pause twice" 204
+api PATCH /vm '{"state": "Running"}'
+fault_has "bad vm state" 400 "state 'Running' is not Paused or Resumed"
+api PATCH /vm '{"state": "Resumed"}'
+expect "resume" 204
+sleep 0.5
+c=$(grep -c tick "$TMP/raw")
+[ "$c" -gt "$b" ] && ok "resumed guest runs ($b -> $c ticks)" || bad "resume" "ticks stuck at $c"
+
+api PATCH /drives/d0 '{"drive_id": "d0", "path_on_host": "'"$TMP/disk2.img"'"}'
+expect "PATCH drive path" 204
+api GET /vm/config
+expect "PATCH drive shows" 200 ".drives[0].path_on_host == \"$TMP/disk2.img\""
+api PATCH /drives/d0 '{"drive_id": "d0", "path_on_host": "/nonexistent"}'
+fault_has "PATCH drive to a missing file" 400 "No such file"
+api PATCH /drives/d0 '{"drive_id": "d0", "is_read_only": true}'
+fault_has "PATCH drive with a PUT-only field" 400 "unknown field 'is_read_only'"
+api PATCH /drives/nope '{"drive_id": "nope", "path_on_host": "'"$TMP/disk.img"'"}'
+fault_has "PATCH unknown drive" 404 "no drive 'nope'"
+api GET /vm/config
+expect "failed PATCH kept the path" 200 ".drives[0].path_on_host == \"$TMP/disk2.img\""
+
+api PUT /actions '{"action_type": "FlushMetrics"}'
+expect "FlushMetrics" 204
+if jq -e -s 'length >= 1 and (.[-1].vcpu.exit_io_out > 0) and (.[-1].put_api_requests.actions_count >= 1) and (.[-1] | has("block_d0")) and .[-1].utc_timestamp_ms > 0' "$TMP/metrics" >/dev/null; then
+	ok "metrics line has vCPU exits, API counts and the drive"
+else
+	bad "metrics" "$(tail -c 600 "$TMP/metrics")"
+fi
+
+api PUT /actions '{"action_type": "SendCtrlAltDel"}'
+expect "SendCtrlAltDel" 204
+wait_exit 20
+expect_rc "Ctrl-Alt-Del ends the VM" 0
+expect_line "Ctrl-Alt-Del reached the guest" out '^probe: ctrl-alt-del$'
+[ -e "$SOCK" ] && bad "socket" "$SOCK left behind" || ok "API socket removed at exit"
+
+# --- The socket path -----------------------------------------------------
+python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SOCK"
+start_api && ok "stale socket file replaced"
+"$WISP" --api-sock "$SOCK" </dev/null >/dev/null 2>"$TMP/err2"
+RC=$?
+[ "$RC" = 2 ] && grep -q 'in use' "$TMP/err2" && ok "live socket refused: exit 2, says in use" ||
+	bad "live socket" "exit $RC: $(cat "$TMP/err2")"
+
+kill "$PID"
+wait_exit 10
+
+# --- Misbehaving clients ---------------------------------------------------
+# Against the production build: under ASan freed memory sits in a
+# quarantine, so only the real binary can show that nothing grows.
+WISP_ASAN=$WISP
+WISP=${WISP_PLAIN:-$WISP}
+start_api || exit 1
+python3 "$HERE/api_clients.py" "$SOCK" "$PID" && ok "misbehaving clients (see above)" ||
+	bad "misbehaving clients" "api_clients.py failed"
+api GET /
+expect "still serving after the abuse" 200 '.state == "Not started"'
+kill "$PID"
+wait_exit 10
+WISP=$WISP_ASAN
+
+start_api --http-api-max-payload-size 100 || exit 1
+api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "track_dirty_pages": false, "huge_pages": "None", "smt": false}'
+fault_has "body over --http-api-max-payload-size" 413 "100"
+api GET /
+expect "new connection after 413" 200
+kill "$PID"
+wait_exit 10
+
+# --- Firecracker JSON config file --------------------------------------
+cat >"$TMP/vm.json" <<JSON
+{
+  "boot-source": {"kernel_image_path": "$PROBE", "boot_args": "probe=hello"},
+  "drives": [],
+  "machine-config": {"vcpu_count": 1, "mem_size_mib": 64}
+}
+JSON
+run_wisp 30 --no-api --config-file "$TMP/vm.json"
+expect_rc "--config-file --no-api" 0
+expect_line "--config-file --no-api" out '^probe: hello$'
+jq '."machine-config".vcpu_count = 0' "$TMP/vm.json" >"$TMP/bad.json"
+run_wisp 30 --no-api --config-file "$TMP/bad.json"
+expect_rc "--config-file with a bad value" 2
+expect_line "--config-file with a bad value" err "bad.json: machine-config: vcpu_count 0"
+jq '. + {"balloon": {"amount_mib": 1}}' "$TMP/vm.json" >"$TMP/bad.json"
+run_wisp 30 --no-api --config-file "$TMP/bad.json"
+expect_line "--config-file with balloon" err "balloon: not supported"
+echo '{"boot-source": ' >"$TMP/bad.json"
+run_wisp 30 --no-api --config-file "$TMP/bad.json"
+expect_rc "--config-file not JSON" 2
+expect_line "--config-file not JSON" err 'bad.json:[0-9]+:[0-9]+: '
+run_wisp 30 --no-api
+expect_rc "--no-api alone" 2
+expect_line "--no-api alone" err 'needs a configuration'
+
+# A config file with the API on: boots at once, the API stays up.
+sed 's/probe=hello/probe=kbd/' "$TMP/vm.json" >"$TMP/kbd.json"
+start_api --config-file "$TMP/kbd.json" || exit 1
+api GET /
+expect "--config-file with --api-sock runs" 200 '.state == "Running"'
+api PUT /actions '{"action_type": "SendCtrlAltDel"}'
+wait_exit 20
+expect_rc "--config-file VM ends on Ctrl-Alt-Del" 0
+
+summary api

@@ -1,0 +1,309 @@
+/*
+ * Firecracker JSON bodies: what each resource accepts, what it refuses
+ * (with a message naming the field) and that a refused body changes
+ * nothing; and GET /vm/config read back as a --config-file.
+ */
+#include "unit.h"
+#include "fcjson.h"
+#include "util.h"
+#include "vmm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/wisp-fcjson-XXXXXX";
+static char kernel[256], disk[256];
+static char err[8192];
+static struct config cfg;
+
+static void setup(void)
+{
+	FILE *f;
+
+	strcpy(dir, "/tmp/wisp-fcjson-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(kernel, sizeof(kernel), "%s/vmlinux", dir);
+	snprintf(disk, sizeof(disk), "%s/disk.img", dir);
+	f = fopen(kernel, "w");
+	fputs("kernel", f);
+	fclose(f);
+	f = fopen(disk, "w");
+	fputs("disk", f);
+	fclose(f);
+	config_init(&cfg);
+}
+
+static void teardown(void)
+{
+	char cmd[300];
+
+	config_free(&cfg);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* @tmpl with each "%s" replaced by @arg (no printf: the tests' JSON). */
+static void fill(char *out, size_t len, const char *tmpl, const char *arg)
+{
+	size_t n = 0;
+
+	for (const char *p = tmpl; *p && n + 1 < len; p++) {
+		if (p[0] == '%' && p[1] == 's') {
+			n += (size_t)snprintf(out + n, len - n, "%s", arg);
+			p++;
+		} else {
+			out[n++] = *p;
+		}
+	}
+	out[MIN(n, len - 1)] = '\0';
+}
+
+/* Parse @text, a JSON value the test wrote. */
+static json_t *j(const char *text)
+{
+	json_error_t e;
+	json_t *v = json_loads(text, 0, &e);
+
+	ck_assert_msg(v != NULL, "bad test JSON %s: %s", text, e.text);
+	return v;
+}
+
+static int machine(const char *text, bool patch)
+{
+	json_t *v = j(text);
+	int r = fc_machine_config(&cfg, v, patch, err, sizeof(err));
+
+	json_decref(v);
+	return r;
+}
+
+#define REFUSED(call, msg)                                                     \
+	do {                                                                   \
+		ck_assert_int_eq((call), -1);                                  \
+		ck_assert_msg(strstr(err, (msg)), "'%s' lacks '%s'", err,      \
+		              (msg));                                          \
+	} while (0)
+
+START_TEST(machine_config_rules)
+{
+	ck_assert_int_eq(machine("{\"vcpu_count\": 4, \"mem_size_mib\": 512, "
+	                         "\"track_dirty_pages\": true, \"huge_pages\": "
+	                         "\"2M\", \"smt\": false}",
+	                         false),
+	                 0);
+	ck_assert_uint_eq(cfg.vcpus, 4);
+	ck_assert_uint_eq(cfg.mem_mib, 512);
+	ck_assert(cfg.track_dirty_pages);
+	ck_assert_int_eq(cfg.huge_pages, HUGE_PAGES_2M);
+
+	REFUSED(machine("{\"vcpu_count\": 33, \"mem_size_mib\": 64}", false),
+	        "vcpu_count 33 is not in 1..32");
+	REFUSED(machine("{\"vcpu_count\": 1}", false),
+	        "missing field 'mem_size_mib'");
+	REFUSED(machine("{\"vcpu_count\": 1, \"mem_size_mib\": 64, \"x\": 1}",
+	                false),
+	        "unknown field 'x'");
+	REFUSED(machine("{\"vcpu_count\": true, \"mem_size_mib\": 64}", false),
+	        "'vcpu_count' must be a non-negative integer");
+	REFUSED(machine("{\"vcpu_count\": 1, \"mem_size_mib\": 64, "
+	                "\"cpu_template\": \"T2\"}",
+	                false),
+	        "cpu_template 'T2'");
+	REFUSED(machine("{\"mem_size_mib\": 511}", true), "multiple of the 2");
+	REFUSED(machine("{}", true), "empty PATCH");
+	/* Nothing above changed the configuration. */
+	ck_assert_uint_eq(cfg.vcpus, 4);
+	ck_assert_uint_eq(cfg.mem_mib, 512);
+
+	/* PATCH keeps what it does not name; PUT resets it. */
+	ck_assert_int_eq(machine("{\"vcpu_count\": 2}", true), 0);
+	ck_assert_uint_eq(cfg.vcpus, 2);
+	ck_assert(cfg.track_dirty_pages);
+	ck_assert_int_eq(
+	        machine("{\"vcpu_count\": 1, \"mem_size_mib\": 64}", false), 0);
+	ck_assert(!cfg.track_dirty_pages);
+	ck_assert_int_eq(cfg.huge_pages, HUGE_PAGES_NONE);
+	/* null is an absent optional field, as serde's Option reads it. */
+	ck_assert_int_eq(machine("{\"vcpu_count\": 1, \"mem_size_mib\": 64, "
+	                         "\"smt\": null}",
+	                         false),
+	                 0);
+}
+END_TEST
+
+static int boot(const char *fmt, const char *arg)
+{
+	char text[1024];
+	json_t *v;
+	int r;
+
+	fill(text, sizeof(text), fmt, arg);
+	v = j(text);
+	r = fc_boot_source(&cfg, v, err, sizeof(err));
+	json_decref(v);
+	return r;
+}
+
+START_TEST(boot_source_rules)
+{
+	ck_assert_int_eq(boot("{\"kernel_image_path\": \"%s\"}", kernel), 0);
+	ck_assert_str_eq(cfg.kernel, kernel);
+	ck_assert_str_eq(cfg.cmdline, FC_DEFAULT_BOOT_ARGS);
+	ck_assert_int_eq(boot("{\"kernel_image_path\": \"%s\", \"boot_args\": "
+	                      "\"console=ttyS0\"}",
+	                      kernel),
+	                 0);
+	ck_assert_str_eq(cfg.cmdline, "console=ttyS0");
+	REFUSED(boot("{\"kernel_image_path\": \"%s/none\"}", dir),
+	        "No such file");
+	REFUSED(boot("{\"kernel_image_path\": \"%s\", \"initrd_path\": 7}",
+	             kernel),
+	        "'initrd_path' must be a string");
+	ck_assert_str_eq(cfg.cmdline, "console=ttyS0");
+}
+END_TEST
+
+static int drive(const char *id, const char *fmt, const char *arg)
+{
+	char text[2048];
+	json_t *v;
+	int r;
+
+	fill(text, sizeof(text), fmt, arg);
+	v = j(text);
+	r = fc_drive(&cfg, id, v, err, sizeof(err));
+	json_decref(v);
+	return r;
+}
+
+START_TEST(drive_rules)
+{
+	ck_assert_int_eq(drive("root",
+	                       "{\"drive_id\": \"root\", \"path_on_host\": "
+	                       "\"%s\", \"is_root_device\": true, "
+	                       "\"partuuid\": \"0eaa91a0-01\"}",
+	                       disk),
+	                 0);
+	ck_assert_uint_eq(cfg.ndrives, 1);
+	ck_assert(cfg.drives[0].root);
+	ck_assert(cfg.drives[0].no_flush); /* Unsafe by default */
+	ck_assert_str_eq(cfg.drives[0].partuuid, "0eaa91a0-01");
+	REFUSED(drive("data",
+	              "{\"drive_id\": \"data\", \"path_on_host\": \"%s\", "
+	              "\"is_root_device\": true}",
+	              disk),
+	        "'root' is already the root device");
+	REFUSED(drive("data",
+	              "{\"drive_id\": \"data\", \"path_on_host\": \"%s\", "
+	              "\"is_root_device\": false, \"socket\": \"/s\"}",
+	              disk),
+	        "vhost-user");
+	REFUSED(drive("data",
+	              "{\"drive_id\": \"data\", \"path_on_host\": \"%s\", "
+	              "\"is_root_device\": false, \"rate_limiter\": {\"ops\": "
+	              "{\"size\": 1, \"refill_time\": 1, \"burst\": 1}}}",
+	              disk),
+	        "drives: rate_limiter.ops: unknown field 'burst'");
+	ck_assert_uint_eq(cfg.ndrives, 1);
+	/* The same id again replaces the drive, root flag included. */
+	ck_assert_int_eq(drive("root",
+	                       "{\"drive_id\": \"root\", \"path_on_host\": "
+	                       "\"%s\", \"is_root_device\": false, "
+	                       "\"cache_type\": \"Writeback\"}",
+	                       disk),
+	                 0);
+	ck_assert_uint_eq(cfg.ndrives, 1);
+	ck_assert(!cfg.drives[0].root);
+	ck_assert(!cfg.drives[0].no_flush);
+}
+END_TEST
+
+START_TEST(net_and_vsock_rules)
+{
+	json_t *v = j("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
+	              "\"guest_mac\": \"AA:FC:00:00:00:01\"}");
+
+	ck_assert_int_eq(fc_net(&cfg, "eth0", v, err, sizeof(err)), 0);
+	json_decref(v);
+	ck_assert_uint_eq(cfg.nnets, 1);
+	ck_assert_uint_eq(cfg.nets[0].mac[0], 0xaa);
+	v = j("{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
+	      "\"guest_mac\": \"01:00:00:00:00:01\"}");
+	REFUSED(fc_net(&cfg, "eth1", v, err, sizeof(err)), "multicast");
+	json_decref(v);
+	v = j("{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap0\"}");
+	REFUSED(fc_net(&cfg, "eth1", v, err, sizeof(err)),
+	        "already used by 'eth0'");
+	json_decref(v);
+
+	v = j("{\"guest_cid\": 4294967295, \"uds_path\": \"/v\"}");
+	REFUSED(fc_vsock(&cfg, v, err, sizeof(err)), "guest_cid 4294967295");
+	json_decref(v);
+	ck_assert(!cfg.vsock.present);
+	v = j("{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}");
+	ck_assert_int_eq(fc_vsock(&cfg, v, err, sizeof(err)), 0);
+	json_decref(v);
+	ck_assert_uint_eq(cfg.vsock.guest_cid, 3);
+}
+END_TEST
+
+/* GET /vm/config, written to a file, boots the same configuration. */
+START_TEST(vm_config_round_trip)
+{
+	static struct vmm m;
+	char path[300];
+	json_t *out;
+	FILE *f;
+
+	ck_assert_int_eq(
+	        machine("{\"vcpu_count\": 3, \"mem_size_mib\": 96}", false), 0);
+	ck_assert_int_eq(boot("{\"kernel_image_path\": \"%s\", \"boot_args\": "
+	                      "\"a=b\"}",
+	                      kernel),
+	                 0);
+	ck_assert_int_eq(
+	        drive("d1",
+	              "{\"drive_id\": \"d1\", \"path_on_host\": \"%s\", "
+	              "\"is_root_device\": true, \"is_read_only\": "
+	              "true, \"rate_limiter\": {\"bandwidth\": "
+	              "{\"size\": 10, \"refill_time\": 5}}}",
+	              disk),
+	        0);
+	out = fc_vm_config_json(&cfg);
+	snprintf(path, sizeof(path), "%s/vm.json", dir);
+	f = fopen(path, "w");
+	ck_assert_int_eq(json_dumpf(out, f, JSON_INDENT(2)), 0);
+	fclose(f);
+	json_decref(out);
+
+	vmm_init(&m);
+	ck_assert_msg(fcjson_load_file(&m, path, err, sizeof(err)) == 0, "%s",
+	              err);
+	ck_assert_uint_eq(m.cfg.vcpus, 3);
+	ck_assert_uint_eq(m.cfg.mem_mib, 96);
+	ck_assert_str_eq(m.cfg.kernel, kernel);
+	ck_assert_str_eq(m.cfg.cmdline, "a=b");
+	ck_assert_uint_eq(m.cfg.ndrives, 1);
+	ck_assert(m.cfg.drives[0].root && m.cfg.drives[0].read_only);
+	ck_assert_uint_eq(m.cfg.drives[0].rl.bandwidth.size, 10);
+	ck_assert_uint_eq(m.cfg.drives[0].rl.bandwidth.refill_time_ms, 5);
+	config_free(&m.cfg);
+}
+END_TEST
+
+Suite *fcjson_suite(void)
+{
+	Suite *s = suite_create("fcjson");
+	TCase *tc = tcase_create("bodies");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, machine_config_rules);
+	tcase_add_test(tc, boot_source_rules);
+	tcase_add_test(tc, drive_rules);
+	tcase_add_test(tc, net_and_vsock_rules);
+	tcase_add_test(tc, vm_config_round_trip);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,190 @@
+#include "metrics.h"
+#include "log.h"
+#include "util.h"
+#include "vmm.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#define METRICS_PERIOD_S 60
+
+struct metrics metrics;
+
+static int metrics_fd = -1;
+static char metrics_path[CONFIG_PATH_MAX];
+static struct ev_handler h_timer = { .fd = -1 };
+
+/* The values at the previous line, to report changes. */
+#define METRICS_LAST(group, name) uint64_t group##_##name;
+static struct {
+	METRICS_COUNTERS(METRICS_LAST)
+} last;
+#undef METRICS_LAST
+
+int metrics_set_path(const char *path, char *err, size_t errlen)
+{
+	int fd;
+
+	if (metrics_fd >= 0) {
+		snprintf(err, errlen,
+		         "metrics are already being written to '%s'; they can "
+		         "be set once",
+		         metrics_path);
+		return -1;
+	}
+	if (strlen(path) >= sizeof(metrics_path)) {
+		snprintf(err, errlen, "path too long");
+		return -1;
+	}
+	fd = util_open_append(path);
+	if (fd < 0) {
+		snprintf(err, errlen, "'%s': %s", path, strerror(-fd));
+		return -1;
+	}
+	metrics_fd = fd;
+	strcpy(metrics_path, path);
+	return 0;
+}
+
+const char *metrics_get_path(void)
+{
+	return metrics_path;
+}
+
+static json_t *group(json_t *root, const char *name)
+{
+	json_t *g = json_object_get(root, name);
+
+	if (!g) {
+		g = json_object();
+		json_object_set_new(root, name, g);
+	}
+	return g;
+}
+
+static void put(json_t *g, const char *name, uint64_t v)
+{
+	json_object_set_new(g, name, json_integer((json_int_t)v));
+}
+
+/* A counter's change since the last line; the last value moves on. */
+static uint64_t delta(_Atomic uint64_t *now, uint64_t *prev)
+{
+	uint64_t v = atomic_load_explicit(now, memory_order_relaxed);
+	uint64_t d = v - *prev;
+
+	*prev = v;
+	return d;
+}
+
+static void add_blk(json_t *agg, json_t *g, struct blk_stats *now,
+                    struct blk_stats *prev)
+{
+#define BLK_FIELD(f)                                                           \
+	do {                                                                   \
+		uint64_t d = now->f - prev->f;                                 \
+		json_t *a = json_object_get(agg, #f);                          \
+		put(g, #f, d);                                                 \
+		put(agg, #f, (a ? (uint64_t)json_integer_value(a) : 0) + d);   \
+	} while (0)
+	BLK_FIELD(read_count);
+	BLK_FIELD(write_count);
+	BLK_FIELD(flush_count);
+	BLK_FIELD(read_bytes);
+	BLK_FIELD(write_bytes);
+	BLK_FIELD(invalid_reqs_count);
+#undef BLK_FIELD
+	*prev = *now;
+}
+
+int metrics_flush(struct vmm *m)
+{
+	struct timeval tv;
+	json_t *root, *blk;
+	char *line;
+	size_t len;
+	int ret = 0;
+
+	if (metrics_fd < 0)
+		return 0;
+	gettimeofday(&tv, NULL);
+	root = json_object();
+	put(root, "utc_timestamp_ms",
+	    (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000);
+	put(group(root, "api_server"), "process_startup_time_us",
+	    atomic_load(&metrics.startup_time_us));
+#define METRICS_PUT(grp, name)                                                 \
+	put(group(root, #grp), #name,                                          \
+	    delta(&metrics.grp##_##name, &last.grp##_##name));
+	METRICS_COUNTERS(METRICS_PUT)
+#undef METRICS_PUT
+	put(group(root, "latencies_us"), "pause_vm",
+	    atomic_load(&metrics.pause_vm_us));
+	put(group(root, "latencies_us"), "resume_vm",
+	    atomic_load(&metrics.resume_vm_us));
+	blk = group(root, "block");
+	for (const char *f = "read_count\0write_count\0flush_count\0"
+	                     "read_bytes\0write_bytes\0invalid_reqs_count\0";
+	     *f; f += strlen(f) + 1)
+		put(blk, f, 0);
+	for (unsigned i = 0; i < m->cfg.ndrives; i++) {
+		char name[CONFIG_ID_MAX + 8];
+
+		if (m->blk[i].fd < 0)
+			continue; /* not started */
+		snprintf(name, sizeof(name), "block_%s", m->cfg.drives[i].id);
+		add_blk(blk, group(root, name), &m->blk[i].stats,
+		        &m->blk[i].reported);
+	}
+	line = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (!line)
+		return -1;
+	len = strlen(line);
+	line[len] = '\n'; /* replaces the NUL; written by length */
+	errno = 0;
+	if (write(metrics_fd, line, len + 1) != (ssize_t)(len + 1)) {
+		log_warn("metrics '%s': %s", metrics_path,
+		         errno ? strerror(errno) : "short write");
+		ret = -1;
+	}
+	free(line);
+	return ret;
+}
+
+static void on_timer(struct ev_handler *h, uint32_t events)
+{
+	uint64_t n;
+
+	if (read(h->fd, &n, sizeof(n)) == sizeof(n))
+		metrics_flush(h->opaque);
+}
+
+void metrics_start(struct vmm *m)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = METRICS_PERIOD_S },
+		.it_value = { .tv_sec = METRICS_PERIOD_S },
+	};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+
+	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0) {
+		log_warn("metrics timer: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	h_timer = (struct ev_handler){ fd, on_timer, m };
+	if (evloop_add(&m->loop, &h_timer, EPOLLIN) < 0) {
+		log_warn("metrics timer: cannot watch");
+		close(fd);
+		h_timer.fd = -1;
+	}
+}
