@@ -81,7 +81,10 @@ struct vmm {
 	uint64_t initrd_gpa, initrd_size;
 };
 
-/* Defaults everywhere; nothing opened yet. */
+/*
+ * Defaults everywhere; nothing opened yet. @m must be zeroed already
+ * (static storage): it is large and mostly never touched.
+ */
 void vmm_init(struct vmm *m);
 
 /*
