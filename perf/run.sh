@@ -203,6 +203,24 @@ INI
 	linux_dd_row="Inside the Linux guest (root on virtio-blk, busybox \`time dd if=/dev/vdb of=/dev/null bs=1M\` over 8 MiB): ${dd_rate:-no timing printed}. On kvm-pvm this measures the guest kernel's emulated block path more than the device."
 fi
 
+# The REST API: exec to the socket accepting, PUT round trips on one
+# connection, InstanceStart to the probe's boot-timer write; QEMU's QMP
+# socket for comparison.
+RUNS_API=${RUNS_API:-50}
+cc -O2 -Wall -Werror -o "$B/apibench" perf/apibench.c
+echo "perf: REST API, $RUNS_API runs"
+"$B/apibench" "$WISP" "$(realpath "$PROBE")" "$RUNS_API" >"$OUT/api.txt" 2>"$OUT/api.err"
+api_stats() { # NAME -> "min median p99" in ms
+	sed -n "s/^$1 //p" "$OUT/api.txt" | tr ' ' '\n' | sort -n |
+		awk '{a[NR] = $1} END { p = int(NR * 0.99 + 0.999); if (p > NR) p = NR
+			printf "%.3f %.3f %.3f\n", a[1] / 1000, a[int((NR + 1) / 2)] / 1000, a[p] / 1000 }'
+}
+read -r as_min as_med as_p99 <<<"$(api_stats socket)"
+read -r ap_min ap_med ap_p99 <<<"$(api_stats put)"
+read -r ai_min ai_med ai_p99 <<<"$(api_stats start)"
+read -r aq_min aq_med aq_p99 <<<"$(api_stats qmp)"
+api_ratio=$(awk -v a="$as_med" -v b="$aq_med" 'BEGIN { printf "%.1f", b / a }')
+
 host="$(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 [ -d /sys/module/kvm_pvm ] && host="$host, /dev/kvm is kvm-pvm"
 cat >docs/perf.md <<MD
@@ -253,6 +271,23 @@ host, same file, io_uring, is the ceiling.
 | 1 MiB sequential read, MiB/s (depth 4) | $w_mibs | $q_mibs | $(awk -v a="$w_mibs" -v b="$q_mibs" 'BEGIN { printf "%.2f", a / b }') | $h_mibs |
 
 $linux_dd_row
+
+## REST API
+
+perf/apibench.c; min / median / p99 in milliseconds. "Socket accepting"
+is exec to the first connect() that succeeds ($RUNS_API runs); QEMU's
+figure is the same for its QMP socket with the VM stopped (\`-S\`). The PUT
+is \`PUT /machine-config\` on one kept-alive connection
+($((RUNS_API * 20)) requests). InstanceStart is measured from sending it to
+the probe guest's boot-timer write ($RUNS_API runs).
+
+| figure | min | median | p99 | QEMU median |
+|---|---|---|---|---|
+| exec → API socket accepting | $as_min | $as_med | $as_p99 | $aq_med |
+| PUT request round trip | $ap_min | $ap_med | $ap_p99 | |
+| InstanceStart → boot-timer write (probe) | $ai_min | $ai_med | $ai_p99 | |
+
+QEMU takes **${api_ratio}×** as long as wisp from exec to its control socket.
 
 ## Memory
 
