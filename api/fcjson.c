@@ -436,24 +436,6 @@ int fc_drive_patch(const char *path_id, json_t *body, struct fc_drive_patch *p,
 	return 0;
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned v[6];
-	char end;
-
-	if (strlen(s) != 17 ||
-	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
-	           &v[4], &v[5], &end) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		if (!isxdigit((unsigned char)s[3 * i]) ||
-		    !isxdigit((unsigned char)s[3 * i + 1]))
-			return -1;
-		mac[i] = (uint8_t)v[i];
-	}
-	return 0;
-}
-
 int fc_net(struct config *c, const char *path_id, json_t *body, char *err,
            size_t errlen)
 {
@@ -478,8 +460,7 @@ int fc_net(struct config *c, const char *path_id, json_t *body, char *err,
 	if (check_id(w, id, err, errlen) < 0)
 		return -1;
 	dev = get_str(body, "host_dev_name");
-	if (!*dev || strlen(dev) >= CONFIG_IFNAME_MAX || strchr(dev, '/') ||
-	    strpbrk(dev, " \t\n:"))
+	if (!config_ifname_ok(dev))
 		return fail(err, errlen,
 		            "%s: host_dev_name '%s' is not an interface name "
 		            "(1-%d characters, no '/', ':' or spaces)",
@@ -487,7 +468,7 @@ int fc_net(struct config *c, const char *path_id, json_t *body, char *err,
 	snprintf(n.id, sizeof(n.id), "%s", id);
 	snprintf(n.host_dev_name, sizeof(n.host_dev_name), "%s", dev);
 	if ((mac = get_str(body, "guest_mac"))) {
-		if (parse_mac(mac, n.mac) < 0)
+		if (config_parse_mac(mac, n.mac) < 0)
 			return fail(err, errlen,
 			            "%s: guest_mac '%s' is not a MAC address "
 			            "(xx:xx:xx:xx:xx:xx)",

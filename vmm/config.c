@@ -1,6 +1,7 @@
 #include "config.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <ini.h>
@@ -27,6 +28,8 @@ enum key_id {
 	K_CMDLINE,
 	K_SERIAL_OUT,
 	K_SERIAL_IN,
+	K_VSOCK_CID,
+	K_VSOCK_UDS,
 };
 
 struct key_desc {
@@ -43,9 +46,11 @@ static const struct key_desc keys[] = {
 	{ "boot", "cmdline", K_CMDLINE },
 	{ "serial", "output", K_SERIAL_OUT },
 	{ "serial", "input", K_SERIAL_IN },
+	{ "vsock", "guest_cid", K_VSOCK_CID },
+	{ "vsock", "uds_path", K_VSOCK_UDS },
 };
 
-static const char *const sections[] = { "machine", "boot", "serial" };
+static const char *const sections[] = { "machine", "boot", "serial", "vsock" };
 
 void config_init(struct config *c)
 {
@@ -123,7 +128,136 @@ static int append_cmdline(struct ini_ctx *x, const char *value)
 	return 1;
 }
 
-enum drive_key { D_PATH, D_ROOT, D_RO, D_CACHE };
+int config_parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char end;
+
+	if (strlen(s) != 17 ||
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
+	           &v[4], &v[5], &end) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++) {
+		if (!isxdigit((unsigned char)s[3 * i]) ||
+		    !isxdigit((unsigned char)s[3 * i + 1]) ||
+		    (i < 5 && s[3 * i + 2] != ':'))
+			return -1;
+		mac[i] = (uint8_t)v[i];
+	}
+	return 0;
+}
+
+bool config_ifname_ok(const char *name)
+{
+	return *name && strlen(name) < CONFIG_IFNAME_MAX &&
+	       !strpbrk(name, "/: \t\n");
+}
+
+/* "SIZE REFILL_MS [ONE_TIME_BURST]": one token bucket. */
+static int parse_bucket(struct ini_ctx *x, const char *sec, const char *key,
+                        const char *value, struct bucket_config *b)
+{
+	unsigned long long size, refill, burst = 0;
+	int used = 0;
+
+	if ((sscanf(value, "%llu %llu%n %llu%n", &size, &refill, &used, &burst,
+	            &used) < 2) ||
+	    value[used] != '\0' || strchr(value, '-'))
+		return fail(x,
+		            "[%s] %s: '%s' is not 'SIZE REFILL_MS "
+		            "[ONE_TIME_BURST]'",
+		            sec, key, value);
+	*b = (struct bucket_config){ .set = true,
+		                     .size = size,
+		                     .refill_time_ms = refill,
+		                     .one_time_burst = burst };
+	return 1;
+}
+
+/* Is @id (of [PREFIX.ID]) a valid id? If not, the error is recorded. */
+static bool section_id_ok(struct ini_ctx *x, const char *sec, const char *id,
+                          const char *what)
+{
+	if (*id && strlen(id) < CONFIG_ID_MAX &&
+	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	               "0123456789_-") == strlen(id))
+		return true;
+	fail(x, "[%s]: %s id must be 1-%d letters, digits, '_' or '-'", sec,
+	     what, CONFIG_ID_MAX - 1);
+	return false;
+}
+
+enum net_key { N_TAP, N_MAC, N_RX_BW, N_RX_OPS, N_TX_BW, N_TX_OPS };
+
+/* A [net.ID] key: a virtio-net interface on a tap device. */
+static int net_key(struct ini_ctx *x, const char *sec, const char *name,
+                   const char *value)
+{
+	static const char *const names[] = {
+		[N_TAP] = "tap",
+		[N_MAC] = "mac",
+		[N_RX_BW] = "rx_bandwidth",
+		[N_RX_OPS] = "rx_ops",
+		[N_TX_BW] = "tx_bandwidth",
+		[N_TX_OPS] = "tx_ops",
+	};
+	struct config *c = x->c;
+	const char *id = sec + strlen("net.");
+	struct net_config *n = NULL;
+	unsigned k;
+
+	if (!section_id_ok(x, sec, id, "interface"))
+		return 0;
+	for (unsigned i = 0; i < c->nnets; i++)
+		if (!strcmp(c->nets[i].id, id))
+			n = &c->nets[i];
+	if (!n) {
+		if (c->nnets == CONFIG_MAX_NETS)
+			return fail(x, "[%s]: more than %d interfaces", sec,
+			            CONFIG_MAX_NETS);
+		n = &c->nets[c->nnets++];
+		snprintf(n->id, sizeof(n->id), "%s", id);
+	}
+	for (k = 0; k < ARRAY_SIZE(names); k++)
+		if (!strcmp(name, names[k]))
+			break;
+	if (k == ARRAY_SIZE(names))
+		return fail(x, "[%s] %s: unknown key", sec, name);
+	if (n->seen & (1u << k))
+		return fail(x, "[%s] %s: given twice", sec, name);
+	n->seen |= 1u << k;
+	switch ((enum net_key)k) {
+	case N_TAP:
+		if (!config_ifname_ok(value))
+			return fail(x,
+			            "[%s] %s: '%s' is not an interface name "
+			            "(1-%d characters, no '/', ':' or spaces)",
+			            sec, name, value, CONFIG_IFNAME_MAX - 1);
+		snprintf(n->host_dev_name, sizeof(n->host_dev_name), "%s",
+		         value);
+		break;
+	case N_MAC:
+		if (config_parse_mac(value, n->mac) < 0 || (n->mac[0] & 1))
+			return fail(
+			        x,
+			        "[%s] %s: '%s' is not a unicast MAC address "
+			        "(xx:xx:xx:xx:xx:xx)",
+			        sec, name, value);
+		n->has_mac = true;
+		break;
+	case N_RX_BW:
+		return parse_bucket(x, sec, name, value, &n->rx.bandwidth);
+	case N_RX_OPS:
+		return parse_bucket(x, sec, name, value, &n->rx.ops);
+	case N_TX_BW:
+		return parse_bucket(x, sec, name, value, &n->tx.bandwidth);
+	case N_TX_OPS:
+		return parse_bucket(x, sec, name, value, &n->tx.ops);
+	}
+	return 1;
+}
+
+enum drive_key { D_PATH, D_ROOT, D_RO, D_CACHE, D_BW, D_OPS };
 
 /* A [drive.ID] key. IDs: 1-31 characters of [A-Za-z0-9_-]. */
 static int drive_key(struct ini_ctx *x, const char *sec, const char *name,
@@ -135,13 +269,8 @@ static int drive_key(struct ini_ctx *x, const char *sec, const char *name,
 	enum drive_key k;
 	bool b;
 
-	if (!*id || strlen(id) >= CONFIG_ID_MAX ||
-	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	               "0123456789_-") != strlen(id))
-		return fail(x,
-		            "[%s]: drive id must be 1-%d letters, digits, '_' "
-		            "or '-'",
-		            sec, CONFIG_ID_MAX - 1);
+	if (!section_id_ok(x, sec, id, "drive"))
+		return 0;
 	for (unsigned i = 0; i < c->ndrives; i++)
 		if (!strcmp(c->drives[i].id, id))
 			d = &c->drives[i];
@@ -160,6 +289,10 @@ static int drive_key(struct ini_ctx *x, const char *sec, const char *name,
 		k = D_RO;
 	else if (!strcmp(name, "cache"))
 		k = D_CACHE;
+	else if (!strcmp(name, "bandwidth"))
+		k = D_BW;
+	else if (!strcmp(name, "ops"))
+		k = D_OPS;
 	else
 		return fail(x, "[%s] %s: unknown key", sec, name);
 	if (d->seen & (1u << k))
@@ -185,6 +318,10 @@ static int drive_key(struct ini_ctx *x, const char *sec, const char *name,
 			return fail(x, "[%s] %s: '%s' is not writeback or none",
 			            sec, name, value);
 		break;
+	case D_BW:
+		return parse_bucket(x, sec, name, value, &d->rl.bandwidth);
+	case D_OPS:
+		return parse_bucket(x, sec, name, value, &d->rl.ops);
 	}
 	return 1;
 }
@@ -202,6 +339,8 @@ static int handler(void *user, const char *sec, const char *name,
 		return 1; /* keep inih's line of the first error */
 	if (!strncmp(sec, "drive.", 6))
 		return drive_key(x, sec, name, value);
+	if (!strncmp(sec, "net.", 4))
+		return net_key(x, sec, name, value);
 	for (size_t i = 0; i < ARRAY_SIZE(sections); i++)
 		known_section |= !strcmp(sec, sections[i]);
 	if (!known_section)
@@ -257,6 +396,27 @@ static int handler(void *user, const char *sec, const char *name,
 		else if (parse_bool(value, &c->serial_in) < 0)
 			return fail(x, "[%s] %s: '%s' is not stdin or none",
 			            sec, name, value);
+		break;
+	case K_VSOCK_CID:
+		/* 0-2 are the hypervisor, local and host addresses. */
+		if (!util_parse_u64(value, &v) || v < 3 || v > UINT32_MAX - 1)
+			return fail(x,
+			            "[%s] %s: '%s' is not a number in "
+			            "3..4294967294",
+			            sec, name, value);
+		c->vsock.present = true;
+		c->vsock.guest_cid = (uint32_t)v;
+		break;
+	case K_VSOCK_UDS:
+		if (!*value || strlen(value) >= CONFIG_UDS_MAX)
+			return fail(
+			        x,
+			        "[%s] %s: must be 1-%d bytes (a Unix socket "
+			        "path)",
+			        sec, name, CONFIG_UDS_MAX - 1);
+		c->vsock.present = true;
+		snprintf(c->vsock.uds_path, sizeof(c->vsock.uds_path), "%s",
+		         value);
 		break;
 	}
 	return 1;
@@ -354,6 +514,33 @@ int config_validate(const struct config *c, char *err, size_t errlen)
 	}
 	if (roots > 1) {
 		snprintf(err, errlen, "more than one drive has root = yes");
+		return -1;
+	}
+	for (unsigned i = 0; i < c->nnets; i++) {
+		const struct net_config *n = &c->nets[i];
+
+		if (!n->host_dev_name[0]) {
+			snprintf(err, errlen, "[net.%s]: no tap", n->id);
+			return -1;
+		}
+		for (unsigned j = 0; j < i; j++) {
+			const struct net_config *o = &c->nets[j];
+
+			if (!strcmp(o->host_dev_name, n->host_dev_name) ||
+			    (n->has_mac && o->has_mac &&
+			     !memcmp(n->mac, o->mac, 6))) {
+				snprintf(err, errlen,
+				         "[net.%s]: same tap or MAC as "
+				         "[net.%s]",
+				         n->id, o->id);
+				return -1;
+			}
+		}
+	}
+	if (c->vsock.present &&
+	    (c->vsock.guest_cid < 3 || !c->vsock.uds_path[0])) {
+		snprintf(err, errlen,
+		         "[vsock]: needs both guest_cid and uds_path");
 		return -1;
 	}
 	return 0;

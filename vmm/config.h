@@ -63,6 +63,7 @@ struct net_config {
 	bool has_mac;
 	uint8_t mac[6];
 	struct rate_limiter_config rx, tx;
+	unsigned seen; /* INI keys given, to refuse repeats */
 };
 
 struct vsock_config {
@@ -102,6 +103,11 @@ void config_free(struct config *c);
  */
 int config_load_ini(struct config *c, const char *path, char *err,
                     size_t errlen);
+
+/* "xx:xx:xx:xx:xx:xx" -> @mac; -1 when it is not one. */
+int config_parse_mac(const char *s, uint8_t mac[6]);
+/* A usable network interface name (for a tap): 1-15 bytes, no '/', ':'. */
+bool config_ifname_ok(const char *name);
 
 /* Checks that need the whole file (e.g. a kernel is given). */
 int config_validate(const struct config *c, char *err, size_t errlen);

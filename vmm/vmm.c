@@ -21,9 +21,22 @@
 
 #define KERNEL_MAX_BYTES (512 * MIB)
 
-/* Drive i sits in MMIO slot i + 1 (slot 0 is the boot timer), IRQ 5 + i. */
-#define DRIVE_BASE(i) (BOOT_TIMER_ADDR + VIRTIO_MMIO_SLOT * ((i) + 1))
-#define DRIVE_IRQ(i)  (5u + (i))
+/*
+ * Virtio devices sit in MMIO slots after the boot timer (slot 0), in the
+ * order drives, network interfaces, vsock; device n (from 0) at slot n + 1
+ * on IRQ 5 + n. The order is fixed by the configuration alone, so the
+ * command line can announce the devices before they exist.
+ */
+#define VDEV_BASE(n)   (BOOT_TIMER_ADDR + VIRTIO_MMIO_SLOT * ((n) + 1))
+#define VDEV_IRQ(n)    (VMM_FIRST_VIRTIO_IRQ + (n))
+#define DRIVE_SLOT(i)  (i)
+#define NET_SLOT(m, i) ((m)->cfg.ndrives + (i))
+#define VSOCK_SLOT(m)  ((m)->cfg.ndrives + (m)->cfg.nnets)
+
+static unsigned vdev_count(const struct config *c)
+{
+	return c->ndrives + c->nnets + (c->vsock.present ? 1 : 0);
+}
 
 const char *vmm_state_name(enum vmm_state s)
 {
@@ -88,11 +101,12 @@ static int drives_cmdline(struct vmm *m, char *out, size_t len, char *err,
 			         d->id, d->path, strerror(errno));
 			return -1;
 		}
+	}
+	for (unsigned n = 0; n < vdev_count(c); n++)
 		off += (size_t)snprintf(
 		        out + off, len - off,
 		        "%svirtio_mmio.device=4K@0x%llx:%u", off ? " " : "",
-		        (unsigned long long)DRIVE_BASE(i), DRIVE_IRQ(i));
-	}
+		        (unsigned long long)VDEV_BASE(n), VDEV_IRQ(n));
 	if (c->ndrives && c->drives[0].root && !strstr(user, "root=")) {
 		const struct drive_config *d = &c->drives[0];
 
@@ -277,9 +291,11 @@ static int build_vm(struct vmm *m, char *err, size_t errlen)
 			.id = d->id,
 		};
 
-		if (blk_init(&m->blk[i], vm, &m->uring, &o, DRIVE_BASE(i),
-		             DRIVE_IRQ(i), err, errlen) < 0)
+		if (blk_init(&m->blk[i], vm, &m->uring, &o,
+		             VDEV_BASE(DRIVE_SLOT(i)), VDEV_IRQ(DRIVE_SLOT(i)),
+		             err, errlen) < 0)
 			return -1;
+		m->vdev[m->nvdev++] = &m->blk[i].t;
 	}
 	if (kernel_load(vm, m->kernel_buf, &m->img) < 0 || load_initrd(m) < 0)
 		return -1;
@@ -307,12 +323,18 @@ static int build_vm(struct vmm *m, char *err, size_t errlen)
 /* Undo build_vm(), also half-done: the VM may be configured and built anew. */
 static void teardown_vm(struct vmm *m)
 {
-	for (unsigned i = 0; i < m->cfg.ndrives; i++) {
-		if (m->h_blk[i].cb)
-			evloop_del(&m->loop, &m->h_blk[i]);
-		m->h_blk[i].cb = NULL;
-		blk_destroy(&m->blk[i]);
+	for (unsigned n = 0; n < m->nvdev; n++) {
+		for (unsigned q = 0; q < VIRTIO_MMIO_MAX_QUEUE; q++) {
+			struct vq_watch *w = &m->vq_watch[n][q];
+
+			if (w->h.cb)
+				evloop_del(&m->loop, &w->h);
+			w->h.cb = NULL;
+		}
 	}
+	m->nvdev = 0;
+	for (unsigned i = 0; i < m->cfg.ndrives; i++)
+		blk_destroy(&m->blk[i]);
 	if (m->h_uring.cb)
 		evloop_del(&m->loop, &m->h_uring);
 	m->h_uring.cb = NULL;
@@ -331,13 +353,13 @@ static void teardown_vm(struct vmm *m)
 	m->kernel_buf = NULL;
 }
 
-static void on_blk_notify(struct ev_handler *h, uint32_t events)
+static void on_vq_notify(struct ev_handler *h, uint32_t events)
 {
-	struct blk *b = h->opaque;
+	struct vq_watch *w = (struct vq_watch *)h;
 	uint64_t n;
 
 	if (read(h->fd, &n, sizeof(n)) == sizeof(n))
-		virtio_mmio_notify(&b->t, 0);
+		virtio_mmio_notify(w->t, w->q);
 }
 
 static void on_uring(struct ev_handler *h, uint32_t events)
@@ -413,11 +435,20 @@ static int attach_devices(struct vmm *m)
 	        (struct ev_handler){ m->serial.rx_space_fd, on_rx_space, m };
 	if (evloop_add(&m->loop, &m->h_rx_space, EPOLLIN) < 0)
 		return -1;
-	for (unsigned i = 0; i < m->cfg.ndrives; i++) {
-		m->h_blk[i] = (struct ev_handler){ m->blk[i].t.notify_fd[0],
-			                           on_blk_notify, &m->blk[i] };
-		if (evloop_add(&m->loop, &m->h_blk[i], EPOLLIN) < 0)
-			return -1;
+	for (unsigned n = 0; n < m->nvdev; n++) {
+		struct virtio_mmio *t = m->vdev[n];
+
+		for (unsigned q = 0; q < t->ops->nqueues; q++) {
+			struct vq_watch *w = &m->vq_watch[n][q];
+
+			*w = (struct vq_watch){
+				.h = { t->notify_fd[q], on_vq_notify, m },
+				.t = t,
+				.q = q,
+			};
+			if (evloop_add(&m->loop, &w->h, EPOLLIN) < 0)
+				return -1;
+		}
 	}
 	if (m->cfg.ndrives) {
 		m->h_uring = (struct ev_handler){ m->uring.efd, on_uring,

@@ -30,6 +30,19 @@
 
 #define WISP_VERSION "0.1.0"
 
+/* The first virtio device's IRQ; IRQs up to 23 are in the MP table. */
+#define VMM_FIRST_VIRTIO_IRQ 5
+#define VMM_MAX_VIRTIO       (CONFIG_MAX_DRIVES + CONFIG_MAX_NETS + 1)
+_Static_assert(VMM_FIRST_VIRTIO_IRQ + VMM_MAX_VIRTIO <= 24,
+               "virtio IRQs must fit the I/O APIC's 24 pins");
+
+/* A virtqueue's notify eventfd on the event loop. */
+struct vq_watch {
+	struct ev_handler h; /* first: the callback casts */
+	struct virtio_mmio *t;
+	unsigned q;
+};
+
 enum vmm_state {
 	VMM_NOT_STARTED,
 	VMM_RUNNING,
@@ -47,7 +60,11 @@ struct vmm {
 	struct boot_timer boot_timer;
 	struct uring uring;
 	struct blk blk[CONFIG_MAX_DRIVES];
-	struct ev_handler h_blk[CONFIG_MAX_DRIVES], h_uring;
+	struct ev_handler h_uring;
+	/* Every virtio device of the VM, in slot order, and its queues. */
+	struct virtio_mmio *vdev[VMM_MAX_VIRTIO];
+	unsigned nvdev;
+	struct vq_watch vq_watch[VMM_MAX_VIRTIO][VIRTIO_MMIO_MAX_QUEUE];
 
 	struct evloop loop;
 	struct ev_handler h_exit, h_signal, h_stdin, h_rx_space, h_call;

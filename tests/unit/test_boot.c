@@ -96,7 +96,7 @@ START_TEST(mptable_checksums_and_cpus)
 		}
 	}
 	ck_assert_uint_eq(cpus, ncpus);
-	ck_assert_uint_eq(count, ncpus + 2 + 16 + 2);
+	ck_assert_uint_eq(count, ncpus + 2 + 24 + 2);
 }
 END_TEST
 

@@ -35,10 +35,13 @@ static void teardown(void)
 	strcpy(dir, "/tmp/wisp-unit-XXXXXX");
 }
 
+/* A fresh configuration from @text. */
 static int load(const char *text)
 {
 	FILE *f = fopen(ini, "w");
 
+	config_free(&cfg);
+	config_init(&cfg);
 	fputs(text, f);
 	fclose(f);
 	return config_load_ini(&cfg, ini, err, sizeof(err));
@@ -146,6 +149,86 @@ START_TEST(drive_errors)
 }
 END_TEST
 
+START_TEST(nets_vsock_and_limits)
+{
+	ck_assert_int_eq(load("[boot]\nkernel = vmlinux\n"
+	                      "[drive.d]\npath = vmlinux\nbandwidth = "
+	                      "1048576 100\nops = 100 1000 50\n"
+	                      "[net.eth0]\ntap = tap0\nmac = "
+	                      "06:00:ac:10:00:02\nrx_bandwidth = 10 20 "
+	                      "30\ntx_ops = 5 6\n"
+	                      "[net.eth1]\ntap = tap1\n"
+	                      "[vsock]\nguest_cid = 3\nuds_path = "
+	                      "/tmp/v.sock\n"),
+	                 0);
+	ck_assert(cfg.drives[0].rl.bandwidth.set);
+	ck_assert_uint_eq(cfg.drives[0].rl.bandwidth.size, 1048576);
+	ck_assert_uint_eq(cfg.drives[0].rl.bandwidth.refill_time_ms, 100);
+	ck_assert_uint_eq(cfg.drives[0].rl.bandwidth.one_time_burst, 0);
+	ck_assert_uint_eq(cfg.drives[0].rl.ops.one_time_burst, 50);
+	ck_assert_uint_eq(cfg.nnets, 2);
+	ck_assert_str_eq(cfg.nets[0].host_dev_name, "tap0");
+	ck_assert(cfg.nets[0].has_mac);
+	ck_assert_uint_eq(cfg.nets[0].mac[4], 0);
+	ck_assert_uint_eq(cfg.nets[0].mac[5], 2);
+	ck_assert_uint_eq(cfg.nets[0].rx.bandwidth.one_time_burst, 30);
+	ck_assert_uint_eq(cfg.nets[0].tx.ops.refill_time_ms, 6);
+	ck_assert(!cfg.nets[0].tx.bandwidth.set);
+	ck_assert(!cfg.nets[1].has_mac);
+	ck_assert(cfg.vsock.present);
+	ck_assert_uint_eq(cfg.vsock.guest_cid, 3);
+	ck_assert_str_eq(cfg.vsock.uds_path, "/tmp/v.sock");
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(net_vsock_errors)
+{
+	ck_load_fails("[net.a1]\ntap = a/b\n", "'a/b' is not an interface");
+	ck_load_fails("[net.a2]\ntap = 0123456789abcdef\n",
+	              "is not an interface");
+	ck_load_fails("[net.a3]\nmac = 01:00:00:00:00:01\n",
+	              "not a unicast MAC");
+	ck_load_fails("[net.a4]\nmac = 02:00:00:00:00\n", "not a unicast MAC");
+	ck_load_fails("[net.a5]\nmac = 02-00-00-00-00-01\n",
+	              "not a unicast MAC");
+	ck_load_fails("[net.a6]\nspeed = 1\n", "[net.a6] speed: unknown key");
+	ck_load_fails("[net.a8]\ntap = x\ntap = y\n", "given twice");
+	ck_load_fails("[net.a9]\nrx_bandwidth = 10\n",
+	              "is not 'SIZE REFILL_MS [ONE_TIME_BURST]'");
+	ck_load_fails("[net.a10]\nrx_ops = 10 -1\n", "is not 'SIZE");
+	ck_load_fails("[net.a11]\nrx_ops = 1 2 3 4\n", "is not 'SIZE");
+	ck_load_fails("[drive.x]\nbandwidth = lots\n", "is not 'SIZE");
+	ck_load_fails("[net.]\ntap = x\n", "interface id must be");
+	ck_load_fails("[vsock]\nguest_cid = 2\n", "[vsock] guest_cid: '2'");
+	ck_load_fails("[vsock]\nguest_cid = 4294967295\n",
+	              "not a number in 3..4294967294");
+	ck_load_fails("[vsock]\nuds_path =\n", "must be 1-107 bytes");
+	ck_load_fails("[vsock]\nport = 1\n", "[vsock] port: unknown key");
+	config_free(&cfg);
+	config_init(&cfg);
+	ck_assert_int_eq(load("[boot]\nkernel = vmlinux\n[net.a]\ntap = t\n"
+	                      "[net.b]\ntap = t\n"),
+	                 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "same tap or MAC as [net.a]"));
+	config_free(&cfg);
+	config_init(&cfg);
+	ck_assert_int_eq(load("[boot]\nkernel = vmlinux\n[net.a]\nmac = "
+	                      "02:00:00:00:00:01\n"),
+	                 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "[net.a]: no tap"));
+	config_free(&cfg);
+	config_init(&cfg);
+	ck_assert_int_eq(load("[boot]\nkernel = vmlinux\n[vsock]\nguest_cid "
+	                      "= 3\n"),
+	                 0);
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "needs both guest_cid and uds_path"));
+}
+END_TEST
+
 START_TEST(overlong_line)
 {
 	char text[600] = "[boot]\ncmdline = ";
@@ -178,6 +261,8 @@ Suite *config_suite(void)
 	tcase_add_test(tc, errors_name_line_and_key);
 	tcase_add_test(tc, drives);
 	tcase_add_test(tc, drive_errors);
+	tcase_add_test(tc, nets_vsock_and_limits);
+	tcase_add_test(tc, net_vsock_errors);
 	tcase_add_test(tc, overlong_line);
 	tcase_add_test(tc, missing_file_and_kernel);
 	suite_add_tcase(s, tc);

@@ -123,7 +123,8 @@ int x86_initrd_place(uint64_t low_ram, uint64_t size, uint64_t min_gpa,
 #define MP_IRQ_INT    0
 #define MP_IRQ_NMI    1
 #define MP_IRQ_EXTINT 3
-#define MP_ISA_IRQS   16
+/* Every I/O APIC pin, as Firecracker lists them: ISA IRQ n -> pin n. */
+#define MP_IRQS 24
 
 static uint8_t checksum(const uint8_t *p, size_t n)
 {
@@ -137,7 +138,7 @@ static uint8_t checksum(const uint8_t *p, size_t n)
 int mptable_build(uint8_t *buf, size_t len, uint64_t gpa, unsigned ncpus)
 {
 	size_t need = MP_FPS_SIZE + MP_HDR_SIZE + ncpus * MP_CPU_SIZE +
-	              (2 + MP_ISA_IRQS + 2) * MP_ENT_SIZE;
+	              (2 + MP_IRQS + 2) * MP_ENT_SIZE;
 	uint8_t *fps = buf, *hdr = buf + MP_FPS_SIZE;
 	uint8_t *p = hdr + MP_HDR_SIZE;
 	uint8_t ioapic_id = (uint8_t)ncpus;
@@ -164,8 +165,12 @@ int mptable_build(uint8_t *buf, size_t len, uint64_t gpa, unsigned ncpus)
 	wr8(p + 3, 1);    /* enabled */
 	wr32(p + 4, (uint32_t)X86_IOAPIC_ADDR);
 	p += MP_ENT_SIZE, entries++;
-	/* ISA IRQ n is wired to I/O APIC pin n, as KVM routes GSIs. */
-	for (unsigned irq = 0; irq < MP_ISA_IRQS; irq++) {
+	/*
+	 * IRQ n is wired to I/O APIC pin n, as KVM routes GSIs; pins 16-23
+	 * are listed too (as ISA, edge, active high) for the virtio devices
+	 * beyond IRQ 15.
+	 */
+	for (unsigned irq = 0; irq < MP_IRQS; irq++) {
 		wr8(p, MP_INTSRC);
 		wr8(p + 1, MP_IRQ_INT);
 		wr8(p + 5, (uint8_t)irq);
