@@ -23,7 +23,8 @@ OBJ      = $(VMM_SRC:%.c=$(BUILD)/obj/%.o)
 ASAN_OBJ = $(VMM_SRC:%.c=$(BUILD)/asan/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
-.PHONY: all asan deps guest run test test-unit test-probe test-api test-linux \
+.PHONY: all asan deps guest run test test-unit test-probe test-api test-net \
+        test-linux \
         perf fuzz fmt fmt-check clean help
 
 all: $(BUILD)/wisp $(BUILD)/probe.elf $(BUILD)/probe64.elf
@@ -94,7 +95,7 @@ run: deps
 test: deps
 	$(MAKE) all asan $(BUILD)/unit
 	$(MAKE) guest
-	$(MAKE) fmt-check test-unit test-probe test-api test-linux
+	$(MAKE) fmt-check test-unit test-probe test-api test-net test-linux
 
 test-unit: $(BUILD)/unit
 	$(BUILD)/unit
@@ -108,6 +109,9 @@ test-api: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf
 	WISP=$(BUILD)/asan/wisp WISP_PLAIN=$(BUILD)/wisp PROBE=$(BUILD)/probe.elf \
 		tests/integration/api.sh
 
+test-net: $(BUILD)/asan/wisp $(BUILD)/probe.elf
+	WISP=$(BUILD)/asan/wisp PROBE=$(BUILD)/probe.elf tests/integration/net.sh
+
 test-linux: $(BUILD)/asan/wisp
 	WISP=$(BUILD)/asan/wisp GUEST=$(BUILD)/guest \
 		tests/integration/linux.sh
@@ -116,7 +120,7 @@ test-linux: $(BUILD)/asan/wisp
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Ivmm -Ivirtio -Iapi \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_TARGETS := fuzz_kernel fuzz_queue fuzz_blk fuzz_http
+FUZZ_TARGETS := fuzz_kernel fuzz_queue fuzz_blk fuzz_net fuzz_http
 
 $(BUILD)/fuzz/fuzz_kernel: tests/fuzz/fuzz_kernel.c vmm/x86/loader.c \
 		vmm/util.c vmm/x86/x86.h
@@ -130,8 +134,14 @@ $(BUILD)/fuzz/fuzz_queue: tests/fuzz/fuzz_queue.c virtio/queue.c vmm/vm.c \
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
 $(BUILD)/fuzz/fuzz_blk: tests/fuzz/fuzz_blk.c virtio/blk.c virtio/mmio.c \
-		virtio/queue.c virtio/uring.c vmm/vm.c vmm/log.c vmm/util.c \
-		vmm/bus.c virtio/blk.h
+		virtio/queue.c virtio/uring.c virtio/ratelimit.c vmm/evloop.c \
+		vmm/vm.c vmm/log.c vmm/util.c vmm/bus.c virtio/blk.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -luring
+
+$(BUILD)/fuzz/fuzz_net: tests/fuzz/fuzz_net.c virtio/net.c virtio/tap.c \
+		virtio/mmio.c virtio/queue.c virtio/uring.c virtio/ratelimit.c \
+		vmm/evloop.c vmm/vm.c vmm/log.c vmm/util.c vmm/bus.c virtio/net.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -luring
 
@@ -145,6 +155,7 @@ fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
 	  mkdir -p $(BUILD)/fuzz/$$t.corpus; \
 	  cp $(BUILD)/probe.elf $(BUILD)/probe64.elf $(BUILD)/fuzz/$$t.corpus/; \
 	  [ $$t != fuzz_blk ] || tests/fuzz/blk_seeds.py $(BUILD)/fuzz/$$t.corpus; \
+	  [ $$t != fuzz_net ] || tests/fuzz/net_seeds.py $(BUILD)/fuzz/$$t.corpus; \
 	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/$$t.corpus || exit 1; \
 	done

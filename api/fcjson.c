@@ -513,8 +513,8 @@ int fc_net(struct config *c, const char *path_id, json_t *body, char *err,
 	return 0;
 }
 
-int fc_net_patch(struct config *c, const char *path_id, json_t *body, char *err,
-                 size_t errlen)
+int fc_net_patch(struct config *c, const char *path_id, json_t *body,
+                 bool *has_rx, bool *has_tx, char *err, size_t errlen)
 {
 	static const struct field f[] = {
 		{ "iface_id", F_STR, true },
@@ -544,9 +544,11 @@ int fc_net_patch(struct config *c, const char *path_id, json_t *body, char *err,
 	                 "network-interfaces: tx_rate_limiter", &tx, err,
 	                 errlen) < 0)
 		return -1;
-	if (get(body, "rx_rate_limiter"))
+	*has_rx = get(body, "rx_rate_limiter");
+	*has_tx = get(body, "tx_rate_limiter");
+	if (*has_rx)
 		n->rx = rx;
-	if (get(body, "tx_rate_limiter"))
+	if (*has_tx)
 		n->tx = tx;
 	return 0;
 }

@@ -45,9 +45,9 @@ struct fc_drive_patch {
 int fc_drive_patch(const char *path_id, json_t *body, struct fc_drive_patch *p,
                    char *err, size_t errlen);
 
-/* PATCH /network-interfaces/{id}: rate limiters only. */
-int fc_net_patch(struct config *c, const char *path_id, json_t *body, char *err,
-                 size_t errlen);
+/* PATCH /network-interfaces/{id}: rate limiters only; which were given. */
+int fc_net_patch(struct config *c, const char *path_id, json_t *body,
+                 bool *has_rx, bool *has_tx, char *err, size_t errlen);
 
 /* GET /machine-config and GET /vm/config bodies (new references). */
 json_t *fc_machine_config_json(const struct config *c);

@@ -121,8 +121,10 @@ static int patch_drive(struct ctx *x)
 			log_info("drive '%s' now backed by '%s'", d->id,
 			         d->path);
 		}
-		if (p.has_rl)
+		if (p.has_rl) {
 			d->rl = p.rl;
+			blk_set_rate_limiter(&x->m->blk[i], &d->rl);
+		}
 		return 0;
 	}
 	respond(x->resp, 404, NULL);
@@ -137,7 +139,18 @@ static int put_net(struct ctx *x)
 
 static int patch_net(struct ctx *x)
 {
-	return fc_net_patch(&x->m->cfg, x->id, x->body, x->err, sizeof(x->err));
+	struct config *c = &x->m->cfg;
+	bool rx, tx;
+
+	if (fc_net_patch(c, x->id, x->body, &rx, &tx, x->err, sizeof(x->err)) <
+	    0)
+		return -1;
+	for (unsigned i = 0; i < c->nnets; i++)
+		if (!strcmp(c->nets[i].id, x->id))
+			net_set_rate_limiters(&x->m->net[i],
+			                      rx ? &c->nets[i].rx : NULL,
+			                      tx ? &c->nets[i].tx : NULL);
+	return 0;
 }
 
 static int put_vsock(struct ctx *x)
@@ -198,10 +211,6 @@ static int put_actions(struct ctx *x)
 			return snprintf(x->err, sizeof(x->err),
 			                MSG_AFTER_START),
 			       -1;
-		for (unsigned i = 0; i < x->m->cfg.nnets; i++)
-			log_warn("network interface '%s' is configured but "
-			         "not attached: wisp has no virtio-net yet",
-			         x->m->cfg.nets[i].id);
 		if (x->m->cfg.vsock.present)
 			log_warn("vsock is configured but not attached: wisp "
 			         "has no virtio-vsock yet");

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <linux/falloc.h>
 #include <stdio.h>
 #include <string.h>
@@ -237,6 +238,23 @@ static bool take(struct blk *b, const struct vq_chain *c, bool *completed)
 	}
 	memcpy(&type, hdr, 4);
 	memcpy(&sector, hdr + 8, 8);
+	if (rl_active(&b->rl) && b->timer.fd >= 0) {
+		uint64_t now = rl_now_ns();
+		uint64_t bytes = type == VIRTIO_BLK_T_IN ? c->in_len - 1
+		                 : type == VIRTIO_BLK_T_OUT
+		                         ? c->out_len - HDR_SIZE
+		                         : 0;
+
+		if (!rl_consume(&b->rl, bytes, 1, now)) {
+			b->stats.rate_limiter_throttled_events++;
+			if (c != &b->held)
+				memcpy(&b->held, c, sizeof(*c));
+			b->holding = true;
+			rl_timer_arm(&b->timer,
+			             rl_wait_ns(&b->rl, bytes, 1, now));
+			return false;
+		}
+	}
 	*r = (struct blk_req){
 		.ur.done = on_done,
 		.blk = b,
@@ -263,6 +281,12 @@ static void blk_notify(struct virtio_mmio *t, unsigned qi)
 	struct vq *q = &t->vq[qi];
 	bool completed = false;
 
+	/* A throttled request goes first, or nothing does. */
+	if (b->holding) {
+		b->holding = false;
+		if (!take(b, &b->held, &completed))
+			goto out;
+	}
 	for (;;) {
 		enum vq_pop_result res = vq_pop(q, t->vm, &b->chain);
 
@@ -278,9 +302,18 @@ static void blk_notify(struct virtio_mmio *t, unsigned qi)
 		if (!take(b, &b->chain, &completed))
 			break;
 	}
+out:
 	uring_submit(b->uring);
 	if (completed)
 		publish(b);
+}
+
+static void on_timer(struct ev_handler *h, uint32_t events)
+{
+	struct blk *b = h->opaque;
+
+	rl_timer_ack(&b->timer);
+	virtio_mmio_notify(&b->t, 0);
 }
 
 static void blk_config_read(struct virtio_mmio *t, uint64_t off, uint8_t *data,
@@ -298,8 +331,10 @@ static void blk_reset(struct virtio_mmio *t)
 
 	/* Requests in flight finish into guest RAM (still mapped) but are
 	 * not reported: their generation no longer matches. */
-	if (b)
+	if (b) {
 		b->gen++;
+		b->holding = false;
+	}
 }
 
 static const struct virtio_ops blk_ops = {
@@ -359,6 +394,7 @@ int blk_init(struct blk *b, struct vm *vm, struct uring *u,
 	const char *id = o->id ? o->id : o->path;
 
 	memset(b, 0, sizeof(*b));
+	b->timer.fd = -1;
 	b->uring = u;
 	b->read_only = o->read_only;
 	b->direct = o->direct;
@@ -385,7 +421,32 @@ int blk_init(struct blk *b, struct vm *vm, struct uring *u,
 	}
 	if (o->no_flush)
 		b->t.withheld = 1ULL << VIRTIO_BLK_F_FLUSH;
+	if (o->loop) {
+		b->loop = o->loop;
+		if (o->rl)
+			rl_configure(&b->rl, o->rl, rl_now_ns());
+		if (rl_timer_init(&b->timer) < 0)
+			goto no_timer;
+		b->h_timer = (struct ev_handler){ b->timer.fd, on_timer, b };
+		if (evloop_add(o->loop, &b->h_timer, EPOLLIN) < 0)
+			goto no_timer;
+	}
 	return 0;
+no_timer:
+	snprintf(err, errlen, "drive '%s': no rate limiter timer", o->path);
+	return -1;
+}
+
+void blk_set_rate_limiter(struct blk *b, const struct rate_limiter_config *rl)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&b->t.lock);
+	rl_configure(&b->rl, rl, rl_now_ns());
+	pthread_mutex_unlock(&b->t.lock);
+	/* A request held under the old limits may go now: look again. */
+	if (write(b->t.notify_fd[0], &one, sizeof(one)) < 0)
+		log_warn("drive: kick: %s", strerror(errno));
 }
 
 int blk_set_path(struct blk *b, const char *path, char *err, size_t errlen)
@@ -415,6 +476,10 @@ int blk_set_path(struct blk *b, const char *path, char *err, size_t errlen)
 
 void blk_destroy(struct blk *b)
 {
+	if (b->h_timer.cb)
+		evloop_del(b->loop, &b->h_timer);
+	b->h_timer.cb = NULL;
+	rl_timer_destroy(&b->timer);
 	virtio_mmio_destroy(&b->t);
 	if (b->fd >= 0)
 		close(b->fd);

@@ -10,7 +10,9 @@
 #ifndef WISP_VIRTIO_BLK_H
 #define WISP_VIRTIO_BLK_H
 
+#include "evloop.h"
 #include "mmio.h"
+#include "ratelimit.h"
 #include "uring.h"
 
 #include <linux/virtio_blk.h>
@@ -39,14 +41,28 @@ struct blk_options {
 	bool direct;    /* O_DIRECT: buffers must be 512-byte aligned */
 	bool no_flush;  /* do not offer FLUSH (Firecracker's "Unsafe") */
 	const char *id; /* serial the guest sees (GET_ID); NULL: the path */
+	/* The rate limiter and the loop its timer runs on; NULL: none. */
+	const struct rate_limiter_config *rl;
+	struct evloop *loop;
 };
 
-/* Counters for metrics; the event loop thread writes and reads them. */
+/*
+ * Counters for metrics; the event loop thread writes and reads them.
+ * invalid_reqs_count: requests answered IOERR or UNSUPP.
+ */
+#define BLK_STATS(X)                                                           \
+	X(read_count)                                                          \
+	X(write_count)                                                         \
+	X(flush_count)                                                         \
+	X(read_bytes)                                                          \
+	X(write_bytes)                                                         \
+	X(invalid_reqs_count)                                                  \
+	X(rate_limiter_throttled_events)
+#define BLK_STAT_FIELD(name) uint64_t name;
 struct blk_stats {
-	uint64_t read_count, write_count, flush_count;
-	uint64_t read_bytes, write_bytes;
-	uint64_t invalid_reqs_count; /* answered IOERR or UNSUPP */
+	BLK_STATS(BLK_STAT_FIELD)
 };
+#undef BLK_STAT_FIELD
 
 struct blk {
 	struct virtio_mmio t;
@@ -61,6 +77,14 @@ struct blk {
 	struct blk_stats stats, reported; /* reported: at the last flush */
 	struct vq_chain chain;            /* scratch for vq_pop() */
 	struct blk_req req[VQ_MAX_SIZE];
+
+	/* Rate limiting: a throttled chain waits in @held for the timer. */
+	struct rate_limiter rl;
+	struct rl_timer timer;
+	struct ev_handler h_timer;
+	struct evloop *loop;
+	bool holding;
+	struct vq_chain held;
 };
 
 /*
@@ -79,5 +103,11 @@ void blk_destroy(struct blk *b);
  * 0, or -1 with a message in @err and the old file kept.
  */
 int blk_set_path(struct blk *b, const char *path, char *err, size_t errlen);
+
+/*
+ * A new rate limiter from the API (PATCH): full buckets, in effect at
+ * once. Event loop thread; needs blk_options.loop at init.
+ */
+void blk_set_rate_limiter(struct blk *b, const struct rate_limiter_config *rl);
 
 #endif

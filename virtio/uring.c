@@ -84,3 +84,31 @@ unsigned uring_reap(struct uring *u)
 	}
 	return n;
 }
+
+void uring_cancel(struct uring *u, struct uring_req *r)
+{
+	struct io_uring_sqe *sqe = uring_sqe(u, NULL);
+
+	if (!sqe) {
+		log_err("io_uring: no room to cancel a request");
+		return;
+	}
+	io_uring_prep_cancel(sqe, r, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+	uring_submit(u);
+}
+
+void uring_wait(struct uring *u, const bool *busy)
+{
+	struct io_uring_cqe *cqe;
+
+	while (*busy && u->ready) {
+		int ret = io_uring_wait_cqe(&u->ring, &cqe);
+
+		if (ret < 0 && ret != -EINTR) {
+			log_err("io_uring_wait_cqe: %s", strerror(-ret));
+			return;
+		}
+		uring_reap(u);
+	}
+}

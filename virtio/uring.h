@@ -38,4 +38,16 @@ void uring_submit(struct uring *u);
 /* Reap every completion (after efd fired); returns how many. */
 unsigned uring_reap(struct uring *u);
 
+/*
+ * Ask the kernel to cancel @r (in flight); its done() still runs, with
+ * -ECANCELED or its real result if it finished first. Sent at once.
+ */
+void uring_cancel(struct uring *u, struct uring_req *r);
+
+/*
+ * Block, running completions, until *@busy is false: for teardown, when
+ * a request in flight must not outlive the memory it reads into.
+ */
+void uring_wait(struct uring *u, const bool *busy);
+
 #endif

@@ -84,30 +84,50 @@ static uint64_t delta(_Atomic uint64_t *now, uint64_t *prev)
 	return d;
 }
 
-static void add_blk(json_t *agg, json_t *g, struct blk_stats *now,
-                    struct blk_stats *prev)
+/*
+ * A device's counters (a struct of uint64_t named by @names) into its own
+ * group @g and summed into @agg, as changes since the last line.
+ */
+static void add_dev(json_t *agg, json_t *g, const char *const *names, size_t n,
+                    const uint64_t *now, uint64_t *prev)
 {
-#define BLK_FIELD(f)                                                           \
-	do {                                                                   \
-		uint64_t d = now->f - prev->f;                                 \
-		json_t *a = json_object_get(agg, #f);                          \
-		put(g, #f, d);                                                 \
-		put(agg, #f, (a ? (uint64_t)json_integer_value(a) : 0) + d);   \
-	} while (0)
-	BLK_FIELD(read_count);
-	BLK_FIELD(write_count);
-	BLK_FIELD(flush_count);
-	BLK_FIELD(read_bytes);
-	BLK_FIELD(write_bytes);
-	BLK_FIELD(invalid_reqs_count);
-#undef BLK_FIELD
-	*prev = *now;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t d = now[i] - prev[i];
+		json_t *a = json_object_get(agg, names[i]);
+
+		put(g, names[i], d);
+		put(agg, names[i],
+		    (a ? (uint64_t)json_integer_value(a) : 0) + d);
+		prev[i] = now[i];
+	}
+}
+
+#define STAT_NAME(name) #name,
+static const char *const blk_names[] = { BLK_STATS(STAT_NAME) };
+static const char *const net_names[] = { NET_STATS(STAT_NAME) };
+#undef STAT_NAME
+_Static_assert(sizeof(struct blk_stats) ==
+                       ARRAY_SIZE(blk_names) * sizeof(uint64_t),
+               "blk_stats is all uint64_t");
+_Static_assert(sizeof(struct net_stats) ==
+                       ARRAY_SIZE(net_names) * sizeof(uint64_t),
+               "net_stats is all uint64_t");
+
+/* An aggregate group with every counter present, also with no device. */
+static json_t *zero_group(json_t *root, const char *name,
+                          const char *const *names, size_t n)
+{
+	json_t *g = group(root, name);
+
+	for (size_t i = 0; i < n; i++)
+		put(g, names[i], 0);
+	return g;
 }
 
 int metrics_flush(struct vmm *m)
 {
 	struct timeval tv;
-	json_t *root, *blk;
+	json_t *root, *blk, *net;
 	char *line;
 	size_t len;
 	int ret = 0;
@@ -129,19 +149,27 @@ int metrics_flush(struct vmm *m)
 	    atomic_load(&metrics.pause_vm_us));
 	put(group(root, "latencies_us"), "resume_vm",
 	    atomic_load(&metrics.resume_vm_us));
-	blk = group(root, "block");
-	for (const char *f = "read_count\0write_count\0flush_count\0"
-	                     "read_bytes\0write_bytes\0invalid_reqs_count\0";
-	     *f; f += strlen(f) + 1)
-		put(blk, f, 0);
+	blk = zero_group(root, "block", blk_names, ARRAY_SIZE(blk_names));
 	for (unsigned i = 0; i < m->cfg.ndrives; i++) {
 		char name[CONFIG_ID_MAX + 8];
 
 		if (m->blk[i].fd < 0)
 			continue; /* not started */
 		snprintf(name, sizeof(name), "block_%s", m->cfg.drives[i].id);
-		add_blk(blk, group(root, name), &m->blk[i].stats,
-		        &m->blk[i].reported);
+		add_dev(blk, group(root, name), blk_names,
+		        ARRAY_SIZE(blk_names), (uint64_t *)&m->blk[i].stats,
+		        (uint64_t *)&m->blk[i].reported);
+	}
+	net = zero_group(root, "net", net_names, ARRAY_SIZE(net_names));
+	for (unsigned i = 0; i < m->cfg.nnets; i++) {
+		char name[CONFIG_ID_MAX + 8];
+
+		if (m->net[i].tap_fd < 0)
+			continue;
+		snprintf(name, sizeof(name), "net_%s", m->cfg.nets[i].id);
+		add_dev(net, group(root, name), net_names,
+		        ARRAY_SIZE(net_names), (uint64_t *)&m->net[i].stats,
+		        (uint64_t *)&m->net[i].reported);
 	}
 	line = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(root);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -61,7 +62,10 @@ void vmm_init(struct vmm *m)
 	snprintf(m->id, sizeof(m->id), "anonymous-instance");
 	m->uring.efd = -1;
 	for (unsigned i = 0; i < CONFIG_MAX_DRIVES; i++)
-		m->blk[i].fd = -1;
+		m->blk[i].fd = m->blk[i].timer.fd = -1;
+	for (unsigned i = 0; i < CONFIG_MAX_NETS; i++)
+		m->net[i].tap_fd = m->net[i].rx_timer.fd =
+		        m->net[i].tx_timer.fd = -1;
 	m->serial.rx_space_fd = -1;
 	m->serial_fd = m->signal_fd = m->call_fd = -1;
 	m->loop.epfd = -1;
@@ -201,6 +205,26 @@ static int prepare_boot(struct vmm *m, char *err, size_t errlen)
 	return 0;
 }
 
+void vmm_guest_mac(const struct vmm *m, const struct net_config *c,
+                   uint8_t mac[6])
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+	if (c->has_mac) {
+		memcpy(mac, c->mac, 6);
+		return;
+	}
+	for (const char *p = m->id; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	h = (h ^ '/') * 0x100000001b3ULL;
+	for (const char *p = c->id; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	/* Locally administered, unicast. */
+	mac[0] = 0x06;
+	for (int i = 1; i < 6; i++)
+		mac[i] = (uint8_t)(h >> (8 * i));
+}
+
 static int load_initrd(struct vmm *m)
 {
 	uint8_t *dst = vm_gpa(&m->vm, m->initrd_gpa, m->initrd_size);
@@ -276,7 +300,8 @@ static int build_vm(struct vmm *m, char *err, size_t errlen)
 		log_err("cannot set up the legacy devices");
 		return -1;
 	}
-	if (m->cfg.ndrives && uring_init(&m->uring, 2 * VQ_MAX_SIZE) < 0) {
+	if ((m->cfg.ndrives || m->cfg.nnets) &&
+	    uring_init(&m->uring, 2 * VQ_MAX_SIZE) < 0) {
 		snprintf(err, errlen,
 		         "io_uring: cannot set up (is io_uring disabled?)");
 		return -1;
@@ -289,6 +314,8 @@ static int build_vm(struct vmm *m, char *err, size_t errlen)
 			.direct = d->direct,
 			.no_flush = d->no_flush,
 			.id = d->id,
+			.rl = &d->rl,
+			.loop = &m->loop,
 		};
 
 		if (blk_init(&m->blk[i], vm, &m->uring, &o,
@@ -296,6 +323,22 @@ static int build_vm(struct vmm *m, char *err, size_t errlen)
 		             err, errlen) < 0)
 			return -1;
 		m->vdev[m->nvdev++] = &m->blk[i].t;
+	}
+	for (unsigned i = 0; i < m->cfg.nnets; i++) {
+		const struct net_config *c = &m->cfg.nets[i];
+		struct net_options o = {
+			.id = c->id,
+			.tap = c->host_dev_name,
+			.rx = &c->rx,
+			.tx = &c->tx,
+		};
+
+		vmm_guest_mac(m, c, o.mac);
+		if (net_init(&m->net[i], vm, &m->uring, &m->loop, &o,
+		             VDEV_BASE(NET_SLOT(m, i)),
+		             VDEV_IRQ(NET_SLOT(m, i)), err, errlen) < 0)
+			return -1;
+		m->vdev[m->nvdev++] = &m->net[i].t;
 	}
 	if (kernel_load(vm, m->kernel_buf, &m->img) < 0 || load_initrd(m) < 0)
 		return -1;
@@ -335,6 +378,8 @@ static void teardown_vm(struct vmm *m)
 	m->nvdev = 0;
 	for (unsigned i = 0; i < m->cfg.ndrives; i++)
 		blk_destroy(&m->blk[i]);
+	for (unsigned i = 0; i < m->cfg.nnets; i++)
+		net_destroy(&m->net[i]);
 	if (m->h_uring.cb)
 		evloop_del(&m->loop, &m->h_uring);
 	m->h_uring.cb = NULL;
@@ -450,7 +495,7 @@ static int attach_devices(struct vmm *m)
 				return -1;
 		}
 	}
-	if (m->cfg.ndrives) {
+	if (m->uring.ready) {
 		m->h_uring = (struct ev_handler){ m->uring.efd, on_uring,
 			                          &m->uring };
 		if (evloop_add(&m->loop, &m->h_uring, EPOLLIN) < 0)
@@ -599,6 +644,7 @@ static void *loop_thread(void *arg)
 	struct vmm *m = arg;
 
 	pthread_setname_np(pthread_self(), "wisp-evloop");
+	prctl(PR_SET_TIMERSLACK, 1UL);
 	while (!m->stop) {
 		if (evloop_run_once(&m->loop, -1) < 0) {
 			log_err("epoll_wait: %s", strerror(errno));

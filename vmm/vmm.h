@@ -16,6 +16,7 @@
 #define WISP_VMM_H
 
 #include "blk.h"
+#include "net.h"
 #include "config.h"
 #include "devices.h"
 #include "evloop.h"
@@ -60,6 +61,7 @@ struct vmm {
 	struct boot_timer boot_timer;
 	struct uring uring;
 	struct blk blk[CONFIG_MAX_DRIVES];
+	struct net net[CONFIG_MAX_NETS];
 	struct ev_handler h_uring;
 	/* Every virtio device of the VM, in slot order, and its queues. */
 	struct virtio_mmio *vdev[VMM_MAX_VIRTIO];
@@ -128,6 +130,14 @@ int vmm_start(struct vmm *m, char *err, size_t errlen, bool *usage);
  */
 int vmm_pause(struct vmm *m);
 int vmm_resume(struct vmm *m);
+
+/*
+ * The MAC the guest sees on interface @c: its guest_mac, or one made from
+ * the VM id and the interface id, the same on every run (locally
+ * administered, 06:...).
+ */
+void vmm_guest_mac(const struct vmm *m, const struct net_config *c,
+                   uint8_t mac[6]);
 
 /* Send Ctrl-Alt-Del to the guest through the i8042 keyboard. */
 int vmm_ctrl_alt_del(struct vmm *m);

@@ -8,8 +8,9 @@ PROBE_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie -nostdlib \
 PROBE_LDFLAGS := -static -no-pie -Wl,--build-id=none \
 	-Wl,-T,tests/guest/probe.ld -Wl,-z,noexecstack \
 	-Wl,--no-warn-rwx-segments
-PROBE_SRC := tests/guest/start.S tests/guest/probe.c tests/guest/blk.c
-PROBE_DEPS := $(PROBE_SRC) tests/guest/probe.h tests/guest/probe.ld \
+PROBE_SRC := tests/guest/start.S tests/guest/probe.c tests/guest/virtio.c \
+	tests/guest/blk.c tests/guest/net.c
+PROBE_DEPS := $(PROBE_SRC) tests/guest/probe.h tests/guest/virtio.h tests/guest/probe.ld \
 	tests/guest/guest.mk
 
 # probe.elf boots through its PVH note (wisp and QEMU); probe64.elf has no

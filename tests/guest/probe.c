@@ -94,6 +94,38 @@ __attribute__((noreturn)) void fail(const char *why)
 	probe_exit(1);
 }
 
+static uint8_t user_stack[16384] __attribute__((aligned(16)));
+static const char *user_error; /* set in ring 3, reported in ring 0 */
+static void (*user_report)(void);
+
+void probe_user_returned(void);
+
+__attribute__((noreturn)) void run_user(void (*fn)(void *), void *arg,
+                                        void (*report)(void))
+{
+	user_report = report;
+	enter_user(fn, arg, user_stack + sizeof(user_stack));
+}
+
+/*
+ * Back to ring 0, which reports and exits: touch an address outside the
+ * probe's 4 GiB map, and the page fault enters start.S's user_return.
+ */
+__attribute__((noreturn)) void user_exit(const char *why)
+{
+	user_error = why;
+	*(volatile uint8_t *)phys(0x400000000000ULL) = 0; /* PML4[128] */
+	__builtin_unreachable();
+}
+
+void probe_user_returned(void)
+{
+	if (user_error)
+		fail(user_error);
+	user_report();
+	probe_exit(0);
+}
+
 static bool starts_with(const char *s, const char *prefix)
 {
 	while (*prefix)
@@ -341,6 +373,10 @@ static const struct {
 	{ "blk-ro", scenario_blk_ro },
 	{ "blk-hostile", scenario_blk_hostile },
 	{ "blk-bench", scenario_blk_bench },
+	{ "net-tx", scenario_net_tx },
+	{ "net-rx", scenario_net_rx },
+	{ "net-hostile", scenario_net_hostile },
+	{ "net-bench", scenario_net_bench },
 	{ "hello", scenario_hello },
 	{ "boot-timer", scenario_boot_timer },
 	{ "memory", scenario_memory },

@@ -75,8 +75,24 @@ void scenario_blk_ro(const struct boot *b);
 void scenario_blk_hostile(const struct boot *b);
 void scenario_blk_bench(const struct boot *b);
 
+/* virtio-net scenarios (net.c): the first virtio-net device. */
+void scenario_net_tx(const struct boot *b);
+void scenario_net_rx(const struct boot *b);
+void scenario_net_hostile(const struct boot *b);
+void scenario_net_bench(const struct boot *b);
+
 /* Continue in ring 3 at fn(arg) on @stack; never returns (start.S). */
 __attribute__((noreturn)) void enter_user(void (*fn)(void *), void *arg,
                                           void *stack);
+
+/*
+ * Run hot loops in ring 3, where kvm-pvm runs guest code natively: fn(arg)
+ * runs there and ends with user_exit(NULL) or user_exit(why); back in
+ * ring 0 the run fails with @why, or @report() prints and the probe exits
+ * with success. Ring 3 cannot print (kvm-pvm ignores IOPL).
+ */
+__attribute__((noreturn)) void run_user(void (*fn)(void *), void *arg,
+                                        void (*report)(void));
+__attribute__((noreturn)) void user_exit(const char *why);
 
 #endif

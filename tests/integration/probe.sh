@@ -158,6 +158,22 @@ for args in "bench=4k n=500" "bench=1m n=20"; do
 	expect_rc "blk-bench $args" 0
 	expect_line "blk-bench $args" out '^probe: bench done$'
 done
+# A drive rate limiter: 100 requests a second (bucket of 100, refilled
+# every second), 300 reads: 100 at once, 200 more take 2 s.
+cat >>"$TMP/blk.ini" <<INI
+ops = 100 1000
+INI
+sed -i 's/^cmdline = .*/cmdline = probe=blk-bench bench=4k n=300/' "$TMP/blk.ini"
+t0=$(date +%s.%N)
+run_wisp 60 --config "$TMP/blk.ini"
+t1=$(date +%s.%N)
+expect_rc "blk rate limit" 0
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+if awk -v t="$secs" 'BEGIN { exit !(t >= 1.9 && t <= 3.5) }'; then
+	ok "blk rate limit: 300 requests at 100/s took $secs s (want about 2)"
+else
+	bad "blk rate limit" "300 requests at 100/s took $secs s, want 1.9 to 3.5"
+fi
 cp "$TMP/disk.keep" "$TMP/disk.img"
 blk_probe blk-hostile no
 expect_rc "hostile rings" 0

@@ -14,5 +14,6 @@ Suite *blk_suite(void);
 Suite *http_suite(void);
 Suite *server_suite(void);
 Suite *fcjson_suite(void);
+Suite *ratelimit_suite(void);
 
 #endif

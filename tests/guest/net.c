@@ -1,0 +1,421 @@
+/*
+ * A minimal virtio-net driver for the probe guest: polled, one receive
+ * and one transmit queue. Test frames carry EtherType 0x88b5 (local
+ * experimental) and a payload the host side (tests/integration/
+ * net_peer.py) can check byte for byte:
+ *
+ *   dst ff:ff:ff:ff:ff:ff, src, 0x88b5, seq (u32 BE), len (u16 BE),
+ *   then byte k of the frame (k >= 20) = (seq * 7 + k) & 0xff
+ *
+ * Frame i is 60 + (i * 331) % 1455 bytes long, so sizes run from the
+ * Ethernet minimum to a full 1514-byte frame.
+ */
+#include "probe.h"
+#include "virtio.h"
+
+#define NQ       64
+#define RXBUF    2048
+#define MRGBUF   512
+#define HDR      12
+#define MAXF     1514
+#define ETYPE_HI 0x88
+#define ETYPE_LO 0xb5
+#define POLL     200000000u
+
+#define NET_F_CSUM      (1ULL << 0)
+#define NET_F_MAC       (1ULL << 5)
+#define NET_F_MRG_RXBUF (1ULL << 15)
+#define NET_F_HOST_TSO4 (1ULL << 11)
+
+static volatile struct vdesc rxd[NQ] __attribute__((aligned(16)));
+static volatile uint16_t rxa[2 + NQ + 1] __attribute__((aligned(4)));
+static volatile uint32_t rxu[1 + 2 * NQ + 1] __attribute__((aligned(4)));
+static volatile struct vdesc txd[NQ] __attribute__((aligned(16)));
+static volatile uint16_t txa[2 + NQ + 1] __attribute__((aligned(4)));
+static volatile uint32_t txu[1 + 2 * NQ + 1] __attribute__((aligned(4)));
+static struct vring rxq = { NQ, rxd, rxa, rxu, 0, 0 };
+static struct vring txq = { NQ, txd, txa, txu, 0, 0 };
+
+static uint8_t rxbuf[NQ][RXBUF] __attribute__((aligned(64)));
+static uint8_t txhdr[NQ / 2][HDR];
+static uint8_t txbuf[NQ / 2][MAXF] __attribute__((aligned(64)));
+static uint8_t frame[MAXF + 64];
+static struct vdev dev;
+static uint8_t mac[6];
+static unsigned txfree = NQ / 2, txnext;
+static bool mrg;
+
+static uint32_t frame_len(uint32_t seq)
+{
+	return 60 + (seq * 331) % 1455;
+}
+
+static void make_frame(uint8_t *f, uint32_t seq, uint32_t len)
+{
+	for (int i = 0; i < 6; i++) {
+		f[i] = 0xff;
+		f[6 + i] = mac[i];
+	}
+	f[12] = ETYPE_HI;
+	f[13] = ETYPE_LO;
+	f[14] = (uint8_t)(seq >> 24);
+	f[15] = (uint8_t)(seq >> 16);
+	f[16] = (uint8_t)(seq >> 8);
+	f[17] = (uint8_t)seq;
+	f[18] = (uint8_t)(len >> 8);
+	f[19] = (uint8_t)len;
+	for (uint32_t k = 20; k < len; k++)
+		f[k] = (uint8_t)(seq * 7 + k);
+}
+
+/* A frame from the host: seq, or -1 when it is not a good test frame. */
+static int64_t check_frame(const uint8_t *f, uint32_t len)
+{
+	uint32_t seq, flen;
+
+	if (len < 20 || f[12] != ETYPE_HI || f[13] != ETYPE_LO)
+		return -2; /* someone else's frame: ignore */
+	seq = (uint32_t)f[14] << 24 | (uint32_t)f[15] << 16 |
+	      (uint32_t)f[16] << 8 | f[17];
+	flen = (uint32_t)f[18] << 8 | f[19];
+	if (flen != len || len != frame_len(seq))
+		return -1;
+	for (uint32_t k = 20; k < len; k++)
+		if (f[k] != (uint8_t)(seq * 7 + k))
+			return -1;
+	return seq;
+}
+
+static void put_mac(void)
+{
+	for (int i = 0; i < 6; i++) {
+		put_str(i ? ":" : "");
+		put_str((const char[]){ "0123456789abcdef"[mac[i] >> 4],
+		                        "0123456789abcdef"[mac[i] & 15], 0 });
+	}
+}
+
+static void rx_post(uint16_t i)
+{
+	rxd[i] = (struct vdesc){ (uintptr_t)rxbuf[i], mrg ? MRGBUF : RXBUF,
+		                 VD_F_WRITE, 0 };
+	vring_post(&rxq, i);
+}
+
+static void net_init(const struct boot *b, uint64_t features)
+{
+	if (!vdev_find(&dev, b->cmdline, 1))
+		fail("no virtio-net announced on the command line");
+	mrg = features & NET_F_MRG_RXBUF;
+	if (!vdev_negotiate(&dev, features | NET_F_MAC))
+		fail("virtio-net refused the features");
+	for (int i = 0; i < 6; i++)
+		mac[i] = vdev_cfg8(&dev, (uint32_t)i);
+	vdev_queue(&dev, 0, &rxq);
+	vdev_queue(&dev, 1, &txq);
+	vdev_driver_ok(&dev);
+	txfree = NQ / 2;
+	txnext = 0;
+}
+
+/* Reclaim sent frames; true when any slot is free. */
+static bool tx_reap(void)
+{
+	uint32_t id, len;
+
+	while (vring_used(&txq, &id, &len))
+		txfree++;
+	return txfree > 0;
+}
+
+/* Queue frame @f (@len bytes) behind a zeroed or given header. */
+static void tx_send(const uint8_t *f, uint32_t len, const uint8_t *hdr)
+{
+	unsigned slot;
+
+	for (uint32_t n = 0; !tx_reap(); n++)
+		if (n == POLL)
+			fail("virtio-net transmit timed out");
+	slot = txnext++ % (NQ / 2);
+	txfree--;
+	for (int i = 0; i < HDR; i++)
+		txhdr[slot][i] = hdr ? hdr[i] : 0;
+	for (uint32_t i = 0; i < len; i++)
+		txbuf[slot][i] = f[i];
+	txd[2 * slot] = (struct vdesc){ (uintptr_t)txhdr[slot], HDR, VD_F_NEXT,
+		                        (uint16_t)(2 * slot + 1) };
+	txd[2 * slot + 1] = (struct vdesc){ (uintptr_t)txbuf[slot], len, 0, 0 };
+	vring_post(&txq, (uint16_t)(2 * slot));
+	vdev_notify(&dev, 1);
+}
+
+static void tx_flush(void)
+{
+	for (uint32_t n = 0; txfree < NQ / 2; n++) {
+		tx_reap();
+		if (n == POLL)
+			fail("virtio-net transmit did not complete");
+	}
+}
+
+void scenario_net_tx(const struct boot *b)
+{
+	uint64_t n = arg_u64(b->cmdline, "n=", 32);
+	uint8_t f[MAXF];
+
+	net_init(b, 0);
+	for (uint32_t seq = 0; seq < n; seq++) {
+		make_frame(f, seq, frame_len(seq));
+		tx_send(f, frame_len(seq), 0);
+	}
+	tx_flush();
+	put_str("probe: net tx ");
+	put_u64(n);
+	put_str(" frames mac ");
+	put_mac();
+	put_str("\n");
+	probe_exit(0);
+}
+
+/*
+ * The next received frame into @frame: one buffer, or with MRG_RXBUF as
+ * many as its header's num_buffers says. Returns its length (without
+ * the header) and how many buffers it took.
+ */
+static uint32_t rx_frame(unsigned *nbufs)
+{
+	uint32_t id, len, total = 0;
+	unsigned want = 1;
+
+	for (unsigned got = 0; got < want;) {
+		for (uint32_t n = 0; !vring_used(&rxq, &id, &len); n++)
+			if (n == POLL)
+				fail("virtio-net receive timed out");
+		if (id >= NQ || len > (mrg ? MRGBUF : RXBUF))
+			fail("virtio-net used entry out of range");
+		if (got == 0) {
+			if (len < HDR)
+				fail("received buffer without a header");
+			want = rxbuf[id][10] | rxbuf[id][11] << 8;
+			if (want < 1 || (!mrg && want != 1) || want > NQ)
+				fail("bad num_buffers");
+			for (uint32_t k = HDR; k < len; k++)
+				frame[total++] = rxbuf[id][k];
+		} else {
+			for (uint32_t k = 0; k < len; k++)
+				if (total < sizeof(frame))
+					frame[total++] = rxbuf[id][k];
+		}
+		got++;
+		rx_post((uint16_t)id);
+	}
+	vdev_notify(&dev, 0);
+	*nbufs = want;
+	return total;
+}
+
+void scenario_net_rx(const struct boot *b)
+{
+	uint64_t n = arg_u64(b->cmdline, "n=", 32), bytes = 0, good = 0;
+	unsigned maxbufs = 0;
+
+	net_init(b, arg_is(b->cmdline, "mrg") ? NET_F_MRG_RXBUF : 0);
+	for (uint16_t i = 0; i < NQ; i++)
+		rx_post(i);
+	vdev_notify(&dev, 0);
+	put_str("probe: net rx ready mac ");
+	put_mac();
+	put_str("\n");
+	while (good < n) {
+		unsigned nb;
+		uint32_t len = rx_frame(&nb);
+		int64_t seq = check_frame(frame, len);
+
+		if (seq == -2)
+			continue;
+		if (seq < 0 || (uint64_t)seq != good)
+			fail("received frame is not the one sent");
+		good++;
+		bytes += len;
+		if (nb > maxbufs)
+			maxbufs = nb;
+	}
+	put_str("probe: net rx ");
+	put_u64(good);
+	put_str(" frames ok bytes=");
+	put_u64(bytes);
+	put_str(" maxbufs=");
+	put_u64(maxbufs);
+	put_str("\n");
+	probe_exit(0);
+}
+
+static void expect_reset(const struct boot *b, const char *what)
+{
+	uint8_t f[MAXF];
+
+	if (!vdev_wait_needs_reset(&dev))
+		fail(what);
+	put_str("probe: hostile ");
+	put_str(what);
+	put_str(": needs reset\n");
+	net_init(b, 0);
+	make_frame(f, 0, frame_len(0));
+	tx_send(f, frame_len(0), 0);
+	tx_flush();
+}
+
+/*
+ * Broken rings must stop the device (NEEDS_RESET) and nothing else;
+ * malformed frames are dropped without harm. The host counts the good
+ * frames that reach the tap: 5, a seq 0 after each of the 4 recoveries
+ * and a seq 1 after the malformed ones.
+ */
+void scenario_net_hostile(const struct boot *b)
+{
+	uint8_t f[MAXF], gso[HDR] = { 0, 1 }; /* GSO_TCPV4 */
+
+	net_init(b, 0);
+	/* transmit chain with a writable buffer */
+	txd[0] = (struct vdesc){ (uintptr_t)txhdr[0], HDR, VD_F_NEXT, 1 };
+	txd[1] = (struct vdesc){ (uintptr_t)txbuf[0], 100, VD_F_WRITE, 0 };
+	vring_post(&txq, 0);
+	vdev_notify(&dev, 1);
+	expect_reset(b, "writable transmit buffer");
+
+	/* receive chain with a readable buffer */
+	rxd[0] = (struct vdesc){ (uintptr_t)rxbuf[0], RXBUF, 0, 0 };
+	vring_post(&rxq, 0);
+	vdev_notify(&dev, 0);
+	expect_reset(b, "readable receive buffer");
+
+	/* receive buffer too small for the header */
+	rxd[0] = (struct vdesc){ (uintptr_t)rxbuf[0], 8, VD_F_WRITE, 0 };
+	vring_post(&rxq, 0);
+	vdev_notify(&dev, 0);
+	expect_reset(b, "tiny receive buffer");
+
+	/* transmit head out of range */
+	vring_post(&txq, NQ + 5);
+	vdev_notify(&dev, 1);
+	expect_reset(b, "transmit head out of range");
+
+	/* malformed frames: too short, and GSO that was not negotiated */
+	make_frame(f, 1, frame_len(1));
+	tx_send(f, 5, 0);
+	tx_send(f, frame_len(1), gso);
+	tx_send(f, frame_len(1), 0);
+	tx_flush();
+	if (vdev_rd(&dev, VIO_STATUS) & VIO_S_NEEDS_RESET)
+		fail("a malformed frame broke the device");
+	put_str("probe: malformed frames dropped\n");
+	put_str("probe: net-hostile ok\n");
+	probe_exit(0);
+}
+
+/*
+ * net-bench: dir=tx sends n= frames of size= bytes as fast as the device
+ * takes them; dir=rx counts n= test-EtherType frames the host floods in.
+ * Both loops run in ring 3 (see run_user); the host times the run.
+ */
+struct nbench {
+	bool rx;
+	uint64_t n, size, done, bytes;
+};
+
+static struct nbench nb;
+
+static void nbench_report(void)
+{
+	put_str(nb.rx ? "probe: net bench rx " : "probe: net bench tx ");
+	put_u64(nb.done);
+	put_str(" frames bytes=");
+	put_u64(nb.bytes);
+	put_str("\n");
+}
+
+static void nbench_tx(struct nbench *b)
+{
+	uint64_t posted = 0;
+	uint32_t id, len;
+
+	while (b->done < b->n) {
+		bool kick = false;
+
+		while (posted < b->n && posted - b->done < NQ) {
+			uint16_t i = (uint16_t)(posted % NQ);
+
+			txd[i] =
+			        (struct vdesc){ (uintptr_t)rxbuf[i],
+				                HDR + (uint32_t)b->size, 0, 0 };
+			vring_post(&txq, i);
+			posted++;
+			kick = true;
+		}
+		if (kick)
+			vdev_notify(&dev, 1);
+		while (vring_used(&txq, &id, &len)) {
+			b->done++;
+			b->bytes += b->size;
+		}
+	}
+}
+
+static void nbench_rx(struct nbench *b)
+{
+	uint32_t id, len;
+
+	while (b->done < b->n) {
+		bool kick = false;
+
+		while (b->done < b->n && vring_used(&rxq, &id, &len)) {
+			if (id >= NQ)
+				user_exit("used entry out of range");
+			if (len >= HDR + 14 &&
+			    rxbuf[id][HDR + 12] == ETYPE_HI &&
+			    rxbuf[id][HDR + 13] == ETYPE_LO) {
+				b->done++;
+				b->bytes += len - HDR;
+			}
+			rxd[id] = (struct vdesc){ (uintptr_t)rxbuf[id], RXBUF,
+				                  VD_F_WRITE, 0 };
+			vring_post(&rxq, (uint16_t)id);
+			kick = true;
+		}
+		if (kick)
+			vdev_notify(&dev, 0);
+	}
+}
+
+static void nbench_user(void *arg)
+{
+	struct nbench *b = arg;
+
+	/* every transmit buffer holds the same frame (made here: fast) */
+	for (unsigned i = 0; !b->rx && i < NQ; i++) {
+		for (int k = 0; k < HDR; k++)
+			rxbuf[i][k] = 0;
+		make_frame(rxbuf[i] + HDR, 0, (uint32_t)b->size);
+	}
+	if (b->rx)
+		nbench_rx(b);
+	else
+		nbench_tx(b);
+	user_exit(NULL);
+}
+
+void scenario_net_bench(const struct boot *b)
+{
+	nb.rx = arg_is(b->cmdline, "dir=rx");
+	nb.n = arg_u64(b->cmdline, "n=", 10000);
+	nb.size = arg_u64(b->cmdline, "size=", MAXF);
+	if (nb.size < 60 || nb.size > MAXF)
+		fail("size= must be 60..1514");
+	net_init(b, 0);
+	for (uint16_t i = 0; nb.rx && i < NQ; i++)
+		rx_post(i);
+	vdev_notify(&dev, 0);
+	put_str(nb.rx ? "probe: net bench rx ready\n"
+	              : "probe: net bench tx start\n");
+	run_user(nbench_user, &nb, nbench_report);
+}

@@ -1,0 +1,633 @@
+#include "net.h"
+#include "log.h"
+#include "tap.h"
+#include "util.h"
+#include "vm.h"
+
+#include <errno.h>
+#include <linux/if_tun.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#define F(bit) (1ULL << (bit))
+/* Offloads from the guest (HOST_*) and to it (GUEST_*): the tap's. */
+#define NET_FEATURES                                                           \
+	(F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) |                   \
+	 F(VIRTIO_NET_F_MTU) | F(VIRTIO_NET_F_MAC) |                           \
+	 F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO6) |             \
+	 F(VIRTIO_NET_F_GUEST_UFO) | F(VIRTIO_NET_F_HOST_TSO4) |               \
+	 F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_UFO) |                \
+	 F(VIRTIO_NET_F_MRG_RXBUF))
+
+/* How long a failing tap is left alone before the next read. */
+#define RX_BACKOFF_NS (100 * 1000 * 1000ULL)
+
+static bool negotiated(const struct net *n, unsigned bit)
+{
+	return n->t.drv_features & F(bit);
+}
+
+/* Copy @len bytes at @off of the iovecs to or from @buf. */
+static bool iov_copy(const struct iovec *iov, unsigned cnt, size_t off,
+                     void *buf, size_t len, bool to_iov)
+{
+	uint8_t *p = buf;
+
+	for (unsigned i = 0; i < cnt && len; i++) {
+		size_t l = iov[i].iov_len, k;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		k = MIN(len, l - off);
+		if (to_iov)
+			memcpy((uint8_t *)iov[i].iov_base + off, p, k);
+		else
+			memcpy(p, (uint8_t *)iov[i].iov_base + off, k);
+		p += k;
+		len -= k;
+		off = 0;
+	}
+	return len == 0;
+}
+
+static void publish(struct net *n, unsigned qi)
+{
+	if (vq_publish(&n->t.vq[qi]))
+		virtio_mmio_signal_used(&n->t);
+}
+
+/* ---- receive ------------------------------------------------------------ */
+
+static void rx_fill(struct net *n);
+
+/* Forget the chains taken for reading (reset): they are the driver's. */
+static void rx_drop_held(struct net *n)
+{
+	n->nheld = n->nheld_iov = 0;
+	n->held_len = 0;
+}
+
+/* Take one more chain for the next read; false when there is none. */
+static bool rx_take(struct net *n)
+{
+	struct vq *q = &n->t.vq[NET_RXQ];
+	struct vq_chain *c = &n->chain;
+	struct net_rxchain *h;
+
+	for (;;) {
+		enum vq_pop_result res = vq_pop(q, n->t.vm, c);
+
+		if (res == VQ_BROKEN) {
+			virtio_mmio_needs_reset(&n->t, q->error);
+			return false;
+		}
+		if (res == VQ_CHAIN)
+			break;
+		if (!vq_enable_notify(q))
+			return false;
+	}
+	if (c->nout || c->in_len < NET_HDR_LEN) {
+		virtio_mmio_needs_reset(&n->t,
+		                        c->nout ? "readable buffer in the "
+		                                  "receive queue"
+		                                : "receive buffer smaller "
+		                                  "than the header");
+		return false;
+	}
+	h = &n->held[n->nheld++];
+	*h = (struct net_rxchain){
+		.head = c->head,
+		.iov0 = n->nheld_iov,
+		.niov = c->nin,
+		.len = c->in_len,
+	};
+	memcpy(&n->rx_iov[n->nheld_iov], c->iov, c->nin * sizeof(c->iov[0]));
+	n->nheld_iov += c->nin;
+	n->held_len += c->in_len;
+	return true;
+}
+
+/* Hand @len bytes just read to the guest: used entries, num_buffers. */
+static void rx_deliver(struct net *n, uint64_t len)
+{
+	struct vq *q = &n->t.vq[NET_RXQ];
+	uint64_t left = len;
+	uint16_t k = 0;
+	uint8_t zero = 0;
+
+	while (left && k < n->nheld) {
+		uint64_t take = MIN(left, n->held[k].len);
+
+		vq_push(q, n->held[k].head, (uint32_t)take);
+		left -= take;
+		k++;
+	}
+	iov_copy(n->rx_iov, n->held[0].niov, 10, &k, sizeof(k), true);
+	/* The tap may flag checksums the driver did not ask to hear of. */
+	if (!n->guest_csum)
+		iov_copy(n->rx_iov, n->held[0].niov, 0, &zero, 1, true);
+	n->stats.rx_packets_count++;
+	n->stats.rx_bytes_count += len - NET_HDR_LEN;
+	if (rl_active(&n->rl_rx))
+		rl_charge(&n->rl_rx, len - NET_HDR_LEN, 1, rl_now_ns());
+	/* The chains after the k used ones move to the front. */
+	if (k < n->nheld) {
+		unsigned first_iov = n->held[k].iov0;
+
+		memmove(n->held, n->held + k,
+		        (n->nheld - k) * sizeof(n->held[0]));
+		memmove(n->rx_iov, n->rx_iov + first_iov,
+		        (n->nheld_iov - first_iov) * sizeof(n->rx_iov[0]));
+		for (unsigned i = 0; i < n->nheld - k; i++)
+			n->held[i].iov0 -= first_iov;
+		n->nheld_iov -= first_iov;
+	} else {
+		n->nheld_iov = 0;
+	}
+	n->nheld -= k;
+	n->held_len = 0;
+	for (unsigned i = 0; i < n->nheld; i++)
+		n->held_len += n->held[i].len;
+	publish(n, NET_RXQ);
+}
+
+static void on_rx_done(struct uring_req *ur, int res)
+{
+	struct net *n =
+	        (struct net *)((uint8_t *)ur - offsetof(struct net, rx_ur));
+
+	pthread_mutex_lock(&n->t.lock);
+	n->rx_busy = false;
+	if (n->rx_gen != n->gen || !n->active) {
+		/* The driver reset the device meanwhile. */
+	} else if (res >= NET_HDR_LEN + NET_ETH_HLEN) {
+		rx_deliver(n, (uint64_t)res);
+	} else if (res == -EFAULT) {
+		/* A frame larger than the buffers: the tap dropped it. */
+		n->stats.rx_fails++;
+	} else if (res != -ECANCELED) {
+		n->stats.rx_fails++;
+		log_limited(&n->t.rl, LOG_WARN, "net '%s': tap read: %s", n->id,
+		            res < 0 ? strerror(-res) : "short frame");
+		if (res < 0) {
+			/* Leave a failing tap alone for a while: no spinning.
+			 */
+			n->rx_backoff = true;
+			rl_timer_arm(&n->rx_timer, RX_BACKOFF_NS);
+		}
+	}
+	rx_fill(n);
+	uring_submit(n->uring);
+	pthread_mutex_unlock(&n->t.lock);
+}
+
+/*
+ * Take chains until a largest frame fits, then start a read. Without
+ * MRG_RXBUF each frame has one chain to itself.
+ */
+static bool rx_enough(const struct net *n)
+{
+	return n->mrg ? n->held_len >= n->rx_need : n->nheld > 0;
+}
+
+/* Room for another chain: a queue's worth, or the iovecs of one read. */
+static bool rx_room(const struct net *n)
+{
+	return n->nheld < n->t.vq[NET_RXQ].s.num &&
+	       n->nheld_iov + VQ_MAX_SEGS <= NET_RX_IOV;
+}
+
+static void rx_fill(struct net *n)
+{
+	struct io_uring_sqe *sqe;
+	uint64_t now;
+
+	if (!n->active || n->rx_busy || n->rx_backoff ||
+	    !n->t.vq[NET_RXQ].s.ready ||
+	    (n->t.status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		return;
+	while (!rx_enough(n) && rx_room(n) && rx_take(n))
+		;
+	/*
+	 * Too little to hold a largest frame: wait for the driver to post
+	 * more (it notifies the queue), unless no more can be taken.
+	 */
+	if (!n->nheld || (!rx_enough(n) && rx_room(n))) {
+		n->stats.no_rx_avail_buffer++;
+		return;
+	}
+	now = rl_now_ns();
+	if (rl_active(&n->rl_rx) && !rl_may_start(&n->rl_rx, now)) {
+		n->stats.rx_rate_limiter_throttled++;
+		rl_timer_arm(&n->rx_timer, rl_wait_ns(&n->rl_rx, 0, 0, now));
+		return;
+	}
+	sqe = uring_sqe(n->uring, &n->rx_ur);
+	if (!sqe)
+		return; /* the ring is full; a completion calls us again */
+	io_uring_prep_readv(sqe, n->tap_fd, n->rx_iov, n->nheld_iov, 0);
+	n->rx_busy = true;
+	n->rx_gen = n->gen;
+}
+
+static void on_rx_timer(struct ev_handler *h, uint32_t events)
+{
+	struct net *n = h->opaque;
+
+	pthread_mutex_lock(&n->t.lock);
+	rl_timer_ack(&n->rx_timer);
+	n->rx_backoff = false;
+	rx_fill(n);
+	uring_submit(n->uring);
+	pthread_mutex_unlock(&n->t.lock);
+}
+
+/* ---- transmit ----------------------------------------------------------- */
+
+static void on_tx_done(struct uring_req *ur, int res)
+{
+	struct net_txreq *r = (struct net_txreq *)ur;
+	struct net *n = r->net;
+
+	pthread_mutex_lock(&n->t.lock);
+	n->tx_inflight--;
+	r->busy = false;
+	if (r->gen == n->gen) {
+		if (res == (int)(r->frame + NET_HDR_LEN)) {
+			n->stats.tx_packets_count++;
+			n->stats.tx_bytes_count += r->frame;
+		} else {
+			n->stats.tx_fails++;
+			log_limited(&n->t.rl, LOG_WARN,
+			            "net '%s': tap write: %s", n->id,
+			            res < 0 ? strerror(-res) : "short write");
+		}
+		vq_push(&n->t.vq[NET_TXQ], r->head, 0);
+		publish(n, NET_TXQ);
+	}
+	pthread_mutex_unlock(&n->t.lock);
+}
+
+/*
+ * Check a frame's header against what was negotiated. Frames that break
+ * it are malformed (dropped and counted), not hostile: the ring is fine.
+ */
+static bool tx_header_ok(const struct net *n, const uint8_t *hdr,
+                         uint32_t frame)
+{
+	uint8_t flags = hdr[0], gso = hdr[1] & ~VIRTIO_NET_HDR_GSO_ECN;
+
+	if (frame < NET_ETH_HLEN || frame > NET_MAX_FRAME)
+		return false;
+	if ((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+	    !negotiated(n, VIRTIO_NET_F_CSUM))
+		return false;
+	switch (gso) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		return !(hdr[1] & VIRTIO_NET_HDR_GSO_ECN);
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		return negotiated(n, VIRTIO_NET_F_HOST_TSO4);
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		return negotiated(n, VIRTIO_NET_F_HOST_TSO6);
+	case VIRTIO_NET_HDR_GSO_UDP:
+		return negotiated(n, VIRTIO_NET_F_HOST_UFO);
+	default:
+		return false;
+	}
+}
+
+/*
+ * Send @r now if the limiter lets it; false when throttled. A request
+ * that cannot even be queued is answered at once (*@done set).
+ */
+static bool tx_send(struct net *n, struct net_txreq *r, bool *done)
+{
+	struct io_uring_sqe *sqe;
+	uint64_t now;
+
+	if (rl_active(&n->rl_tx)) {
+		now = rl_now_ns();
+		if (!rl_consume(&n->rl_tx, r->frame, 1, now)) {
+			n->stats.tx_rate_limiter_throttled++;
+			rl_timer_arm(&n->tx_timer,
+			             rl_wait_ns(&n->rl_tx, r->frame, 1, now));
+			return false;
+		}
+	}
+	sqe = uring_sqe(n->uring, &r->ur);
+	if (!sqe) {
+		n->stats.tx_fails++;
+		r->busy = false;
+		vq_push(&n->t.vq[NET_TXQ], r->head, 0);
+		*done = true;
+		return true;
+	}
+	io_uring_prep_writev(sqe, n->tap_fd, r->iov, r->niov, 0);
+	n->tx_inflight++;
+	return true;
+}
+
+/*
+ * Turn chain @c into a request: a checked copy of the header, then the
+ * frame from guest memory. NULL when the frame was dropped (*@done set)
+ * or the device broke.
+ */
+static struct net_txreq *tx_prepare(struct net *n, const struct vq_chain *c,
+                                    bool *done)
+{
+	struct net_txreq *r = &n->tx[c->head];
+	uint64_t frame;
+	unsigned i = 0;
+	size_t skip = NET_HDR_LEN;
+
+	if (r->busy) {
+		virtio_mmio_needs_reset(&n->t,
+		                        "transmit head reused in flight");
+		return NULL;
+	}
+	if (c->nin) {
+		virtio_mmio_needs_reset(
+		        &n->t, "writable buffer in the transmit queue");
+		return NULL;
+	}
+	*r = (struct net_txreq){
+		.ur.done = on_tx_done,
+		.net = n,
+		.busy = true,
+		.head = c->head,
+		.gen = n->gen,
+	};
+	frame = c->out_len >= NET_HDR_LEN ? c->out_len - NET_HDR_LEN : 0;
+	if (c->out_len < NET_HDR_LEN ||
+	    !iov_copy(c->iov, c->nout, 0, r->hdr, NET_HDR_LEN, false) ||
+	    !tx_header_ok(n, r->hdr, (uint32_t)MIN(frame, UINT32_MAX))) {
+		n->stats.tx_malformed_frames++;
+		r->busy = false;
+		vq_push(&n->t.vq[NET_TXQ], c->head, 0);
+		*done = true;
+		return NULL;
+	}
+	r->frame = (uint32_t)frame;
+	r->iov[0] = (struct iovec){ r->hdr, NET_HDR_LEN };
+	r->niov = 1;
+	for (i = 0; i < c->nout; i++) {
+		struct iovec v = c->iov[i];
+
+		if (skip >= v.iov_len) {
+			skip -= v.iov_len;
+			continue;
+		}
+		v.iov_base = (uint8_t *)v.iov_base + skip;
+		v.iov_len -= skip;
+		skip = 0;
+		r->iov[r->niov++] = v;
+	}
+	return r;
+}
+
+static void tx_drain(struct net *n)
+{
+	struct vq *q = &n->t.vq[NET_TXQ];
+	bool done = false;
+
+	if (!n->active || !q->s.ready ||
+	    (n->t.status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		return;
+	if (n->tx_wait >= 0) {
+		if (!tx_send(n, &n->tx[n->tx_wait], &done))
+			return;
+		n->tx_wait = -1;
+	}
+	for (;;) {
+		enum vq_pop_result res = vq_pop(q, n->t.vm, &n->chain);
+		struct net_txreq *r;
+
+		if (res == VQ_BROKEN) {
+			virtio_mmio_needs_reset(&n->t, q->error);
+			break;
+		}
+		if (res == VQ_EMPTY) {
+			if (!vq_enable_notify(q))
+				break;
+			continue;
+		}
+		r = tx_prepare(n, &n->chain, &done);
+		if (!r) {
+			if (n->t.status & VIRTIO_CONFIG_S_NEEDS_RESET)
+				break;
+			continue;
+		}
+		if (!tx_send(n, r, &done)) {
+			n->tx_wait = r->head;
+			break;
+		}
+	}
+	uring_submit(n->uring);
+	if (done)
+		publish(n, NET_TXQ);
+}
+
+static void on_tx_timer(struct ev_handler *h, uint32_t events)
+{
+	struct net *n = h->opaque;
+
+	pthread_mutex_lock(&n->t.lock);
+	rl_timer_ack(&n->tx_timer);
+	tx_drain(n);
+	pthread_mutex_unlock(&n->t.lock);
+}
+
+/* ---- the device -----------------------------------------------------------
+ */
+
+static void net_notify(struct virtio_mmio *t, unsigned q)
+{
+	struct net *n = t->dev;
+
+	if (q == NET_TXQ) {
+		n->stats.tx_queue_event_count++;
+		tx_drain(n);
+		return;
+	}
+	n->stats.rx_queue_event_count++;
+	/* A read from before a reset still holds the old buffers. */
+	if (n->rx_busy && n->rx_gen != n->gen)
+		uring_cancel(n->uring, &n->rx_ur);
+	rx_fill(n);
+	uring_submit(n->uring);
+}
+
+/*
+ * DRIVER_OK, on a vCPU thread under the lock: fix the offloads and the
+ * receive buffer size, then let the event loop start reading (only it
+ * may touch the ring of io_uring).
+ */
+static int net_activate(struct virtio_mmio *t)
+{
+	struct net *n = t->dev;
+	unsigned tun = 0;
+	uint64_t one = 1;
+	bool gso;
+
+	n->mrg = negotiated(n, VIRTIO_NET_F_MRG_RXBUF);
+	n->guest_csum = negotiated(n, VIRTIO_NET_F_GUEST_CSUM);
+	gso = negotiated(n, VIRTIO_NET_F_GUEST_TSO4) ||
+	      negotiated(n, VIRTIO_NET_F_GUEST_TSO6) ||
+	      negotiated(n, VIRTIO_NET_F_GUEST_UFO);
+	if (n->guest_csum) {
+		tun |= TUN_F_CSUM;
+		if (negotiated(n, VIRTIO_NET_F_GUEST_TSO4))
+			tun |= TUN_F_TSO4;
+		if (negotiated(n, VIRTIO_NET_F_GUEST_TSO6))
+			tun |= TUN_F_TSO6;
+		if (negotiated(n, VIRTIO_NET_F_GUEST_UFO))
+			tun |= TUN_F_UFO;
+	}
+	if (n->is_tap && tap_set_offload(n->tap_fd, tun) < 0)
+		return -1;
+	log_debug("net '%s': features 0x%llx, tap offloads 0x%x", n->id,
+	          (unsigned long long)t->drv_features, tun);
+	/* Ethernet + VLAN tag around an MTU-sized packet, or a GSO frame. */
+	n->rx_need = NET_HDR_LEN +
+	             (gso ? NET_MAX_FRAME : n->cfg.mtu + NET_ETH_HLEN + 4);
+	n->active = true;
+	if (write(t->notify_fd[NET_RXQ], &one, sizeof(one)) < 0)
+		log_warn("net '%s': rx kick: %s", n->id, strerror(errno));
+	return 0;
+}
+
+/* Driver reset, on a vCPU thread under the lock. */
+static void net_reset(struct virtio_mmio *t)
+{
+	struct net *n = t->dev;
+
+	if (!n)
+		return; /* the transport's own reset at init */
+	n->gen++;
+	n->active = false;
+	rx_drop_held(n);
+	/* A throttled frame was never sent: its slot is free again. */
+	if (n->tx_wait >= 0)
+		n->tx[n->tx_wait].busy = false;
+	n->tx_wait = -1;
+	if (n->is_tap)
+		tap_set_offload(n->tap_fd, 0);
+}
+
+static void net_config_read(struct virtio_mmio *t, uint64_t off, uint8_t *data,
+                            uint32_t size)
+{
+	struct net *n = t->dev;
+
+	if (off < sizeof(n->cfg) && size <= sizeof(n->cfg) - off)
+		memcpy(data, (uint8_t *)&n->cfg + off, size);
+}
+
+static const struct virtio_ops net_ops = {
+	.name = "virtio-net",
+	.device_id = VIRTIO_ID_NET,
+	.nqueues = 2,
+	.features = NET_FEATURES,
+	.config_read = net_config_read,
+	.activate = net_activate,
+	.reset = net_reset,
+	.queue_notify = net_notify,
+};
+
+int net_attach(struct net *n, struct vm *vm, struct uring *u,
+               struct evloop *loop, const struct net_options *o, int fd,
+               unsigned mtu, uint64_t base, unsigned irq, char *err,
+               size_t errlen)
+{
+	uint64_t now = rl_now_ns();
+
+	memset(n, 0, sizeof(*n));
+	n->rx_timer.fd = n->tx_timer.fd = -1;
+	n->tap_fd = fd;
+	n->uring = u;
+	n->loop = loop;
+	n->tx_wait = -1;
+	n->rx_ur.done = on_rx_done;
+	snprintf(n->id, sizeof(n->id), "%s", o->id);
+	snprintf(n->tap, sizeof(n->tap), "%s", o->tap ? o->tap : "");
+	memcpy(n->cfg.mac, o->mac, 6);
+	n->cfg.mtu = (uint16_t)mtu;
+	n->cfg.max_virtqueue_pairs = 1;
+	rl_configure(&n->rl_rx, o->rx, now);
+	rl_configure(&n->rl_tx, o->tx, now);
+	if (rl_timer_init(&n->rx_timer) < 0 || rl_timer_init(&n->tx_timer) < 0)
+		goto fail;
+	n->h_rx_timer = (struct ev_handler){ n->rx_timer.fd, on_rx_timer, n };
+	n->h_tx_timer = (struct ev_handler){ n->tx_timer.fd, on_tx_timer, n };
+	if (loop && (evloop_add(loop, &n->h_rx_timer, EPOLLIN) < 0 ||
+	             evloop_add(loop, &n->h_tx_timer, EPOLLIN) < 0))
+		goto fail;
+	if (virtio_mmio_init(&n->t, vm, &net_ops, n, base, irq) < 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "net '%s': cannot attach the device", o->id);
+	return -1;
+}
+
+int net_init(struct net *n, struct vm *vm, struct uring *u, struct evloop *loop,
+             const struct net_options *o, uint64_t base, unsigned irq,
+             char *err, size_t errlen)
+{
+	unsigned mtu;
+	int fd = tap_open(o->tap, &mtu, err, errlen);
+
+	if (fd < 0)
+		return -1;
+	if (net_attach(n, vm, u, loop, o, fd, mtu, base, irq, err, errlen) < 0)
+		return -1; /* net_destroy() closes the tap */
+	n->is_tap = true;
+	return 0;
+}
+
+void net_set_rate_limiters(struct net *n, const struct rate_limiter_config *rx,
+                           const struct rate_limiter_config *tx)
+{
+	uint64_t now = rl_now_ns(), one = 1;
+
+	pthread_mutex_lock(&n->t.lock);
+	if (rx)
+		rl_configure(&n->rl_rx, rx, now);
+	if (tx)
+		rl_configure(&n->rl_tx, tx, now);
+	pthread_mutex_unlock(&n->t.lock);
+	/* Whatever waited on the old limits may go now: look again. */
+	if (rx && write(n->t.notify_fd[NET_RXQ], &one, sizeof(one)) < 0)
+		log_warn("net '%s': rx kick: %s", n->id, strerror(errno));
+	if (tx && write(n->t.notify_fd[NET_TXQ], &one, sizeof(one)) < 0)
+		log_warn("net '%s': tx kick: %s", n->id, strerror(errno));
+}
+
+void net_destroy(struct net *n)
+{
+	/* Nothing may start a read again once the one in flight ends. */
+	if (n->t.ops) {
+		pthread_mutex_lock(&n->t.lock);
+		n->active = false;
+		pthread_mutex_unlock(&n->t.lock);
+	}
+	if (n->rx_busy) {
+		uring_cancel(n->uring, &n->rx_ur);
+		uring_wait(n->uring, &n->rx_busy);
+	}
+	if (n->h_rx_timer.cb && n->loop)
+		evloop_del(n->loop, &n->h_rx_timer);
+	if (n->h_tx_timer.cb && n->loop)
+		evloop_del(n->loop, &n->h_tx_timer);
+	n->h_rx_timer.cb = n->h_tx_timer.cb = NULL;
+	rl_timer_destroy(&n->rx_timer);
+	rl_timer_destroy(&n->tx_timer);
+	virtio_mmio_destroy(&n->t);
+	if (n->tap_fd >= 0)
+		close(n->tap_fd);
+	n->tap_fd = -1;
+}

@@ -1,0 +1,151 @@
+/*
+ * virtio-net (virtio 1.2, 5.1) on a tap device, both directions through
+ * io_uring.
+ *
+ *   receive queue 0   the driver posts writable chains; the device fills
+ *                     them with a 12-byte virtio_net_hdr_v1 and a frame
+ *   transmit queue 1  readable chains: a header and a frame
+ *
+ * Receive: chains are taken from the ring until they could hold the
+ * largest frame the negotiated features allow (with MRG_RXBUF a frame may
+ * span several chains; num_buffers says how many), then one readv goes to
+ * the tap straight into them. One read is in flight at a time, so frames
+ * reach the guest in the tap's order; a read that finds data completes
+ * inline, so a busy tap is drained without waiting on the event loop.
+ * With no buffers posted nothing is read: frames wait in the tap's own
+ * queue (the host's txqueuelen bounds it), none is dropped inside wisp.
+ *
+ * Transmit: each chain becomes one writev from guest memory, with the
+ * header copied and checked first (offloads the driver did not negotiate
+ * are refused), so what the tap sees is what was checked.
+ *
+ * Rate limiters (rx and tx, bytes and operations) throttle the queue and
+ * arm a timerfd; nothing polls. Hostile chains (readable buffers in the
+ * receive queue, writable ones in the transmit queue, buffers too small
+ * for the header) set DEVICE_NEEDS_RESET; the VM goes on.
+ */
+#ifndef WISP_VIRTIO_NET_H
+#define WISP_VIRTIO_NET_H
+
+#include "evloop.h"
+#include "mmio.h"
+#include "ratelimit.h"
+#include "uring.h"
+
+#include <linux/virtio_net.h>
+
+#define NET_RXQ       0
+#define NET_TXQ       1
+#define NET_HDR_LEN   12    /* struct virtio_net_hdr_v1 */
+#define NET_MAX_FRAME 65550 /* 64 KiB of GSO payload and its headers */
+#define NET_ETH_HLEN  14
+/* iovecs of one read; chains are taken while a whole chain still fits. */
+#define NET_RX_IOV 1024
+
+struct net;
+
+struct net_txreq {
+	struct uring_req ur; /* first: the completion callback */
+	struct net *net;
+	bool busy;
+	uint16_t head;
+	uint32_t gen;
+	uint32_t frame; /* bytes of the frame, without the header */
+	uint8_t hdr[NET_HDR_LEN];
+	unsigned niov;
+	struct iovec iov[VQ_MAX_SEGS + 1];
+};
+
+struct net_rxchain {
+	uint16_t head;
+	unsigned iov0, niov; /* its part of rx_iov */
+	uint64_t len;
+};
+
+/* Counters for metrics (Firecracker's names); event loop thread. */
+#define NET_STATS(X)                                                           \
+	X(rx_bytes_count)                                                      \
+	X(rx_packets_count)                                                    \
+	X(rx_fails)                                                            \
+	X(rx_queue_event_count)                                                \
+	X(no_rx_avail_buffer)                                                  \
+	X(rx_rate_limiter_throttled)                                           \
+	X(tx_bytes_count)                                                      \
+	X(tx_packets_count)                                                    \
+	X(tx_fails)                                                            \
+	X(tx_queue_event_count)                                                \
+	X(tx_malformed_frames)                                                 \
+	X(tx_rate_limiter_throttled)
+#define NET_STAT_FIELD(name) uint64_t name;
+struct net_stats {
+	NET_STATS(NET_STAT_FIELD)
+};
+#undef NET_STAT_FIELD
+
+struct net_options {
+	const char *id;  /* for messages */
+	const char *tap; /* host_dev_name */
+	uint8_t mac[6];
+	const struct rate_limiter_config *rx, *tx;
+};
+
+struct net {
+	struct virtio_mmio t;
+	struct uring *uring;
+	struct evloop *loop;
+	int tap_fd;
+	bool is_tap; /* offloads are set on it (net_attach: any fd) */
+	char id[32], tap[16];
+	struct virtio_net_config cfg;
+	uint32_t gen; /* bumped by reset: stale completions are dropped */
+	bool active;  /* DRIVER_OK seen: serve the queues */
+	bool mrg, guest_csum;
+	uint64_t rx_need; /* buffer bytes a read needs */
+
+	/* Receive: chains taken but not yet filled; one read in flight. */
+	struct uring_req rx_ur;
+	bool rx_busy;
+	uint32_t rx_gen;
+	bool rx_backoff; /* the tap failed; retry on rx_timer */
+	unsigned nheld, nheld_iov;
+	uint64_t held_len;
+	struct net_rxchain held[VQ_MAX_SIZE];
+	struct iovec rx_iov[NET_RX_IOV];
+
+	/* Transmit: one request per head; @tx_wait is throttled, or -1. */
+	struct net_txreq tx[VQ_MAX_SIZE];
+	int tx_wait;
+	unsigned tx_inflight;
+
+	struct rate_limiter rl_rx, rl_tx;
+	struct rl_timer rx_timer, tx_timer;
+	struct ev_handler h_rx_timer, h_tx_timer;
+	struct net_stats stats, reported; /* reported: at the last flush */
+	struct vq_chain chain;            /* scratch for vq_pop() */
+};
+
+/*
+ * Open the tap and attach a virtio-net device at @base/@irq whose rate
+ * limiter timers run on @loop. Returns 0, or -1 with a message in @err.
+ */
+int net_init(struct net *n, struct vm *vm, struct uring *u, struct evloop *loop,
+             const struct net_options *o, uint64_t base, unsigned irq,
+             char *err, size_t errlen);
+/*
+ * The same on an fd that is already open and behaves like a tap (one
+ * frame per read and write, a 12-byte header first): a socketpair in
+ * tests and fuzzing. No offload ioctls; @loop may be NULL (no limiter
+ * timers then).
+ */
+int net_attach(struct net *n, struct vm *vm, struct uring *u,
+               struct evloop *loop, const struct net_options *o, int fd,
+               unsigned mtu, uint64_t base, unsigned irq, char *err,
+               size_t errlen);
+/* Waits for a read in flight to end first: guest RAM may go next. */
+void net_destroy(struct net *n);
+
+/* New limiters from the API (PATCH): full buckets. Event loop thread. */
+void net_set_rate_limiters(struct net *n, const struct rate_limiter_config *rx,
+                           const struct rate_limiter_config *tx);
+
+#endif
