@@ -202,9 +202,6 @@ static int put_actions(struct ctx *x)
 			log_warn("network interface '%s' is configured but "
 			         "not attached: wisp has no virtio-net yet",
 			         x->m->cfg.nets[i].id);
-		if (x->m->cfg.vsock.present)
-			log_warn("vsock is configured but not attached: wisp "
-			         "has no virtio-vsock yet");
 		if (vmm_start(x->m, x->err, sizeof(x->err), &usage) < 0)
 			return -1;
 		return 0;
