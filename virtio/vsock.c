@@ -331,23 +331,32 @@ static void vsock_notify(struct virtio_mmio *t, unsigned q)
 	vsock_run(v);
 }
 
-static void close_all(struct vsock *v)
+/* Close the connections (@all, or those the guest heard of). */
+static void close_all(struct vsock *v, bool all)
 {
-	for (unsigned i = 0; v->conns && i < VSOCK_MAX_CONNS; i++)
-		if (v->conns[i].state != VSOCK_FREE)
-			vsock_conn_free(v, &v->conns[i]);
+	for (unsigned i = 0; v->conns && i < VSOCK_MAX_CONNS; i++) {
+		struct vsock_conn *c = &v->conns[i];
+
+		if (c->state != VSOCK_FREE && (all || vsock_conn_announced(c)))
+			vsock_conn_free(v, c);
+	}
 	v->rst_len = v->rst_head = 0;
 	v->tx_stalled = false;
 }
 
-/* Driver reset (vCPU thread): every connection goes, the host sees EOF. */
+/*
+ * Driver reset (vCPU thread): every connection the guest knows goes (the
+ * host sees EOF). Host connections whose REQUEST has not gone out yet
+ * wait for the next driver, as they do before the guest's first one:
+ * Linux resets the device when its driver loads.
+ */
 static void vsock_reset(struct virtio_mmio *t)
 {
 	struct vsock *v = t->dev;
 
 	if (!v)
 		return;
-	close_all(v);
+	close_all(v, false);
 	v->rx_held = false;
 	v->event_pending = false;
 }
@@ -384,7 +393,7 @@ static const struct virtio_ops vsock_ops = {
 void vsock_transport_reset(struct vsock *v)
 {
 	pthread_mutex_lock(&v->t.lock);
-	close_all(v);
+	close_all(v, true);
 	v->event_pending = true;
 	event_deliver(v);
 	pthread_mutex_unlock(&v->t.lock);
@@ -455,7 +464,7 @@ static void release(struct vsock *v)
 	v->h_listen.cb = v->h_timer.cb = NULL;
 	if (v->t.ops) {
 		pthread_mutex_lock(&v->t.lock);
-		close_all(v);
+		close_all(v, true);
 		pthread_mutex_unlock(&v->t.lock);
 		virtio_mmio_destroy(&v->t);
 	}

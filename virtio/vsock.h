@@ -25,6 +25,10 @@
  * (bad type, bad op, a length past the chain's data, a connection that
  * does not exist) costs the guest that connection: an RST.
  *
+ * A driver reset closes every connection the guest knows of; a host
+ * connection whose REQUEST has not gone out yet waits for the next
+ * driver, as it waits for the first one while the guest boots.
+ *
  * Threads: the host sockets, the listener and the kill timer are served
  * on the event loop; the transport calls in from vCPU threads (reset) and
  * from the loop (queues), always under t->lock, which every handler here

@@ -154,6 +154,12 @@ static bool guest_knows(const struct vsock_conn *c)
 	        !(c->pending & VSOCK_PEND_REQUEST));
 }
 
+bool vsock_conn_announced(const struct vsock_conn *c)
+{
+	return c->state != VSOCK_LINE && !(c->state == VSOCK_LOCAL_INIT &&
+	                                   (c->pending & VSOCK_PEND_REQUEST));
+}
+
 void vsock_conn_kill(struct vsock *v, struct vsock_conn *c, const char *why)
 {
 	if (c->state == VSOCK_CLOSING)

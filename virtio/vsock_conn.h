@@ -65,6 +65,8 @@ void vsock_conn_sched(struct vsock *v, struct vsock_conn *c);
  * host socket and, if the guest knows the connection, send it an RST.
  */
 void vsock_conn_kill(struct vsock *v, struct vsock_conn *c, const char *why);
+/* Has the guest heard of @c (not a CONNECT line or a REQUEST to come)? */
+bool vsock_conn_announced(const struct vsock_conn *c);
 /* Forget @c at once (the guest reset it, or the device is reset). */
 void vsock_conn_free(struct vsock *v, struct vsock_conn *c);
 

@@ -1028,6 +1028,21 @@ START_TEST(driver_reset_drops_connections)
 	g = guest_connect(lfd, 1000, 6000);
 	close(g);
 	close(h);
+	/* A host connection the guest has not heard of yet (no rx buffer
+	 * for its REQUEST) waits through a reset for the next driver. */
+	driver_start(0);
+	h = connect_to(path);
+	ck_assert_int_eq(write(h, "CONNECT 5000\n", 13), 13);
+	pump();
+	ck_assert_uint_eq(vs.nconns, 1);
+	driver_start(SLOTS);
+	ck_assert_uint_eq(vs.nconns, 1);
+	expect_op(VIRTIO_VSOCK_OP_REQUEST, VSOCK_LOCAL_PORT0 + 1, 5000);
+	/* Once it has, a reset closes it. */
+	fake_wr(&vm, BASE + VIRTIO_MMIO_STATUS, 0);
+	ck_assert_uint_eq(vs.nconns, 0);
+	host_expect_eof(h);
+	close(h);
 	close(lfd);
 }
 END_TEST
