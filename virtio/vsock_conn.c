@@ -581,6 +581,14 @@ static void conn_event(struct ev_handler *eh, uint32_t events)
 		vsock_uds_read_line(v, c);
 		goto run;
 	}
+	/*
+	 * A host program that gave up (closed its socket) before the guest
+	 * heard of its connection: retrying agents must not pile up here.
+	 */
+	if ((events & (EPOLLHUP | EPOLLERR)) && !vsock_conn_announced(c)) {
+		vsock_conn_free(v, c);
+		goto run;
+	}
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		c->readable = !(c->guest_shut & VIRTIO_VSOCK_SHUTDOWN_RCV);
 	/*

@@ -1035,9 +1035,20 @@ START_TEST(driver_reset_drops_connections)
 	ck_assert_int_eq(write(h, "CONNECT 5000\n", 13), 13);
 	pump();
 	ck_assert_uint_eq(vs.nconns, 1);
-	driver_start(SLOTS);
+	driver_start(0);
 	ck_assert_uint_eq(vs.nconns, 1);
+	/* One that gives up before the guest hears of it leaves nothing
+	 * behind (agents retry while the guest boots). */
+	int quitter = connect_to(path);
+	ck_assert_int_eq(write(quitter, "CONNECT 5001\n", 13), 13);
+	pump();
+	ck_assert_uint_eq(vs.nconns, 2);
+	close(quitter);
+	pump();
+	ck_assert_uint_eq(vs.nconns, 1);
+	driver_start(SLOTS);
 	expect_op(VIRTIO_VSOCK_OP_REQUEST, VSOCK_LOCAL_PORT0 + 1, 5000);
+	expect_nothing();
 	/* Once it has, a reset closes it. */
 	fake_wr(&vm, BASE + VIRTIO_MMIO_STATUS, 0);
 	ck_assert_uint_eq(vs.nconns, 0);
