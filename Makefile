@@ -99,10 +99,16 @@ test: deps
 test-unit: $(BUILD)/unit
 	$(BUILD)/unit
 
-test-probe: $(BUILD)/asan/wisp $(BUILD)/probe.elf $(BUILD)/probe64.elf
+test-probe: $(BUILD)/asan/wisp $(BUILD)/probe.elf $(BUILD)/probe64.elf \
+		$(BUILD)/vsock_host
 	WISP=$(BUILD)/asan/wisp PROBE=$(BUILD)/probe.elf \
-		PROBE64=$(BUILD)/probe64.elf \
+		PROBE64=$(BUILD)/probe64.elf VSOCK_HOST=$(BUILD)/vsock_host \
 		tests/integration/probe.sh
+
+# The host end of the vsock probe scenarios and of perf/vsockbench.sh.
+$(BUILD)/vsock_host: tests/vsock_host.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
 
 test-api: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf
 	WISP=$(BUILD)/asan/wisp WISP_PLAIN=$(BUILD)/wisp PROBE=$(BUILD)/probe.elf \

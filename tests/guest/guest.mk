@@ -8,7 +8,8 @@ PROBE_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie -nostdlib \
 PROBE_LDFLAGS := -static -no-pie -Wl,--build-id=none \
 	-Wl,-T,tests/guest/probe.ld -Wl,-z,noexecstack \
 	-Wl,--no-warn-rwx-segments
-PROBE_SRC := tests/guest/start.S tests/guest/probe.c tests/guest/blk.c
+PROBE_SRC := tests/guest/start.S tests/guest/probe.c tests/guest/blk.c \
+	tests/guest/vsock.c
 PROBE_DEPS := $(PROBE_SRC) tests/guest/probe.h tests/guest/probe.ld \
 	tests/guest/guest.mk
 

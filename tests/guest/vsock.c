@@ -1,0 +1,820 @@
+/*
+ * A minimal virtio-vsock driver for the probe guest: three queues of 64,
+ * polled (interrupts stay off), one connection at a time, credit kept
+ * both ways. It finds the device (id 19) among the transports the command
+ * line announces. Scenarios:
+ *
+ *   vsock-host     listen on vport= (5000); a host program connects
+ *                  through uds_path; echo its bytes XORed with 0x5a (so
+ *                  an echo by the VMM itself cannot pass) until it shuts
+ *                  down; REQUESTs for other ports get RST
+ *   vsock-guest    connect to hport= + 1 (nobody listens: RST), then to
+ *                  hport= (6000): send n= bytes, receive m= bytes with a
+ *                  16 KiB window, check both patterns and the shutdowns
+ *   vsock-hostile  broken tx and rx chains: NEEDS_RESET each time, and
+ *                  the device works again after a reset
+ *   vsock-bench    connect to hport=, then from ring 3 send (dir=g2h) or
+ *                  receive (dir=h2g) n= MiB; the host times it
+ *
+ * Byte i of a stream is byte i % 8 of pat(i / 8); the guest's outgoing
+ * stream repeats every 64 KiB (it sends from one buffer).
+ */
+#include "probe.h"
+
+#define QSZ    64
+#define RXN    32 /* rx buffers, one descriptor each (header + data) */
+#define RXDATA 65536
+#define TXN    16 /* tx slots: header and data descriptors */
+#define EVN    4
+#define HDR    44
+#define PATLEN 65536
+#define WAIT   (1ULL << 35) /* TSC cycles: 8-16 s */
+
+enum {
+	R_MAGIC = 0x000,
+	R_VERSION = 0x004,
+	R_DEVICE_ID = 0x008,
+	R_DRV_FEAT = 0x020,
+	R_DRV_FEAT_SEL = 0x024,
+	R_QUEUE_SEL = 0x030,
+	R_QUEUE_NUM = 0x038,
+	R_QUEUE_READY = 0x044,
+	R_NOTIFY = 0x050,
+	R_STATUS = 0x070,
+	R_DESC = 0x080,
+	R_AVAIL = 0x090,
+	R_USED = 0x0a0,
+	R_CONFIG = 0x100,
+};
+
+enum {
+	OP_REQUEST = 1,
+	OP_RESPONSE,
+	OP_RST,
+	OP_SHUTDOWN,
+	OP_RW,
+	OP_CREDIT_UPDATE,
+	OP_CREDIT_REQUEST
+};
+#define SHUT_RCV    1
+#define SHUT_SEND   2
+#define F_NEXT      1
+#define F_WRITE     2
+#define NEEDS_RESET 0x40
+#define HOST_CID    2
+
+struct desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags, next;
+};
+
+struct hdr {
+	uint64_t src_cid, dst_cid;
+	uint32_t src_port, dst_port, len;
+	uint16_t type, op;
+	uint32_t flags, buf_alloc, fwd_cnt;
+} __attribute__((packed));
+
+struct ring {
+	volatile struct desc desc[QSZ] __attribute__((aligned(16)));
+	volatile uint16_t avail[2 + QSZ + 1] __attribute__((aligned(4)));
+	volatile uint32_t used[1 + 2 * QSZ + 1] __attribute__((aligned(4)));
+	uint16_t next_avail, seen_used;
+};
+
+/* One connection, from the guest's side. */
+struct conn {
+	uint32_t port, peer; /* ours, the host's */
+	uint32_t buf_alloc;  /* our window, announced */
+	uint32_t fwd_cnt;    /* bytes we consumed */
+	uint32_t fwd_told;   /* fwd_cnt in our last packet */
+	uint32_t rx_cnt;     /* payload received */
+	uint32_t tx_cnt;     /* payload sent */
+	uint32_t peer_alloc, peer_fwd;
+	bool established, rst, peer_shut_send;
+	unsigned stalls; /* times we waited for the host's credit */
+};
+
+static struct ring rq[3];
+static uint8_t rxbuf[RXN][HDR + RXDATA] __attribute__((aligned(64)));
+static struct hdr txhdr[TXN];
+static uint8_t pattern[PATLEN] __attribute__((aligned(64)));
+static uint8_t echo[32768] __attribute__((aligned(64)));
+static volatile uint32_t evbuf[EVN];
+static uint64_t vbase, cid, deadline;
+static uint32_t tx_posted, tx_done;
+static struct conn cn;
+static const char *cmdline;
+static bool in_user; /* ring 3: no port I/O, failures fault */
+
+static uint32_t rd(uint32_t off)
+{
+	return *(volatile uint32_t *)phys(vbase + off);
+}
+
+static void wr(uint32_t off, uint32_t v)
+{
+	*(volatile uint32_t *)phys(vbase + off) = v;
+}
+
+static void barrier(void)
+{
+	__asm__ volatile("" ::: "memory"); /* x86 keeps stores in order */
+}
+
+static uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+/* Ring 3 cannot print: an undefined opcode there ends in a triple fault. */
+__attribute__((noreturn)) static void vs_fail(const char *why)
+{
+	if (in_user)
+		__asm__ volatile("ud2");
+	fail(why);
+}
+
+static void arm(void)
+{
+	deadline = rdtsc() + WAIT;
+}
+
+static void check_time(const char *what)
+{
+	if (rdtsc() > deadline)
+		vs_fail(what);
+}
+
+/* The same for a short wait inside a longer one. */
+static void wait_tx(bool (*done)(void), const char *what)
+{
+	uint64_t end = rdtsc() + WAIT;
+
+	while (!done())
+		if (rdtsc() > end)
+			vs_fail(what);
+}
+
+static uint64_t pat(uint64_t k)
+{
+	return k * 0x9e3779b97f4a7c15ULL + 0x0123456789abcdefULL;
+}
+
+static uint64_t parse_hex(const char *p)
+{
+	uint64_t v = 0;
+
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	for (;; p++) {
+		if (*p >= '0' && *p <= '9')
+			v = v << 4 | (uint64_t)(*p - '0');
+		else if (*p >= 'a' && *p <= 'f')
+			v = v << 4 | (uint64_t)(*p - 'a' + 10);
+		else
+			return v;
+	}
+}
+
+/* A decimal key=value on the command line, or @def. */
+static uint64_t arg(const char *key, uint64_t def)
+{
+	for (const char *p = cmdline; *p; p++) {
+		unsigned i = 0;
+
+		while (key[i] && p[i] == key[i])
+			i++;
+		if (key[i] || (p != cmdline && p[-1] != ' '))
+			continue;
+		uint64_t v = 0;
+		for (p += i; *p >= '0' && *p <= '9'; p++)
+			v = v * 10 + (uint64_t)(*p - '0');
+		return v;
+	}
+	return def;
+}
+
+static bool arg_is(const char *word)
+{
+	for (const char *p = cmdline; *p; p++) {
+		unsigned i = 0;
+
+		while (word[i] && p[i] == word[i])
+			i++;
+		if (!word[i] && (p == cmdline || p[-1] == ' ') &&
+		    (p[i] == ' ' || p[i] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+static void find_device(void)
+{
+	static const char key[] = "virtio_mmio.device=";
+
+	for (const char *p = cmdline; *p; p++) {
+		bool match = true;
+
+		for (unsigned i = 0; key[i] && match; i++)
+			match = p[i] == key[i];
+		if (!match)
+			continue;
+		const char *at = p;
+		while (*at && *at != '@' && *at != ' ')
+			at++;
+		if (*at != '@')
+			continue;
+		vbase = parse_hex(at + 1);
+		if (rd(R_MAGIC) == 0x74726976 && rd(R_DEVICE_ID) == 19)
+			return;
+	}
+	fail("no virtio-vsock announced on the command line");
+}
+
+static uint16_t used_idx(const struct ring *r)
+{
+	return (uint16_t)(r->used[0] >> 16); /* flags low, idx high */
+}
+
+static void offer(struct ring *r, uint16_t head)
+{
+	r->avail[2 + r->next_avail % QSZ] = head;
+	barrier();
+	r->avail[1] = ++r->next_avail;
+}
+
+static void rx_post(unsigned i)
+{
+	rq[0].desc[i] =
+	        (struct desc){ (uintptr_t)rxbuf[i], HDR + RXDATA, F_WRITE, 0 };
+	offer(&rq[0], (uint16_t)i);
+}
+
+static void setup_queue(unsigned q)
+{
+	struct ring *r = &rq[q];
+
+	for (unsigned i = 0; i < sizeof(r->avail) / 2; i++)
+		r->avail[i] = 0;
+	for (unsigned i = 0; i < sizeof(r->used) / 4; i++)
+		r->used[i] = 0;
+	r->next_avail = r->seen_used = 0;
+	wr(R_QUEUE_SEL, q);
+	wr(R_QUEUE_NUM, QSZ);
+	wr(R_DESC, (uint32_t)(uintptr_t)r->desc);
+	wr(R_DESC + 4, 0);
+	wr(R_AVAIL, (uint32_t)(uintptr_t)r->avail);
+	wr(R_AVAIL + 4, 0);
+	wr(R_USED, (uint32_t)(uintptr_t)r->used);
+	wr(R_USED + 4, 0);
+	wr(R_QUEUE_READY, 1);
+}
+
+/* Reset, VERSION_1 only, three queues, rx and event buffers, DRIVER_OK. */
+static void vs_init(void)
+{
+	if (rd(R_VERSION) != 2)
+		fail("virtio-vsock transport is not version 2");
+	wr(R_STATUS, 0);
+	wr(R_STATUS, 1);
+	wr(R_STATUS, 3);
+	wr(R_DRV_FEAT_SEL, 0);
+	wr(R_DRV_FEAT, 0);
+	wr(R_DRV_FEAT_SEL, 1);
+	wr(R_DRV_FEAT, 1); /* VIRTIO_F_VERSION_1 */
+	wr(R_STATUS, 0xb);
+	if (!(rd(R_STATUS) & 8))
+		fail("FEATURES_OK refused");
+	cid = rd(R_CONFIG) | (uint64_t)rd(R_CONFIG + 4) << 32;
+	for (unsigned q = 0; q < 3; q++)
+		setup_queue(q);
+	for (unsigned i = 0; i < RXN; i++)
+		rx_post(i);
+	for (unsigned i = 0; i < EVN; i++) {
+		rq[2].desc[i] =
+		        (struct desc){ (uintptr_t)&evbuf[i], 4, F_WRITE, 0 };
+		offer(&rq[2], (uint16_t)i);
+	}
+	tx_posted = tx_done = 0;
+	wr(R_STATUS, 0xf);
+	wr(R_NOTIFY, 0);
+	wr(R_NOTIFY, 2);
+}
+
+static void conn_reset(uint32_t port, uint32_t peer, uint32_t window)
+{
+	cn = (struct conn){ .port = port, .peer = peer, .buf_alloc = window };
+}
+
+static uint32_t peer_credit(void)
+{
+	uint32_t in_flight = cn.tx_cnt - cn.peer_fwd;
+
+	return in_flight >= cn.peer_alloc ? 0 : cn.peer_alloc - in_flight;
+}
+
+static void tx_reap(void)
+{
+	uint16_t u = used_idx(&rq[1]);
+
+	tx_done += (uint16_t)(u - rq[1].seen_used);
+	rq[1].seen_used = u;
+}
+
+static bool tx_room(void)
+{
+	tx_reap();
+	return tx_posted - tx_done < TXN;
+}
+
+static bool tx_idle(void)
+{
+	tx_reap();
+	return tx_done == tx_posted;
+}
+
+/* Queue a packet (@data stays untouched until the device used it). */
+static void tx_post(uint16_t op, uint32_t sport, uint32_t dport, uint32_t flags,
+                    const void *data, uint32_t len)
+{
+	unsigned s;
+
+	wait_tx(tx_room, "tx queue never drained");
+	s = tx_posted++ % TXN;
+	txhdr[s] = (struct hdr){
+		.src_cid = cid,
+		.dst_cid = HOST_CID,
+		.src_port = sport,
+		.dst_port = dport,
+		.len = len,
+		.type = 1,
+		.op = op,
+		.flags = flags,
+		.buf_alloc = cn.buf_alloc,
+		.fwd_cnt = cn.fwd_cnt,
+	};
+	cn.fwd_told = cn.fwd_cnt;
+	rq[1].desc[2 * s] =
+	        (struct desc){ (uintptr_t)&txhdr[s], HDR, len ? F_NEXT : 0,
+		               (uint16_t)(2 * s + 1) };
+	rq[1].desc[2 * s + 1] = (struct desc){ (uintptr_t)data, len, 0, 0 };
+	offer(&rq[1], (uint16_t)(2 * s));
+}
+
+static void tx_kick(void)
+{
+	barrier();
+	wr(R_NOTIFY, 1);
+}
+
+static void send_ctl(uint16_t op, uint32_t flags)
+{
+	tx_post(op, cn.port, cn.peer, flags, 0, 0);
+	tx_kick();
+}
+
+/* Wait until the device took everything (a buffer is about to change). */
+static void tx_wait(void)
+{
+	wait_tx(tx_idle, "tx packet never used");
+}
+
+/*
+ * What a scenario does with a stream's data and with a REQUEST for a
+ * connection it does not have (listening).
+ */
+struct handler {
+	void (*data)(const uint8_t *p, uint32_t len);
+	void (*request)(const struct hdr *h);
+};
+
+static void maybe_credit_update(void)
+{
+	if (cn.fwd_cnt - cn.fwd_told >= cn.buf_alloc / 2)
+		send_ctl(OP_CREDIT_UPDATE, 0);
+}
+
+static void handle(const struct hdr *h, const uint8_t *data,
+                   const struct handler *hd)
+{
+	if (h->src_cid != HOST_CID || h->dst_cid != cid || h->type != 1)
+		vs_fail("device sent a packet with a bad header");
+	if (h->dst_port != cn.port || h->src_port != cn.peer ||
+	    (!cn.established && h->op == OP_REQUEST)) {
+		if (h->op == OP_REQUEST && hd->request)
+			hd->request(h);
+		else if (h->op == OP_REQUEST)
+			tx_post(OP_RST, h->dst_port, h->src_port, 0, 0, 0);
+		return;
+	}
+	cn.peer_alloc = h->buf_alloc;
+	cn.peer_fwd = h->fwd_cnt;
+	switch (h->op) {
+	case OP_RESPONSE:
+		cn.established = true;
+		break;
+	case OP_RST:
+		cn.rst = true;
+		break;
+	case OP_SHUTDOWN:
+		if (h->flags & SHUT_SEND)
+			cn.peer_shut_send = true;
+		break;
+	case OP_RW:
+		if (!cn.established || cn.peer_shut_send)
+			vs_fail("data outside a connection");
+		/* The device may not send past what we allowed it. */
+		if (cn.rx_cnt + h->len - cn.fwd_told > cn.buf_alloc)
+			vs_fail("device sent past our credit");
+		cn.rx_cnt += h->len;
+		hd->data(data, h->len);
+		break;
+	case OP_CREDIT_REQUEST:
+		tx_post(OP_CREDIT_UPDATE, cn.port, cn.peer, 0, 0, 0);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Take every packet the device has written; true if there was one. */
+static bool poll_rx(const struct handler *hd)
+{
+	bool any = false;
+	uint16_t posted_tx = (uint16_t)tx_posted;
+
+	while (used_idx(&rq[0]) != rq[0].seen_used) {
+		unsigned e = rq[0].seen_used % QSZ;
+		uint32_t id = rq[0].used[1 + 2 * e];
+		uint32_t len = rq[0].used[2 + 2 * e];
+		const struct hdr *h = (const struct hdr *)rxbuf[id % RXN];
+
+		barrier();
+		if (id >= RXN || len < HDR || len != HDR + h->len)
+			vs_fail("rx used entry does not match its packet");
+		rq[0].seen_used++;
+		handle(h, rxbuf[id] + HDR, hd);
+		rx_post(id);
+		any = true;
+	}
+	if (any) {
+		barrier();
+		wr(R_NOTIFY, 0);
+	}
+	if ((uint16_t)tx_posted != posted_tx)
+		tx_kick();
+	return any;
+}
+
+/* Poll until @done() holds or time runs out (@what says what failed). */
+static void wait_for(bool (*done)(void), const struct handler *hd,
+                     const char *what)
+{
+	arm();
+	while (!done()) {
+		poll_rx(hd);
+		check_time(what);
+	}
+}
+
+static void ignore_data(const uint8_t *p, uint32_t len)
+{
+	vs_fail("unexpected data");
+}
+
+static const struct handler quiet = { .data = ignore_data };
+
+static bool got_answer(void)
+{
+	return cn.established || cn.rst;
+}
+
+static bool got_rst(void)
+{
+	return cn.rst;
+}
+
+/* REQUEST to host port @peer; true when it answered RESPONSE. */
+static bool vs_connect(uint32_t port, uint32_t peer, uint32_t window)
+{
+	conn_reset(port, peer, window);
+	send_ctl(OP_REQUEST, 0);
+	wait_for(got_answer, &quiet, "no answer to REQUEST");
+	return cn.established;
+}
+
+/* ---- vsock-host: echo for a host program -------------------------- */
+
+static uint32_t echo_head, echo_len, refused, listen_port;
+
+static void echo_data(const uint8_t *p, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++) {
+		uint32_t at = (echo_head + echo_len) % sizeof(echo);
+
+		echo[at] = p[i] ^ 0x5a;
+		echo_len++;
+	}
+}
+
+static void echo_request(const struct hdr *h)
+{
+	if (h->dst_port != listen_port || cn.established) {
+		refused++;
+		tx_post(OP_RST, h->dst_port, h->src_port, 0, 0, 0);
+		return;
+	}
+	conn_reset(listen_port, h->src_port, sizeof(echo));
+	cn.established = true;
+	cn.peer_alloc = h->buf_alloc;
+	cn.peer_fwd = h->fwd_cnt;
+	tx_post(OP_RESPONSE, cn.port, cn.peer, 0, 0, 0);
+}
+
+static const struct handler echoer = { echo_data, echo_request };
+
+static bool host_connected(void)
+{
+	return cn.established;
+}
+
+void scenario_vsock_host(const struct boot *b)
+{
+	uint64_t echoed = 0;
+
+	cmdline = b->cmdline;
+	find_device();
+	vs_init();
+	listen_port = (uint32_t)arg("vport=", 5000);
+	conn_reset(0, 0, 0);
+	put_str("probe: vsock listening\n");
+	wait_for(host_connected, &echoer, "no host connection");
+	arm();
+	while (!cn.peer_shut_send || echo_len) {
+		/* Send what is echoed, as far as the host's credit goes. */
+		uint32_t n = echo_len, room = peer_credit();
+
+		if (n > sizeof(echo) - echo_head)
+			n = sizeof(echo) - echo_head;
+		if (n > room)
+			n = room;
+		if (n) {
+			tx_post(OP_RW, cn.port, cn.peer, 0, echo + echo_head,
+			        n);
+			tx_kick();
+			tx_wait(); /* the ring space is reused next */
+			cn.tx_cnt += n;
+			cn.fwd_cnt += n; /* consumed once echoed */
+			echo_head = (echo_head + n) % sizeof(echo);
+			echo_len -= n;
+			echoed += n;
+			maybe_credit_update();
+			arm();
+		}
+		if (cn.rst)
+			fail("connection reset during the echo");
+		poll_rx(&echoer);
+		check_time("echo stalled");
+	}
+	send_ctl(OP_SHUTDOWN, SHUT_RCV | SHUT_SEND);
+	wait_for(got_rst, &echoer, "no RST after our SHUTDOWN");
+	put_str("probe: vsock-host refused ");
+	put_u64(refused);
+	put_str(" echoed ");
+	put_u64(echoed);
+	put_str(" ok\n");
+	probe_exit(0);
+}
+
+/* ---- vsock-guest: both directions and both shutdowns --------------- */
+
+static uint64_t h2g_off;
+static bool h2g_bad;
+
+/* Check host data: byte i of the stream is byte i % 8 of pat(i / 8). */
+static void check_data(const uint8_t *p, uint32_t len)
+{
+	uint32_t i = 0;
+
+	for (; i < len && (h2g_off & 7); i++, h2g_off++)
+		h2g_bad |= p[i] !=
+		           (uint8_t)(pat(h2g_off / 8) >> (h2g_off % 8 * 8));
+	for (; i + 8 <= len; i += 8, h2g_off += 8)
+		h2g_bad |= *(const uint64_t *)(p + i) != pat(h2g_off / 8);
+	for (; i < len; i++, h2g_off++)
+		h2g_bad |= p[i] !=
+		           (uint8_t)(pat(h2g_off / 8) >> (h2g_off % 8 * 8));
+	cn.fwd_cnt += len;
+	maybe_credit_update();
+}
+
+static const struct handler checker = { .data = check_data };
+
+static void fill_pattern(void)
+{
+	for (unsigned k = 0; k < PATLEN / 8; k++)
+		((uint64_t *)pattern)[k] = pat(k);
+}
+
+/* Send up to @left bytes of the pattern stream now; returns how many. */
+static uint32_t send_some(uint64_t left)
+{
+	uint32_t off = cn.tx_cnt % PATLEN, n = PATLEN - off;
+	uint32_t room = peer_credit();
+
+	if (n > left)
+		n = (uint32_t)left;
+	if (n > room)
+		n = room;
+	if (n) {
+		tx_post(OP_RW, cn.port, cn.peer, 0, pattern + off, n);
+		cn.tx_cnt += n;
+	}
+	return n;
+}
+
+void scenario_vsock_guest(const struct boot *b)
+{
+	uint32_t hport, window = 16384;
+	uint64_t n, m, sent = 0;
+	bool stalled = false, shut = false;
+
+	cmdline = b->cmdline;
+	hport = (uint32_t)arg("hport=", 6000);
+	n = arg("n=", 1 << 20);
+	m = arg("m=", 1 << 17);
+	find_device();
+	vs_init();
+	fill_pattern();
+	if (vs_connect(1234, hport + 1, window))
+		fail("connected to a port nobody listens on");
+	put_str("probe: vsock refused ok\n");
+	if (!vs_connect(1235, hport, window))
+		fail("host listener refused the connection");
+	put_str("probe: vsock connected\n");
+	arm();
+	while (sent < n || !shut || cn.rx_cnt < m || !cn.peer_shut_send) {
+		if (cn.rst)
+			fail("connection reset before both sides were done");
+		uint32_t k = sent < n ? send_some(n - sent) : 0;
+
+		if (k) {
+			sent += k;
+			stalled = false;
+			arm();
+		} else if (sent < n && !stalled) {
+			stalled = true; /* out of the host's credit */
+			cn.stalls++;
+		}
+		if (sent == n && !shut) {
+			tx_post(OP_SHUTDOWN, cn.port, cn.peer, SHUT_SEND, 0, 0);
+			shut = true;
+		}
+		tx_reap();
+		if (k || shut)
+			tx_kick();
+		if (poll_rx(&checker))
+			arm();
+		check_time("transfer stalled");
+	}
+	if (h2g_bad || cn.rx_cnt != m)
+		fail("host data did not match its pattern");
+	/* Both directions shut: the device ends it with an RST. */
+	wait_for(got_rst, &checker, "no RST after both shutdowns");
+	put_str("probe: vsock-guest sent ");
+	put_u64(sent);
+	put_str(" received ");
+	put_u64(cn.rx_cnt);
+	put_str(" stalls ");
+	put_u64(cn.stalls);
+	put_str(" ok\n");
+	probe_exit(0);
+}
+
+/* ---- vsock-hostile: broken rings ---------------------------------- */
+
+static void expect_needs_reset(const char *what)
+{
+	arm();
+	while (!(rd(R_STATUS) & NEEDS_RESET))
+		check_time(what);
+	put_str("probe: hostile ");
+	put_str(what);
+	put_str(": needs reset\n");
+	vs_init(); /* reset and start over: the device must serve again */
+	if (vs_connect(4000, 1, 4096))
+		fail("port 1 accepted after a reset");
+}
+
+static void tx_raw(uint16_t head)
+{
+	offer(&rq[1], head);
+	tx_kick();
+}
+
+void scenario_vsock_hostile(const struct boot *b)
+{
+	cmdline = b->cmdline;
+	find_device();
+	vs_init();
+	conn_reset(4000, 1, 4096);
+	txhdr[0] = (struct hdr){ .src_cid = cid,
+		                 .dst_cid = HOST_CID,
+		                 .dst_port = 1,
+		                 .type = 1,
+		                 .op = OP_REQUEST };
+
+	rq[1].desc[0] = (struct desc){ (uintptr_t)&txhdr[0], 20, 0, 0 };
+	tx_raw(0); /* a header of 20 bytes */
+	expect_needs_reset("short header");
+
+	rq[1].desc[0] = (struct desc){ (uintptr_t)&txhdr[0], HDR, F_NEXT, 1 };
+	rq[1].desc[1] = (struct desc){ (uintptr_t)echo, 64, F_WRITE, 0 };
+	tx_raw(0); /* a tx packet the device is to write into */
+	expect_needs_reset("writable tx buffer");
+
+	rq[1].desc[0] = (struct desc){ (uintptr_t)&txhdr[0], HDR, F_NEXT, 1 };
+	rq[1].desc[1] = (struct desc){ (uintptr_t)echo, 64, F_NEXT, 0 };
+	tx_raw(0); /* 0 -> 1 -> 0 ... */
+	expect_needs_reset("descriptor loop");
+
+	/* Only rx buffers the device cannot write; then it has to answer. */
+	vs_init();
+	for (unsigned i = 0; i < RXN; i++)
+		rq[0].desc[i].flags = 0;
+	send_ctl(OP_REQUEST, 0);
+	expect_needs_reset("read-only rx buffer");
+
+	put_str("probe: vsock-hostile ok\n");
+	probe_exit(0);
+}
+
+/* ---- vsock-bench: ring 3 ------------------------------------------ */
+
+static uint64_t bench_bytes;
+static bool bench_g2h;
+static uint8_t user_stack[16384] __attribute__((aligned(16)));
+
+static void count_data(const uint8_t *p, uint32_t len)
+{
+	cn.fwd_cnt += len;
+	maybe_credit_update();
+}
+
+static const struct handler counter = { .data = count_data };
+
+/* Back to ring 0 through a page fault (start.S); "probe: bench done". */
+__attribute__((noreturn)) static void bench_exit(void)
+{
+	*(volatile uint8_t *)phys(0x400000000000ULL) = 0;
+	__builtin_unreachable();
+}
+
+static void bench_user(void *unused)
+{
+	uint64_t sent = 0;
+
+	in_user = true;
+	arm();
+	if (bench_g2h) {
+		while (sent < bench_bytes) {
+			uint32_t k = send_some(bench_bytes - sent);
+
+			sent += k;
+			tx_reap();
+			if (k)
+				tx_kick();
+			if (k || poll_rx(&counter))
+				arm();
+			check_time("bench stalled");
+		}
+	} else {
+		while (cn.rx_cnt < bench_bytes) {
+			if (poll_rx(&counter))
+				arm();
+			check_time("bench stalled");
+		}
+	}
+	send_ctl(OP_SHUTDOWN, SHUT_RCV | SHUT_SEND);
+	wait_for(got_rst, &counter, "no RST after SHUTDOWN");
+	bench_exit();
+}
+
+void scenario_vsock_bench(const struct boot *b)
+{
+	cmdline = b->cmdline;
+	bench_g2h = arg_is("dir=g2h");
+	bench_bytes = arg("n=", 64) << 20;
+	find_device();
+	vs_init();
+	fill_pattern();
+	if (!vs_connect(1236, (uint32_t)arg("hport=", 7000), 1u << 20))
+		fail("bench host listener refused the connection");
+	put_str("probe: vsock bench connected\n");
+	enter_user(bench_user, 0, user_stack + sizeof(user_stack));
+}
