@@ -442,13 +442,17 @@ static void handle(const struct hdr *h, const uint8_t *data,
 	}
 }
 
-/* Take every packet the device has written; true if there was one. */
-static bool poll_rx(const struct handler *hd)
+/*
+ * Take up to @max packets the device has written (the buffers go back to
+ * it); true if there was one. A waiter takes one at a time, so what
+ * follows the packet it waits for is left to the code after it.
+ */
+static bool poll_rx_max(const struct handler *hd, unsigned max)
 {
-	bool any = false;
+	unsigned n = 0;
 	uint16_t posted_tx = (uint16_t)tx_posted;
 
-	while (used_idx(&rq[0]) != rq[0].seen_used) {
+	while (n < max && used_idx(&rq[0]) != rq[0].seen_used) {
 		unsigned e = rq[0].seen_used % QSZ;
 		uint32_t id = rq[0].used[1 + 2 * e];
 		uint32_t len = rq[0].used[2 + 2 * e];
@@ -460,15 +464,20 @@ static bool poll_rx(const struct handler *hd)
 		rq[0].seen_used++;
 		handle(h, rxbuf[id] + HDR, hd);
 		rx_post(id);
-		any = true;
+		n++;
 	}
-	if (any) {
+	if (n) {
 		barrier();
 		wr(R_NOTIFY, 0);
 	}
 	if ((uint16_t)tx_posted != posted_tx)
 		tx_kick();
-	return any;
+	return n;
+}
+
+static bool poll_rx(const struct handler *hd)
+{
+	return poll_rx_max(hd, QSZ);
 }
 
 /* Poll until @done() holds or time runs out (@what says what failed). */
@@ -477,7 +486,7 @@ static void wait_for(bool (*done)(void), const struct handler *hd,
 {
 	arm();
 	while (!done()) {
-		poll_rx(hd);
+		poll_rx_max(hd, 1);
 		check_time(what);
 	}
 }
