@@ -52,7 +52,7 @@
  * (allocated on first use), announced to the guest as our buf_alloc. */
 #define VSOCK_BUF_ALLOC (256 * 1024)
 #define VSOCK_MAX_PKT   (64 * 1024) /* payload of one packet to the guest */
-/* Tell the guest about freed space once it believes less than this. */
+/* Tell the guest about freed space once it believes it has this or less. */
 #define VSOCK_CREDIT_LOW   (64 * 1024)
 #define VSOCK_LOCAL_PORT0  (1u << 30) /* host ports for host connections */
 #define VSOCK_LINE_MAX     32         /* "CONNECT <port>\n" */

@@ -478,10 +478,17 @@ static bool read_host(struct vsock *v, struct vsock_conn *c,
 	unsigned n;
 	ssize_t r;
 
-	if (!room) {
+	if (!credit(c)) {
 		/* Out of credit: ask once; the guest's next packet resets. */
 		c->credit_asked = true;
 		h->op = VIRTIO_VSOCK_OP_CREDIT_REQUEST;
+		return true;
+	}
+	if (!room) {
+		/* A buffer with no room past the header (no driver posts
+		 * one): fill it with news that is always true, keep the
+		 * data for the next buffer. */
+		h->op = VIRTIO_VSOCK_OP_CREDIT_UPDATE;
 		return true;
 	}
 	n = iov_cap(data, ndata, room, io);

@@ -1198,6 +1198,44 @@ START_TEST(single_buffer_rx)
 }
 END_TEST
 
+START_TEST(header_only_rx_buffer)
+{
+	int lfd = listen_port(6000), fd;
+	struct pkt p;
+
+	fd = guest_connect(lfd, 1000, 6000);
+	driver_start(0);
+	close(fd);
+	send_pkt(VIRTIO_VSOCK_OP_REQUEST, 1000, 6000, 0, NULL, 0);
+	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+	/* Buffers of exactly a header: the RESPONSE, then no room for data. */
+	for (unsigned s = 0; s < 2; s++) {
+		fake_desc(&vm, DESC(0), 2 * s, RX_HDR(s), VSOCK_HDR_SIZE,
+		          VRING_DESC_F_WRITE, 0);
+		fake_offer(&vm, AVAIL(0), QN, avail_idx[0]++,
+		           (uint16_t)(2 * s));
+	}
+	notify(0);
+	ck_assert_int_eq(write(fd, "data", 4), 4);
+	pump();
+	ck_assert_uint_eq(fake_used_idx(&vm, USED(0)), 2);
+	used_seen[0] = 2;
+	memcpy(&p.h, vm.mem + RX_HDR(0), VSOCK_HDR_SIZE);
+	ck_assert_uint_eq(p.h.op, VIRTIO_VSOCK_OP_RESPONSE);
+	memcpy(&p.h, vm.mem + RX_HDR(1), VSOCK_HDR_SIZE);
+	/* Not a CREDIT_REQUEST: the guest's credit is fine. */
+	ck_assert_uint_eq(p.h.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+	ck_assert_uint_eq(p.h.len, 0);
+	/* A real buffer: the data comes. */
+	offer_rx(2);
+	notify(0);
+	p = expect_op(VIRTIO_VSOCK_OP_RW, 6000, 1000);
+	ck_assert_int_eq(memcmp(p.data, "data", 4), 0);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
 Suite *vsock_suite(void)
 {
 	Suite *s = suite_create("virtio-vsock");
@@ -1234,6 +1272,7 @@ Suite *vsock_suite(void)
 	tcase_add_test(tc, connection_limit);
 	tcase_add_test(tc, uds_path_stale_live_and_bad);
 	tcase_add_test(tc, single_buffer_rx);
+	tcase_add_test(tc, header_only_rx_buffer);
 	suite_add_tcase(s, tc);
 	return s;
 }
