@@ -100,10 +100,16 @@ test: deps
 test-unit: $(BUILD)/unit
 	$(BUILD)/unit
 
-test-probe: $(BUILD)/asan/wisp $(BUILD)/probe.elf $(BUILD)/probe64.elf
+test-probe: $(BUILD)/asan/wisp $(BUILD)/probe.elf $(BUILD)/probe64.elf \
+		$(BUILD)/vsock_host
 	WISP=$(BUILD)/asan/wisp PROBE=$(BUILD)/probe.elf \
-		PROBE64=$(BUILD)/probe64.elf \
+		PROBE64=$(BUILD)/probe64.elf VSOCK_HOST=$(BUILD)/vsock_host \
 		tests/integration/probe.sh
+
+# The host end of the vsock probe scenarios and of perf/vsockbench.sh.
+$(BUILD)/vsock_host: tests/vsock_host.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
 
 test-api: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf
 	WISP=$(BUILD)/asan/wisp WISP_PLAIN=$(BUILD)/wisp PROBE=$(BUILD)/probe.elf \
@@ -120,7 +126,7 @@ test-linux: $(BUILD)/asan/wisp
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Ivmm -Ivirtio -Iapi \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_TARGETS := fuzz_kernel fuzz_queue fuzz_blk fuzz_net fuzz_http
+FUZZ_TARGETS := fuzz_kernel fuzz_queue fuzz_blk fuzz_net fuzz_vsock fuzz_http
 
 $(BUILD)/fuzz/fuzz_kernel: tests/fuzz/fuzz_kernel.c vmm/x86/loader.c \
 		vmm/util.c vmm/x86/x86.h
@@ -145,6 +151,13 @@ $(BUILD)/fuzz/fuzz_net: tests/fuzz/fuzz_net.c virtio/net.c virtio/tap.c \
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -luring
 
+$(BUILD)/fuzz/fuzz_vsock: tests/fuzz/fuzz_vsock.c virtio/vsock.c \
+		virtio/vsock_conn.c virtio/vsock_uds.c virtio/mmio.c \
+		virtio/queue.c vmm/evloop.c vmm/vm.c vmm/log.c vmm/util.c \
+		vmm/bus.c virtio/vsock.h virtio/vsock_conn.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
+
 $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c api/http.c api/http.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
@@ -156,6 +169,7 @@ fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
 	  cp $(BUILD)/probe.elf $(BUILD)/probe64.elf $(BUILD)/fuzz/$$t.corpus/; \
 	  [ $$t != fuzz_blk ] || tests/fuzz/blk_seeds.py $(BUILD)/fuzz/$$t.corpus; \
 	  [ $$t != fuzz_net ] || tests/fuzz/net_seeds.py $(BUILD)/fuzz/$$t.corpus; \
+	  [ $$t != fuzz_vsock ] || tests/fuzz/vsock_seeds.py $(BUILD)/fuzz/$$t.corpus; \
 	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/$$t.corpus || exit 1; \
 	done

@@ -211,9 +211,6 @@ static int put_actions(struct ctx *x)
 			return snprintf(x->err, sizeof(x->err),
 			                MSG_AFTER_START),
 			       -1;
-		if (x->m->cfg.vsock.present)
-			log_warn("vsock is configured but not attached: wisp "
-			         "has no virtio-vsock yet");
 		if (vmm_start(x->m, x->err, sizeof(x->err), &usage) < 0)
 			return -1;
 		return 0;

@@ -340,6 +340,13 @@ static int build_vm(struct vmm *m, char *err, size_t errlen)
 			return -1;
 		m->vdev[m->nvdev++] = &m->net[i].t;
 	}
+	if (m->cfg.vsock.present) {
+		if (vsock_init(&m->vsock, vm, &m->loop, m->cfg.vsock.guest_cid,
+		               m->cfg.vsock.uds_path, VDEV_BASE(VSOCK_SLOT(m)),
+		               VDEV_IRQ(VSOCK_SLOT(m)), err, errlen) < 0)
+			return -1;
+		m->vdev[m->nvdev++] = &m->vsock.t;
+	}
 	if (kernel_load(vm, m->kernel_buf, &m->img) < 0 || load_initrd(m) < 0)
 		return -1;
 	if (x86_boot_setup(vm, &bs) < 0) {
@@ -380,6 +387,7 @@ static void teardown_vm(struct vmm *m)
 		blk_destroy(&m->blk[i]);
 	for (unsigned i = 0; i < m->cfg.nnets; i++)
 		net_destroy(&m->net[i]);
+	vsock_destroy(&m->vsock);
 	if (m->h_uring.cb)
 		evloop_del(&m->loop, &m->h_uring);
 	m->h_uring.cb = NULL;

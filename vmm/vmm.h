@@ -22,6 +22,7 @@
 #include "evloop.h"
 #include "uring.h"
 #include "vm.h"
+#include "vsock.h"
 #include "x86/x86.h"
 
 #include <pthread.h>
@@ -62,6 +63,7 @@ struct vmm {
 	struct uring uring;
 	struct blk blk[CONFIG_MAX_DRIVES];
 	struct net net[CONFIG_MAX_NETS];
+	struct vsock vsock;
 	struct ev_handler h_uring;
 	/* Every virtio device of the VM, in slot order, and its queues. */
 	struct virtio_mmio *vdev[VMM_MAX_VIRTIO];

@@ -80,6 +80,11 @@ void scenario_net_tx(const struct boot *b);
 void scenario_net_rx(const struct boot *b);
 void scenario_net_hostile(const struct boot *b);
 void scenario_net_bench(const struct boot *b);
+/* virtio-vsock scenarios (vsock.c): the device announced with id 19. */
+void scenario_vsock_host(const struct boot *b);
+void scenario_vsock_guest(const struct boot *b);
+void scenario_vsock_hostile(const struct boot *b);
+void scenario_vsock_bench(const struct boot *b);
 
 /* Continue in ring 3 at fn(arg) on @stack; never returns (start.S). */
 __attribute__((noreturn)) void enter_user(void (*fn)(void *), void *arg,

@@ -183,6 +183,120 @@ done
 expect_line "hostile rings" out '^probe: blk-hostile ok$'
 expect_line "hostile rings" err 'virtio-blk: loop in a descriptor chain; device needs reset'
 
+# virtio-vsock through the probe's own driver, with tests/vsock_host.c as
+# the host program a Firecracker user would write.
+: "${VSOCK_HOST:?path to vsock_host}"
+vsock_ini() { # "SCENARIO ARGS"
+	cat >"$TMP/vsock.ini" <<INI
+[machine]
+mem_mib = 64
+[boot]
+kernel = $PROBE
+cmdline = probe=$1
+[vsock]
+guest_cid = 3
+uds_path = $TMP/v.sock
+INI
+}
+no_sanitizer() { expect_no_line "$1" err 'Sanitizer|runtime error'; }
+host_ok() { # NAME REGEX: the host program exited 0 and printed REGEX
+	if [ "$HRC" = 0 ]; then ok "$1: host program exit 0"
+	else bad "$1" "host program exit $HRC: $(tail -n 3 "$TMP/host")"; fi
+	expect_line "$1" host "$2"
+}
+# wisp in the background while the host program runs in the foreground.
+vsock_run_bg() { # HOST-ARGS...
+	timeout --kill-after=5 60 "$WISP" --config "$TMP/vsock.ini" \
+		--metrics-path "$TMP/metrics" </dev/null >"$TMP/raw" 2>"$TMP/err" &
+	local pid=$!
+	"$VSOCK_HOST" "$@" >"$TMP/host" 2>&1
+	HRC=$?
+	wait "$pid"
+	RC=$?
+	tr -d '\r' <"$TMP/raw" >"$TMP/out"
+}
+: >"$TMP/metrics"
+
+# Host-initiated: a CONNECT to a port the guest does not listen on is
+# closed; CONNECT 5000, sent with the first data bytes, gets "OK <port>"
+# and 100003 bytes come back XORed (more than the guest's 32 KiB window).
+vsock_ini "vsock-host vport=5000"
+vsock_run_bg echo "$TMP/v.sock" 5000 100003 5001
+expect_rc "vsock host connect" 0
+host_ok "vsock host connect" '^host: refused ok, echo 100003 bytes ok, host port [0-9]+$'
+expect_line "vsock host connect" out '^probe: vsock-host refused 1 echoed 100003 ok$'
+no_sanitizer "vsock host connect"
+if [ ! -e "$TMP/v.sock" ]; then ok "vsock: uds_path removed at exit"
+else bad "vsock" "uds_path left behind"; fi
+if jq -e 'select(.vsock.conns_added == 2 and .vsock.conns_removed == 2 and .vsock.rx_bytes_count == 100003 and .vsock.tx_bytes_count == 100003)' "$TMP/metrics" >/dev/null; then
+	ok "vsock: metrics count the connections and bytes"
+else bad "vsock metrics" "$(tail -c 600 "$TMP/metrics")"; fi
+
+# Guest-initiated: port 6001 has no listener (RST); port 6000 takes 1 MiB
+# from the guest while the host waits 300 ms before reading, so the guest
+# runs out of wisp's credit, and sends 128 KiB into the guest's 16 KiB
+# window; then both sides shut down and see each other's EOF.
+"$VSOCK_HOST" serve "$TMP/v.sock_6000" 1048576 131072 300 >"$TMP/host" 2>&1 &
+hpid=$!
+for _ in $(seq 100); do [ -S "$TMP/v.sock_6000" ] && break; sleep 0.05; done
+vsock_ini "vsock-guest hport=6000 n=1048576 m=131072"
+run_wisp 60 --config "$TMP/vsock.ini"
+wait "$hpid"
+HRC=$?
+expect_rc "vsock guest connect" 0
+host_ok "vsock guest connect" '^host: received 1048576 sent 131072 eof ok$'
+expect_line "vsock guest connect" out '^probe: vsock refused ok$'
+expect_line "vsock guest connect" out '^probe: vsock-guest sent 1048576 received 131072 stalls [1-9][0-9]* ok$'
+no_sanitizer "vsock guest connect"
+
+# Hostile rings: each leaves wisp running and the device in NEEDS_RESET,
+# then a reset makes it serve again (a REQUEST for port 1 gets its RST).
+vsock_ini vsock-hostile
+run_wisp 60 --config "$TMP/vsock.ini"
+expect_rc "vsock hostile" 0
+for what in "short header" "writable tx buffer" "descriptor loop" "read-only rx buffer"; do
+	expect_line "vsock hostile" out "^probe: hostile $what: needs reset$"
+done
+expect_line "vsock hostile" out '^probe: vsock-hostile ok$'
+expect_line "vsock hostile" err 'virtio-vsock: tx packet shorter than its header; device needs reset'
+no_sanitizer "vsock hostile"
+
+# The benchmark scenario from ring 3, small here (perf/vsockbench.sh).
+for dir in g2h h2g; do
+	if [ $dir = g2h ]; then "$VSOCK_HOST" bench-recv "$TMP/v.sock_7000" >"$TMP/host" 2>&1 &
+	else "$VSOCK_HOST" bench-send "$TMP/v.sock_7000" $((8 << 20)) >"$TMP/host" 2>&1 & fi
+	hpid=$!
+	for _ in $(seq 100); do [ -S "$TMP/v.sock_7000" ] && break; sleep 0.05; done
+	vsock_ini "vsock-bench dir=$dir n=8 hport=7000"
+	run_wisp 60 --config "$TMP/vsock.ini"
+	wait "$hpid"
+	HRC=$?
+	expect_rc "vsock bench $dir" 0
+	host_ok "vsock bench $dir" "^host: $dir 8388608 bytes in "
+	expect_line "vsock bench $dir" out '^probe: bench done$'
+done
+
+# uds_path: a socket file left by a dead process is replaced; one a live
+# wisp listens on is refused, and that wisp goes on.
+python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$TMP/v.sock"
+vsock_ini vsock-hostile
+run_wisp 60 --config "$TMP/vsock.ini"
+expect_rc "vsock stale socket" 0
+expect_line "vsock stale socket" err 'removed stale socket .*/v.sock'
+vsock_ini halt
+"$WISP" --config "$TMP/vsock.ini" </dev/null >"$TMP/out1" 2>"$TMP/err1" &
+pid=$!
+for _ in $(seq 100); do [ -S "$TMP/v.sock" ] && break; sleep 0.05; done
+run_wisp 30 --config "$TMP/vsock.ini"
+expect_rc "vsock live socket" 1
+expect_line "vsock live socket" err "vsock uds_path '.*/v.sock' is in use by another process"
+if kill -0 "$pid" 2>/dev/null && [ -S "$TMP/v.sock" ]; then ok "vsock live socket: its owner goes on"
+else bad "vsock live socket" "the first wisp or its socket is gone"; fi
+kill -TERM "$pid"
+wait "$pid"
+RC=$?
+expect_rc "vsock live socket owner" 0
+
 # Bad configs: exit 2, one message naming file, line and key, no guest.
 bad_config() { # NAME EXPECTED-MESSAGE INI-TEXT
 	printf '%s\n' "$3" >"$TMP/bad.ini"

@@ -11,6 +11,7 @@ Suite *config_suite(void);
 Suite *queue_suite(void);
 Suite *mmio_suite(void);
 Suite *blk_suite(void);
+Suite *vsock_suite(void);
 Suite *http_suite(void);
 Suite *server_suite(void);
 Suite *fcjson_suite(void);
