@@ -15,7 +15,7 @@ DEPS := build-essential pkg-config clang-format libinih-dev check \
         libseccomp-dev liburing-dev libjansson-dev \
         linux-source-6.1 bc flex bison libelf-dev xz-utils lz4 \
         busybox-static e2fsprogs cpio qemu-system-x86 clang libclang-rt-14-dev \
-        fio jq curl python3
+        fio jq curl python3 nftables iproute2
 
 VMM_SRC := $(wildcard vmm/*.c vmm/x86/*.c virtio/*.c api/*.c)
 VMM_LIB := $(filter-out vmm/main.c,$(VMM_SRC))
@@ -177,15 +177,17 @@ fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
 perf: deps all
 	perf/run.sh
 
+# Every C file of ours: the VMM, its tests, the probe guest, the benchmarks
+# and the guest-side tools.
+FMT_SRC = $(VMM_SRC) $(wildcard vmm/*.h vmm/x86/*.h virtio/*.h api/*.h) \
+	$(UNIT_SRC) $(wildcard tests/unit/*.h tests/guest/*.c tests/guest/*.h \
+	tests/fuzz/*.c tests/*.c perf/*.c rootfs-tools/rootfs/*.c)
+
 fmt:
-	clang-format -i $(VMM_SRC) $(wildcard vmm/*.h vmm/x86/*.h virtio/*.h api/*.h) \
-		$(UNIT_SRC) $(wildcard tests/guest/*.c tests/guest/*.h) \
-		$(wildcard tests/fuzz/*.c tests/unit/*.h)
+	clang-format -i $(FMT_SRC)
 
 fmt-check:
-	clang-format --dry-run -Werror $(VMM_SRC) \
-		$(wildcard vmm/*.h vmm/x86/*.h virtio/*.h api/*.h) $(UNIT_SRC) \
-		$(wildcard tests/guest/*.c)
+	clang-format --dry-run -Werror $(FMT_SRC)
 
 clean:
 	rm -rf $(BUILD)

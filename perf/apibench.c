@@ -71,9 +71,9 @@ static pid_t spawn_qemu(const char *probe)
 		         sock_path);
 		execlp("qemu-system-x86_64", "qemu-system-x86_64", "-M",
 		       "microvm,x-option-roms=off,rtc=off,acpi=off",
-		       "-enable-kvm", "-cpu", "EPYC", "-m", "128", "-nodefaults",
-		       "-no-user-config", "-display", "none", "-S", "-kernel",
-		       probe, "-qmp", qmp, (char *)NULL);
+		       "-enable-kvm", "-cpu", "EPYC", "-m", "128",
+		       "-nodefaults", "-no-user-config", "-display", "none",
+		       "-S", "-kernel", probe, "-qmp", qmp, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
@@ -115,8 +115,8 @@ static int request(int fd, const char *method, const char *path,
 		if (!end)
 			continue;
 		cl = strcasestr(buf, "Content-Length:");
-		if (!cl || cl > end || got >= (size_t)(end + 4 - buf) +
-		                                       strtoul(cl + 15, NULL, 10))
+		if (!cl || cl > end ||
+		    got >= (size_t)(end + 4 - buf) + strtoul(cl + 15, NULL, 10))
 			return atoi(buf + 9); /* "HTTP/1.1 204" */
 	}
 }
@@ -159,7 +159,8 @@ int main(int argc, char **argv)
 
 	printf("socket");
 	for (int i = 0; i < runs; i++)
-		printf(" %llu", (unsigned long long)time_to_socket(wisp, false));
+		printf(" %llu",
+		       (unsigned long long)time_to_socket(wisp, false));
 	printf("\nput");
 	{
 		pid_t pid = spawn(wisp, 2);
@@ -226,7 +227,8 @@ int main(int argc, char **argv)
 	}
 	printf("\nqmp");
 	for (int i = 0; i < runs; i++)
-		printf(" %llu", (unsigned long long)time_to_socket(probe, true));
+		printf(" %llu",
+		       (unsigned long long)time_to_socket(probe, true));
 	printf("\n");
 	unlink(sock_path);
 	return 0;

@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 		unsigned long long t1 = now_us();
 		printf("%d %llu %d %ld\n", i, t1 - t0,
 		       WIFEXITED(status) ? WEXITSTATUS(status)
-					 : 128 + WTERMSIG(status),
+		                         : 128 + WTERMSIG(status),
 		       ru.ru_maxrss);
 		fflush(stdout);
 		close(fd);

@@ -164,6 +164,7 @@ h_mibs=$(fio --name=s "${fio_common[@]}" --iodepth=4 --rw=read --bs=1M | jq '.jo
 rm -rf "$IMG_DIR"
 
 linux_row="| exec → Linux /init (boot timer), 1 run | not run (PERF_LINUX=0) | | | |"
+linux_net_row="Inside Linux: not run (PERF_LINUX=0)."
 linux_dd_row="Linux guest dd: not run (PERF_LINUX=0)."
 if [ "$PERF_LINUX" = 1 ] && [ -e "$B/guest/vmlinux" ]; then
 	echo "perf: Linux guest, 1 boot (slow on kvm-pvm)"
@@ -201,6 +202,59 @@ INI
 		awk '{ t = $1 * 60 + $2; if (t > 0) printf "%.2f MiB/s (%.2f s)", 8 / t, t }')
 	rm -rf "$DD_DIR"
 	linux_dd_row="Inside the Linux guest (root on virtio-blk, busybox \`time dd if=/dev/vdb of=/dev/null bs=1M\` over 8 MiB): ${dd_rate:-no timing printed}. On kvm-pvm this measures the guest kernel's emulated block path more than the device."
+	# Reference: vsock and TCP from inside Linux (wisp-vsock and busybox nc
+	# in the guest, tests/integration/*_peer.py style peers on the host).
+	echo "perf: Linux guest, vsock 8 MiB each way and TCP 1 MiB in (1 boot)"
+	LNS=wisp-perf-$$
+	ip netns add "$LNS"
+	ip netns exec "$LNS" ip link set lo up
+	ip netns exec "$LNS" rootfs-tools/net-setup.sh host-only wtap0 172.16.0.1/24
+	cat >"$OUT/lnet.ini" <<INI
+[machine]
+mem_mib = 256
+[boot]
+kernel = $(realpath "$B/guest/vmlinux")
+initrd = $(realpath "$B/guest/initramfs.cpio")
+cmdline = console=ttyS0 reboot=k,panic_warm panic=1
+  wisp.run="ip addr add 172.16.0.2/24 dev eth0; ip link set eth0 up;
+  wisp-vsock recv 5000; wisp-vsock send 2 6000 8388608; nc -l -p 5001 >/dev/null"
+[serial]
+output = $OUT/lnet.serial
+input = none
+[net.eth0]
+tap = wtap0
+[vsock]
+guest_cid = 3
+uds_path = $OUT/v.sock
+INI
+	ip netns exec "$LNS" "$WISP" --config "$OUT/lnet.ini" 2>"$OUT/lnet.err" &
+	lpid=$!
+	python3 tests/integration/vsock_peer.py listen "$OUT/v.sock_6000" 900 >"$OUT/lv.listen" &
+	vl=$!
+	python3 tests/integration/vsock_peer.py connect "$OUT/v.sock" 5000 8388608 900 >"$OUT/lv.connect" || true
+	wait "$vl" || true
+	head -c 1048576 /dev/urandom >"$OUT/tcp.bin"
+	ip netns exec "$LNS" python3 - "$OUT/tcp.bin" >"$OUT/lv.tcp" 2>&1 <<'PY' || true
+import socket, sys, time
+data = open(sys.argv[1], "rb").read()
+for _ in range(240):
+    try:
+        s = socket.create_connection(("172.16.0.2", 5001), timeout=5)
+        break
+    except OSError:
+        time.sleep(0.5)
+t = time.monotonic()
+s.settimeout(600)
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+s.recv(1)
+print(f"{len(data) / (time.monotonic() - t) / 1e6:.3f} MB/s")
+PY
+	wait "$lpid" || true
+	ip netns del "$LNS"
+	l_h2g=$(sed -n 's/.*(\([0-9.]*\) MB\/s).*/\1/p' "$OUT/lv.connect")
+	l_g2h=$(sed -n 's/.*(\([0-9.]*\) MB\/s).*/\1/p' "$OUT/lv.listen")
+	linux_net_row="Inside the Linux guest (reference; on kvm-pvm the guest kernel is emulated): vsock host → guest ${l_h2g:-n/a} MB/s, guest → host ${l_g2h:-n/a} MB/s (8 MiB each, wisp-vsock); TCP host → guest $(cat "$OUT/lv.tcp" | tail -n 1) (1 MiB into busybox nc)."
 fi
 
 # The REST API: exec to the socket accepting, PUT round trips on one
@@ -220,6 +274,33 @@ read -r ap_min ap_med ap_p99 <<<"$(api_stats put)"
 read -r ai_min ai_med ai_p99 <<<"$(api_stats start)"
 read -r aq_min aq_med aq_p99 <<<"$(api_stats qmp)"
 api_ratio=$(awk -v a="$as_med" -v b="$aq_med" 'BEGIN { printf "%.1f", b / a }')
+
+# virtio-net on a tap (wisp and QEMU, the probe guest in ring 3) and
+# virtio-vsock host <-> guest (no vsock without vhost in QEMU).
+N_NET=${N_NET:-100000}
+RUNS_NET=${RUNS_NET:-5}
+echo "perf: virtio-net, probe guest, $N_NET frames, $RUNS_NET runs (wisp and QEMU)"
+perf/netbench.sh "$N_NET" "$RUNS_NET" >"$OUT/net.txt"
+net_fig() { # MONITOR DIR BYTES FIELD(4: frames/s, 5: MiB/s)
+	awk -v m="$1" -v d="$2" -v s="$3" -v f="$4" \
+		'$2 == m && $3 == d && $4 == s { print $f }' "$OUT/net.txt"
+}
+net_row() { # DIR BYTES LABEL
+	local wf wm qf qm
+	wf=$(net_fig wisp "$1" "$2" 5) wm=$(net_fig wisp "$1" "$2" 6)
+	qf=$(net_fig qemu "$1" "$2" 5) qm=$(net_fig qemu "$1" "$2" 6)
+	echo "| $3 | $wf | $wm | $qf | $qm | $(awk -v a="$wf" -v b="$qf" 'BEGIN { printf "%.2f", a / b }') |"
+}
+net_rows="$(net_row tx 1514 "guest → tap, 1514-byte frames")
+$(net_row tx 60 "guest → tap, 60-byte frames")
+$(net_row rx 1514 "tap → guest, 1514-byte frames")
+$(net_row rx 60 "tap → guest, 60-byte frames")"
+VSOCK_MIB=${VSOCK_MIB:-256}
+RUNS_VSOCK=${RUNS_VSOCK:-5}
+echo "perf: virtio-vsock, probe guest, $VSOCK_MIB MiB, $RUNS_VSOCK runs"
+perf/vsockbench.sh "$VSOCK_MIB" "$RUNS_VSOCK" >"$OUT/vsock.txt"
+vs_g2h=$(sed -n 's/^vsock guest -> host: \([0-9.]*\) MiB.*/\1/p' "$OUT/vsock.txt")
+vs_h2g=$(sed -n 's/^vsock host -> guest: \([0-9.]*\) MiB.*/\1/p' "$OUT/vsock.txt")
 
 host="$(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 [ -d /sys/module/kvm_pvm ] && host="$host, /dev/kvm is kvm-pvm"
@@ -288,6 +369,26 @@ the probe guest's boot-timer write ($RUNS_API runs).
 | InstanceStart → boot-timer write (probe) | $ai_min | $ai_med | $ai_p99 | |
 
 QEMU takes **${api_ratio}×** as long as wisp from exec to its control socket.
+
+## virtio-net and virtio-vsock
+
+perf/netbench.sh: the probe guest's net-bench scenario in ring 3 sends
+$N_NET frames to a tap (guest → tap) or counts $N_NET frames that
+perf/netflood.c pours into the tap (tap → guest); QEMU runs the same guest
+with \`-device virtio-net-device\` on \`-netdev tap,vhost=off\`. Median of
+$RUNS_NET runs, boot and exit (a run with no frames) subtracted.
+
+| figure | wisp frames/s | wisp MiB/s | QEMU frames/s | QEMU MiB/s | wisp / QEMU |
+|---|---|---|---|---|---|
+$net_rows
+
+perf/vsockbench.sh: the probe guest's vsock-bench scenario streams
+$VSOCK_MIB MiB to or from tests/vsock_host.c on \`<uds_path>_7000\`
+(Firecracker's host side), median of $RUNS_VSOCK runs: guest → host
+**$vs_g2h MiB/s**, host → guest **$vs_h2g MiB/s**. QEMU has no vsock
+without vhost-vsock, which this host lacks, so there is no peer figure.
+
+$linux_net_row
 
 ## Memory
 

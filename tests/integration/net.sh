@@ -19,9 +19,15 @@ peer() { inns python3 "$here/net_peer.py" "$@"; }
 
 ip netns add "$NS" || { bad "netns" "cannot create a network namespace"; summary net; exit 1; }
 inns ip link set lo up
-inns ip tuntap add dev "$TAP" mode tap
 inns sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-inns ip link set "$TAP" up
+setup=$here/../../rootfs-tools/net-setup.sh
+# The tap every test below uses, made the way a user makes one.
+if inns "$setup" host-only "$TAP" 172.16.0.1/24 &&
+	[ "$(inns ip -br addr show "$TAP" | awk '{ print $3 }')" = 172.16.0.1/24 ]; then
+	ok "net-setup host-only: $TAP with 172.16.0.1/24"
+else
+	bad "net-setup host-only" "no $TAP with its address"
+fi
 
 # net_ini CMDLINE [EXTRA-NET-LINES]: a probe VM with one interface.
 net_ini() {
@@ -224,6 +230,53 @@ else
 	bad "live limiter" "metrics: $(head -c 300 "$TMP/metrics")"
 fi
 no_sanitizer_report "live limiter"
+
+# --- net-setup.sh: bridge and NAT modes, removal, bad arguments. ----------
+# A tap in a bridge: the probe's frames come out of the bridge.
+inns "$setup" bridge wtap1 wbr0 && inns ip link set wbr0 up
+if [ "$(inns cat /sys/class/net/wtap1/master/ifindex 2>/dev/null)" = "$(inns cat /sys/class/net/wbr0/ifindex)" ]; then
+	ok "net-setup bridge: wtap1 is in wbr0"
+else
+	bad "net-setup bridge" "wtap1 is not in wbr0"
+fi
+net_ini "net-tx n=8"
+sed -i "s/^tap = .*/tap = wtap1/" "$TMP/net.ini"
+peer recv wbr0 8 15 >"$TMP/peer" &
+ppid=$!
+for _ in $(seq 100); do grep -q listening "$TMP/peer" && break; sleep 0.05; done
+run_ns 60 --config "$TMP/net.ini"
+wait "$ppid" && ok "net-setup bridge: the guest's frames cross the bridge" ||
+	bad "net-setup bridge" "host side: $(tail -n 2 "$TMP/peer" | tr '\n' ' ')"
+# NAT: the rules name the tap's subnet and the uplink; forwarding is on.
+inns ip link add wup0 type veth peer name wup1
+inns "$setup" nat wtap2 172.16.9.1/24 wup0 --user 65534
+if inns nft list table ip wisp_wtap2 2>/dev/null | grep -q 'ip saddr 172.16.9.0/24 oifname "wup0" masquerade' &&
+	[ "$(inns sysctl -n net.ipv4.ip_forward)" = 1 ] &&
+	[ "$(inns cat /sys/class/net/wtap2/owner)" = 65534 ]; then
+	ok "net-setup nat: masquerade of 172.16.9.0/24 out of wup0, forwarding on, tap owned by 65534"
+else
+	bad "net-setup nat" "$(inns nft list ruleset 2>&1 | head -5 | tr '\n' ' ')"
+fi
+inns "$setup" del wtap2
+if ! inns ip link show wtap2 >/dev/null 2>&1 && ! inns nft list table ip wisp_wtap2 >/dev/null 2>&1; then
+	ok "net-setup del: tap and rules gone"
+else
+	bad "net-setup del" "wtap2 or its rules are still there"
+fi
+for args in "host-only $TAP 10.0.0.1/24:already exists" \
+	"host-only bad/name 10.0.0.1/24:letters, digits" \
+	"host-only wtap3 10.0.0.1:needs a prefix length" \
+	"nat wtap3 10.0.0.1/24 nosuch:no uplink interface 'nosuch'" \
+	"bridge wtap3 $TAP:'$TAP' is not a bridge" "del nosuch:no interface 'nosuch'"; do
+	# shellcheck disable=SC2086 # the arguments are words
+	if inns "$setup" ${args%%:*} 2>"$TMP/err" || ! grep -q "${args#*:}" "$TMP/err"; then
+		bad "net-setup ${args%%:*}" "no error '${args#*:}': $(cat "$TMP/err")"
+	else
+		ok "net-setup ${args%%:*}: refused (${args#*:})"
+	fi
+done
+inns ip link show wtap3 >/dev/null 2>&1 && bad "net-setup" "a refused call left wtap3 behind" ||
+	ok "net-setup: refused calls leave no interface"
 
 # --- Bad taps: a clear message, nothing started. --------------------------
 sed -i "s/^tap = .*/tap = nosuch0/" "$TMP/net.ini"

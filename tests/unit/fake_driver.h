@@ -59,17 +59,24 @@ static inline void fake_negotiate(struct vm *vm, uint64_t base,
 	                VIRTIO_CONFIG_S_FEATURES_OK);
 }
 
-/* Queue 0 of @num entries at the given rings, then ready. */
-static inline void fake_queue(struct vm *vm, uint64_t base, uint32_t num,
-                              uint64_t desc, uint64_t avail, uint64_t used)
+/* Queue @q of @num entries at the given rings, then ready. */
+static inline void fake_queue_n(struct vm *vm, uint64_t base, uint32_t q,
+                                uint32_t num, uint64_t desc, uint64_t avail,
+                                uint64_t used)
 {
-	fake_wr(vm, base + VIRTIO_MMIO_QUEUE_SEL, 0);
+	fake_wr(vm, base + VIRTIO_MMIO_QUEUE_SEL, q);
 	fake_wr(vm, base + VIRTIO_MMIO_QUEUE_NUM, num);
 	fake_wr(vm, base + VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)desc);
 	fake_wr(vm, base + VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(desc >> 32));
 	fake_wr(vm, base + VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)avail);
 	fake_wr(vm, base + VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)used);
 	fake_wr(vm, base + VIRTIO_MMIO_QUEUE_READY, 1);
+}
+
+static inline void fake_queue(struct vm *vm, uint64_t base, uint32_t num,
+                              uint64_t desc, uint64_t avail, uint64_t used)
+{
+	fake_queue_n(vm, base, 0, num, desc, avail, used);
 }
 
 static inline void fake_driver_ok(struct vm *vm, uint64_t base)

@@ -16,5 +16,6 @@ Suite *http_suite(void);
 Suite *server_suite(void);
 Suite *fcjson_suite(void);
 Suite *ratelimit_suite(void);
+Suite *net_suite(void);
 
 #endif

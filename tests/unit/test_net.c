@@ -1,0 +1,388 @@
+/*
+ * virtio-net frames and headers without KVM or a tap: a fake driver in
+ * fake guest RAM, the real transport, queues and io_uring, and a
+ * SOCK_SEQPACKET pair standing in for the tap (one frame per read and
+ * write, as a tap with a vnet header behaves).
+ */
+#include "unit.h"
+#include "fake_driver.h"
+#include "net.h"
+
+#include <errno.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MEM   (1u << 20)
+#define BASE  0xc0001000ULL
+#define QN    8
+#define RXD   0x1000
+#define RXA   0x2000
+#define RXU   0x3000
+#define TXD   0x4000
+#define TXA   0x5000
+#define TXU   0x6000
+#define RXBUF 0x10000 /* rx buffer i at RXBUF + i * 0x1000 */
+#define TXBUF 0x20000
+#define F(b)  (1ULL << (b))
+
+static struct vm vm;
+static struct uring ur;
+static struct net n;
+static int sp[2];
+static uint16_t rxpos, txpos;
+
+static void setup(void)
+{
+	struct rate_limiter_config none = { 0 };
+	struct net_options o = {
+		.id = "eth0",
+		.mac = { 6, 0, 0, 0, 0, 1 },
+		.rx = &none,
+		.tx = &none,
+	};
+	char err[256];
+
+	fake_vm_init(&vm, MEM);
+	ck_assert_int_eq(uring_init(&ur, 64), 0);
+	ck_assert_int_eq(
+	        socketpair(AF_UNIX,
+	                   SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	                   sp),
+	        0);
+	ck_assert_int_eq(net_attach(&n, &vm, &ur, NULL, &o, sp[0], 1500, BASE,
+	                            5, err, sizeof(err)),
+	                 0);
+	rxpos = txpos = 0;
+}
+
+static void teardown(void)
+{
+	net_destroy(&n); /* closes sp[0] */
+	close(sp[1]);
+	uring_destroy(&ur);
+	free(vm.mem);
+}
+
+static void start(uint64_t features)
+{
+	uint64_t kick;
+
+	fake_negotiate(&vm, BASE, F(VIRTIO_F_VERSION_1) | features);
+	fake_queue_n(&vm, BASE, 0, QN, RXD, RXA, RXU);
+	fake_queue_n(&vm, BASE, 1, QN, TXD, TXA, TXU);
+	fake_driver_ok(&vm, BASE);
+	ck_assert_uint_eq(fake_rd(&vm, BASE + VIRTIO_MMIO_STATUS), 0x0f);
+	/* DRIVER_OK kicks the receive queue for the event loop */
+	ck_assert_int_eq(read(n.t.notify_fd[0], &kick, 8), 8);
+}
+
+/* Run completions until nothing more comes for a while. */
+static void settle(void)
+{
+	struct __kernel_timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
+	struct io_uring_cqe *cqe;
+
+	uring_submit(&ur);
+	while (io_uring_wait_cqe_timeout(&ur.ring, &cqe, &ts) == 0)
+		uring_reap(&ur);
+}
+
+static void kick(unsigned q)
+{
+	virtio_mmio_notify(&n.t, q);
+	settle();
+}
+
+/* A frame of @len bytes: broadcast, our MAC, EtherType 0x88b5, pattern. */
+static void frame(uint8_t *f, size_t len, uint8_t seed)
+{
+	memset(f, 0xff, 6);
+	memcpy(f + 6, "\x06\0\0\0\0\x01\x88\xb5", 8);
+	for (size_t i = 14; i < len; i++)
+		f[i] = (uint8_t)(seed + i);
+}
+
+/* Queue a transmit chain: header (@hdr) and frame in two descriptors. */
+static void tx_chain(const uint8_t *hdr, size_t len, uint8_t seed)
+{
+	uint16_t d = (uint16_t)(2 * (txpos % (QN / 2)));
+	uint64_t at = TXBUF + (uint64_t)(txpos % (QN / 2)) * 0x11000;
+
+	memcpy(vm.mem + at, hdr, NET_HDR_LEN);
+	frame(vm.mem + at + 16, len, seed);
+	fake_desc(&vm, TXD, d, at, NET_HDR_LEN, VRING_DESC_F_NEXT,
+	          (uint16_t)(d + 1));
+	fake_desc(&vm, TXD, d + 1u, at + 16, (uint32_t)len, 0, 0);
+	fake_offer(&vm, TXA, QN, txpos++, d);
+}
+
+static void rx_post(unsigned i, uint32_t len, uint16_t flags)
+{
+	fake_desc(&vm, RXD, i, RXBUF + i * 0x1000ULL, len, flags, 0);
+	fake_offer(&vm, RXA, QN, rxpos++, (uint16_t)i);
+}
+
+static uint32_t used_len(uint64_t used, unsigned k)
+{
+	uint32_t v;
+
+	memcpy(&v, vm.mem + used + 4 + 8 * k + 4, 4);
+	return v;
+}
+
+static uint32_t used_id(uint64_t used, unsigned k)
+{
+	uint32_t v;
+
+	memcpy(&v, vm.mem + used + 4 + 8 * k, 4);
+	return v;
+}
+
+static const uint8_t zero_hdr[NET_HDR_LEN];
+
+START_TEST(tx_frames_reach_the_tap_whole)
+{
+	uint8_t got[2048], want[2048];
+
+	start(F(VIRTIO_NET_F_MAC));
+	tx_chain(zero_hdr, 60, 1);
+	tx_chain(zero_hdr, 1514, 2);
+	kick(NET_TXQ);
+	ck_assert_uint_eq(fake_used_idx(&vm, TXU), 2);
+	ck_assert_int_eq(recv(sp[1], got, sizeof(got), 0), NET_HDR_LEN + 60);
+	frame(want, 60, 1);
+	ck_assert_mem_eq(got + NET_HDR_LEN, want, 60);
+	ck_assert_int_eq(recv(sp[1], got, sizeof(got), 0), NET_HDR_LEN + 1514);
+	frame(want, 1514, 2);
+	ck_assert_mem_eq(got + NET_HDR_LEN, want, 1514);
+	ck_assert_int_eq(recv(sp[1], got, sizeof(got), 0), -1);
+	ck_assert_uint_eq(n.stats.tx_packets_count, 2);
+	ck_assert_uint_eq(n.stats.tx_bytes_count, 1574);
+	/* the MAC is in the configuration space */
+	ck_assert_uint_eq(fake_rd(&vm, BASE + 0x100) & 0xff, 6);
+}
+END_TEST
+
+START_TEST(tx_malformed_frames_are_dropped)
+{
+	uint8_t csum[NET_HDR_LEN] = { VIRTIO_NET_HDR_F_NEEDS_CSUM };
+	uint8_t tso4[NET_HDR_LEN] = { 0, VIRTIO_NET_HDR_GSO_TCPV4 };
+	uint8_t bad[NET_HDR_LEN] = { 0, 7 };
+	uint8_t got[16];
+
+	start(0); /* no CSUM, no HOST_TSO4 */
+	tx_chain(csum, 100, 1);
+	tx_chain(tso4, 100, 1);
+	tx_chain(bad, 100, 1);
+	tx_chain(zero_hdr, 13, 1); /* shorter than an Ethernet header */
+	kick(NET_TXQ);
+	ck_assert_uint_eq(fake_used_idx(&vm, TXU), 4);
+	ck_assert_uint_eq(n.stats.tx_malformed_frames, 4);
+	ck_assert_int_eq(recv(sp[1], got, sizeof(got), 0), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert(!(n.t.status & VIRTIO_CONFIG_S_NEEDS_RESET));
+	/* a good frame after them goes */
+	tx_chain(zero_hdr, 64, 3);
+	kick(NET_TXQ);
+	ck_assert_int_eq(recv(sp[1], got, sizeof(got), MSG_TRUNC),
+	                 NET_HDR_LEN + 64);
+}
+END_TEST
+
+START_TEST(tx_offloads_pass_when_negotiated)
+{
+	uint8_t tso4[NET_HDR_LEN] = { VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		                      VIRTIO_NET_HDR_GSO_TCPV4 };
+	uint8_t got[NET_HDR_LEN + 200];
+
+	start(F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_HOST_TSO4));
+	tx_chain(tso4, 200, 1);
+	kick(NET_TXQ);
+	ck_assert_int_eq(recv(sp[1], got, sizeof(got), 0), NET_HDR_LEN + 200);
+	ck_assert_mem_eq(got, tso4, NET_HDR_LEN);
+}
+END_TEST
+
+/* Send @len frame bytes behind a header with @flags into the "tap". */
+static void peer_send(size_t len, uint8_t seed, uint8_t flags)
+{
+	uint8_t b[NET_HDR_LEN + 2048] = { flags };
+
+	frame(b + NET_HDR_LEN, len, seed);
+	ck_assert_int_eq(send(sp[1], b, NET_HDR_LEN + len, 0),
+	                 (ssize_t)(NET_HDR_LEN + len));
+}
+
+static uint16_t num_buffers(unsigned i)
+{
+	uint16_t v;
+
+	memcpy(&v, vm.mem + RXBUF + i * 0x1000ULL + 10, 2);
+	return v;
+}
+
+START_TEST(rx_one_buffer_per_frame)
+{
+	uint8_t want[2048];
+
+	start(0);
+	rx_post(0, 2048, VRING_DESC_F_WRITE);
+	rx_post(1, 2048, VRING_DESC_F_WRITE);
+	peer_send(100, 1, 0);
+	peer_send(1514, 2, 0);
+	kick(NET_RXQ);
+	ck_assert_uint_eq(fake_used_idx(&vm, RXU), 2);
+	ck_assert_uint_eq(used_len(RXU, 0), NET_HDR_LEN + 100);
+	ck_assert_uint_eq(used_len(RXU, 1), NET_HDR_LEN + 1514);
+	ck_assert_uint_eq(num_buffers(0), 1);
+	frame(want, 1514, 2);
+	ck_assert_mem_eq(vm.mem + RXBUF + 0x1000 + NET_HDR_LEN, want, 1514);
+	ck_assert_uint_eq(n.stats.rx_packets_count, 2);
+}
+END_TEST
+
+START_TEST(rx_mergeable_buffers)
+{
+	uint8_t want[1400], got[1400];
+
+	start(F(VIRTIO_NET_F_MRG_RXBUF));
+	for (unsigned i = 0; i < QN; i++)
+		rx_post(i, 512, VRING_DESC_F_WRITE);
+	peer_send(1400, 7, 0); /* 1412 bytes: 512 + 512 + 388 */
+	peer_send(60, 8, 0);
+	kick(NET_RXQ);
+	ck_assert_uint_eq(fake_used_idx(&vm, RXU), 4);
+	ck_assert_uint_eq(used_id(RXU, 0), 0);
+	ck_assert_uint_eq(used_len(RXU, 0), 512);
+	ck_assert_uint_eq(used_len(RXU, 1), 512);
+	ck_assert_uint_eq(used_len(RXU, 2), 388);
+	ck_assert_uint_eq(num_buffers(0), 3);
+	/* the second frame starts in the next chain, the fourth */
+	ck_assert_uint_eq(used_id(RXU, 3), 3);
+	ck_assert_uint_eq(used_len(RXU, 3), NET_HDR_LEN + 60);
+	ck_assert_uint_eq(num_buffers(3), 1);
+	memcpy(got, vm.mem + RXBUF + NET_HDR_LEN, 500);
+	memcpy(got + 500, vm.mem + RXBUF + 0x1000, 512);
+	memcpy(got + 1012, vm.mem + RXBUF + 0x2000, 388);
+	frame(want, 1400, 7);
+	ck_assert_mem_eq(got, want, 1400);
+}
+END_TEST
+
+START_TEST(rx_waits_for_buffers)
+{
+	int pending;
+
+	start(F(VIRTIO_NET_F_MRG_RXBUF));
+	peer_send(100, 1, 0);
+	peer_send(200, 2, 0);
+	kick(NET_RXQ);
+	/* nothing posted: nothing read, the frames stay in the "tap" */
+	ck_assert(!n.rx_busy);
+	ck_assert_int_eq(ioctl(sp[0], FIONREAD, &pending), 0);
+	ck_assert_int_gt(pending, 0);
+	ck_assert_uint_gt(n.stats.no_rx_avail_buffer, 0);
+	/* one 512-byte buffer is not enough for a largest frame: still wait */
+	rx_post(0, 512, VRING_DESC_F_WRITE);
+	kick(NET_RXQ);
+	ck_assert_uint_eq(fake_used_idx(&vm, RXU), 0);
+	for (unsigned i = 1; i < 4; i++)
+		rx_post(i, 512, VRING_DESC_F_WRITE);
+	kick(NET_RXQ);
+	ck_assert_uint_eq(fake_used_idx(&vm, RXU), 2);
+	ck_assert_uint_eq(used_len(RXU, 0), NET_HDR_LEN + 100);
+	ck_assert_uint_eq(used_len(RXU, 1), NET_HDR_LEN + 200);
+}
+END_TEST
+
+START_TEST(rx_checksum_flags_only_when_asked)
+{
+	start(0);
+	rx_post(0, 2048, VRING_DESC_F_WRITE);
+	peer_send(100, 1, VIRTIO_NET_HDR_F_DATA_VALID);
+	kick(NET_RXQ);
+	ck_assert_uint_eq(fake_used_idx(&vm, RXU), 1);
+	ck_assert_uint_eq(vm.mem[RXBUF], 0); /* no GUEST_CSUM: cleared */
+}
+END_TEST
+
+START_TEST(rx_checksum_flags_kept_with_guest_csum)
+{
+	start(F(VIRTIO_NET_F_GUEST_CSUM));
+	rx_post(0, 2048, VRING_DESC_F_WRITE);
+	peer_send(100, 1, VIRTIO_NET_HDR_F_DATA_VALID);
+	kick(NET_RXQ);
+	ck_assert_uint_eq(vm.mem[RXBUF], VIRTIO_NET_HDR_F_DATA_VALID);
+}
+END_TEST
+
+static void expect_reset(void)
+{
+	ck_assert(fake_rd(&vm, BASE + VIRTIO_MMIO_STATUS) &
+	          VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+START_TEST(hostile_readable_rx_buffer)
+{
+	start(0);
+	rx_post(0, 2048, 0);
+	kick(NET_RXQ);
+	expect_reset();
+}
+END_TEST
+
+START_TEST(hostile_rx_buffer_smaller_than_header)
+{
+	start(F(VIRTIO_NET_F_MRG_RXBUF));
+	rx_post(0, 11, VRING_DESC_F_WRITE);
+	kick(NET_RXQ);
+	expect_reset();
+}
+END_TEST
+
+START_TEST(hostile_writable_tx_buffer)
+{
+	start(0);
+	fake_desc(&vm, TXD, 0, TXBUF, NET_HDR_LEN, VRING_DESC_F_NEXT, 1);
+	fake_desc(&vm, TXD, 1, TXBUF + 16, 64, VRING_DESC_F_WRITE, 0);
+	fake_offer(&vm, TXA, QN, 0, 0);
+	kick(NET_TXQ);
+	expect_reset();
+}
+END_TEST
+
+START_TEST(reset_forgets_taken_buffers)
+{
+	start(F(VIRTIO_NET_F_MRG_RXBUF));
+	rx_post(0, 512, VRING_DESC_F_WRITE);
+	rx_post(1, 512, VRING_DESC_F_WRITE);
+	kick(NET_RXQ); /* taken, not enough for a read */
+	ck_assert_uint_eq(n.nheld, 2);
+	fake_wr(&vm, BASE + VIRTIO_MMIO_STATUS, 0);
+	ck_assert_uint_eq(n.nheld, 0);
+	ck_assert(!n.active);
+}
+END_TEST
+
+Suite *net_suite(void)
+{
+	Suite *s = suite_create("net");
+	TCase *tc = tcase_create("frames");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, tx_frames_reach_the_tap_whole);
+	tcase_add_test(tc, tx_malformed_frames_are_dropped);
+	tcase_add_test(tc, tx_offloads_pass_when_negotiated);
+	tcase_add_test(tc, rx_one_buffer_per_frame);
+	tcase_add_test(tc, rx_mergeable_buffers);
+	tcase_add_test(tc, rx_waits_for_buffers);
+	tcase_add_test(tc, rx_checksum_flags_only_when_asked);
+	tcase_add_test(tc, rx_checksum_flags_kept_with_guest_csum);
+	tcase_add_test(tc, hostile_readable_rx_buffer);
+	tcase_add_test(tc, hostile_rx_buffer_smaller_than_header);
+	tcase_add_test(tc, hostile_writable_tx_buffer);
+	tcase_add_test(tc, reset_forgets_taken_buffers);
+	suite_add_tcase(s, tc);
+	return s;
+}
