@@ -77,6 +77,17 @@ static void publish(struct blk *b)
 		virtio_mmio_signal_used(&b->t);
 }
 
+/* After a batch of completions: one used-index update, one interrupt. */
+static void on_flush(struct uring_flush *f)
+{
+	struct blk *b =
+	        (struct blk *)((uint8_t *)f - offsetof(struct blk, flush));
+
+	pthread_mutex_lock(&b->t.lock);
+	publish(b);
+	pthread_mutex_unlock(&b->t.lock);
+}
+
 static void on_done(struct uring_req *ur, int res)
 {
 	struct blk_req *r = (struct blk_req *)ur;
@@ -91,7 +102,7 @@ static void on_done(struct uring_req *ur, int res)
 		       res >= 0 && (uint64_t)res == r->expect
 		               ? VIRTIO_BLK_S_OK
 		               : VIRTIO_BLK_S_IOERR);
-		publish(b);
+		uring_defer(b->uring, &b->flush);
 	}
 	pthread_mutex_unlock(&b->t.lock);
 }
@@ -303,7 +314,7 @@ static void blk_notify(struct virtio_mmio *t, unsigned qi)
 			break;
 	}
 out:
-	uring_submit(b->uring);
+	/* The caller's uring_run() sends what was queued. */
 	if (completed)
 		publish(b);
 }
@@ -314,6 +325,7 @@ static void on_timer(struct ev_handler *h, uint32_t events)
 
 	rl_timer_ack(&b->timer);
 	virtio_mmio_notify(&b->t, 0);
+	uring_run(b->uring);
 }
 
 static void blk_config_read(struct virtio_mmio *t, uint64_t off, uint8_t *data,
@@ -395,6 +407,7 @@ int blk_init(struct blk *b, struct vm *vm, struct uring *u,
 
 	memset(b, 0, sizeof(*b));
 	b->timer.fd = -1;
+	b->flush.fn = on_flush;
 	b->uring = u;
 	b->read_only = o->read_only;
 	b->direct = o->direct;

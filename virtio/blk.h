@@ -77,6 +77,7 @@ struct blk {
 	struct blk_stats stats, reported; /* reported: at the last flush */
 	struct vq_chain chain;            /* scratch for vq_pop() */
 	struct blk_req req[VQ_MAX_SIZE];
+	struct uring_flush flush; /* publish after a batch of completions */
 
 	/* Rate limiting: a throttled chain waits in @held for the timer. */
 	struct rate_limiter rl;

@@ -134,6 +134,7 @@ static void rx_deliver(struct net *n, uint64_t len)
 	n->stats.rx_bytes_count += len - NET_HDR_LEN;
 	if (rl_active(&n->rl_rx))
 		rl_charge(&n->rl_rx, len - NET_HDR_LEN, 1, rl_now_ns());
+	uring_defer(n->uring, &n->rx_flush);
 	/* The chains after the k used ones move to the front. */
 	if (k < n->nheld) {
 		unsigned first_iov = n->held[k].iov0;
@@ -152,7 +153,27 @@ static void rx_deliver(struct net *n, uint64_t len)
 	n->held_len = 0;
 	for (unsigned i = 0; i < n->nheld; i++)
 		n->held_len += n->held[i].len;
+}
+
+/* After a batch of completions: one used-index update per queue. */
+static void on_rx_flush(struct uring_flush *f)
+{
+	struct net *n =
+	        (struct net *)((uint8_t *)f - offsetof(struct net, rx_flush));
+
+	pthread_mutex_lock(&n->t.lock);
 	publish(n, NET_RXQ);
+	pthread_mutex_unlock(&n->t.lock);
+}
+
+static void on_tx_flush(struct uring_flush *f)
+{
+	struct net *n =
+	        (struct net *)((uint8_t *)f - offsetof(struct net, tx_flush));
+
+	pthread_mutex_lock(&n->t.lock);
+	publish(n, NET_TXQ);
+	pthread_mutex_unlock(&n->t.lock);
 }
 
 static void on_rx_done(struct uring_req *ur, int res)
@@ -180,8 +201,7 @@ static void on_rx_done(struct uring_req *ur, int res)
 			rl_timer_arm(&n->rx_timer, RX_BACKOFF_NS);
 		}
 	}
-	rx_fill(n);
-	uring_submit(n->uring);
+	rx_fill(n); /* queued; uring_run() sends it */
 	pthread_mutex_unlock(&n->t.lock);
 }
 
@@ -242,8 +262,8 @@ static void on_rx_timer(struct ev_handler *h, uint32_t events)
 	rl_timer_ack(&n->rx_timer);
 	n->rx_backoff = false;
 	rx_fill(n);
-	uring_submit(n->uring);
 	pthread_mutex_unlock(&n->t.lock);
+	uring_run(n->uring);
 }
 
 /* ---- transmit ----------------------------------------------------------- */
@@ -267,7 +287,7 @@ static void on_tx_done(struct uring_req *ur, int res)
 			            res < 0 ? strerror(-res) : "short write");
 		}
 		vq_push(&n->t.vq[NET_TXQ], r->head, 0);
-		publish(n, NET_TXQ);
+		uring_defer(n->uring, &n->tx_flush);
 	}
 	pthread_mutex_unlock(&n->t.lock);
 }
@@ -426,7 +446,7 @@ static void tx_drain(struct net *n)
 			break;
 		}
 	}
-	uring_submit(n->uring);
+	/* The caller's uring_run() sends what was queued. */
 	if (done)
 		publish(n, NET_TXQ);
 }
@@ -439,6 +459,7 @@ static void on_tx_timer(struct ev_handler *h, uint32_t events)
 	rl_timer_ack(&n->tx_timer);
 	tx_drain(n);
 	pthread_mutex_unlock(&n->t.lock);
+	uring_run(n->uring);
 }
 
 /* ---- the device -----------------------------------------------------------
@@ -458,7 +479,6 @@ static void net_notify(struct virtio_mmio *t, unsigned q)
 	if (n->rx_busy && n->rx_gen != n->gen)
 		uring_cancel(n->uring, &n->rx_ur);
 	rx_fill(n);
-	uring_submit(n->uring);
 }
 
 /*
@@ -552,6 +572,8 @@ int net_attach(struct net *n, struct vm *vm, struct uring *u,
 	n->loop = loop;
 	n->tx_wait = -1;
 	n->rx_ur.done = on_rx_done;
+	n->rx_flush.fn = on_rx_flush;
+	n->tx_flush.fn = on_tx_flush;
 	snprintf(n->id, sizeof(n->id), "%s", o->id);
 	snprintf(n->tap, sizeof(n->tap), "%s", o->tap ? o->tap : "");
 	memcpy(n->cfg.mac, o->mac, 6);

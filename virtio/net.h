@@ -104,6 +104,7 @@ struct net {
 
 	/* Receive: chains taken but not yet filled; one read in flight. */
 	struct uring_req rx_ur;
+	struct uring_flush rx_flush, tx_flush; /* publish after a batch */
 	bool rx_busy;
 	uint32_t rx_gen;
 	bool rx_backoff; /* the tap failed; retry on rx_timer */

@@ -6,6 +6,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+/* Rounds of submit-and-reap one uring_run() may take before yielding. */
+#define RUN_ROUNDS 64
+
 int uring_init(struct uring *u, unsigned entries)
 {
 	int ret;
@@ -37,6 +40,7 @@ void uring_destroy(struct uring *u)
 		close(u->efd);
 	u->ready = false;
 	u->efd = -1;
+	u->flush = NULL;
 }
 
 struct io_uring_sqe *uring_sqe(struct uring *u, struct uring_req *r)
@@ -55,23 +59,21 @@ struct io_uring_sqe *uring_sqe(struct uring *u, struct uring_req *r)
 	return sqe;
 }
 
-void uring_submit(struct uring *u)
+void uring_defer(struct uring *u, struct uring_flush *f)
 {
-	int ret = io_uring_submit(&u->ring);
-
-	if (ret < 0)
-		log_err("io_uring_submit: %s", strerror(-ret));
+	if (f->queued)
+		return;
+	f->queued = true;
+	f->next = u->flush;
+	u->flush = f;
 }
 
-unsigned uring_reap(struct uring *u)
+/* Run every completion that is ready; returns how many. */
+static unsigned reap(struct uring *u)
 {
 	struct io_uring_cqe *cqe;
 	unsigned n = 0;
-	uint64_t cnt;
 
-	/* Clear the eventfd first: a completion after this refires it. */
-	if (read(u->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
-		log_err("io_uring eventfd: %s", strerror(errno));
 	while (io_uring_peek_cqe(&u->ring, &cqe) == 0 && cqe) {
 		struct uring_req *r = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
@@ -85,6 +87,48 @@ unsigned uring_reap(struct uring *u)
 	return n;
 }
 
+static void run_flushes(struct uring *u)
+{
+	while (u->flush) {
+		struct uring_flush *f = u->flush;
+
+		u->flush = f->next;
+		f->queued = false;
+		f->fn(f);
+	}
+}
+
+void uring_run(struct uring *u)
+{
+	uint64_t cnt;
+	unsigned rounds = 0;
+
+	if (!u->ready)
+		return;
+	/* Clear the eventfd first: a completion after this refires it. */
+	if (read(u->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+		log_err("io_uring eventfd: %s", strerror(errno));
+	for (;;) {
+		int sent = 0;
+
+		if (io_uring_sq_ready(&u->ring)) {
+			sent = io_uring_submit(&u->ring);
+			if (sent < 0)
+				log_err("io_uring_submit: %s", strerror(-sent));
+		}
+		if (!reap(u) && sent <= 0)
+			break;
+		if (++rounds == RUN_ROUNDS) {
+			cnt = 1; /* come back after the other events */
+			if (write(u->efd, &cnt, sizeof(cnt)) < 0)
+				log_err("io_uring eventfd: %s",
+				        strerror(errno));
+			break;
+		}
+	}
+	run_flushes(u);
+}
+
 void uring_cancel(struct uring *u, struct uring_req *r)
 {
 	struct io_uring_sqe *sqe = uring_sqe(u, NULL);
@@ -95,7 +139,6 @@ void uring_cancel(struct uring *u, struct uring_req *r)
 	}
 	io_uring_prep_cancel(sqe, r, 0);
 	io_uring_sqe_set_data(sqe, NULL);
-	uring_submit(u);
 }
 
 void uring_wait(struct uring *u, const bool *busy)
@@ -103,12 +146,15 @@ void uring_wait(struct uring *u, const bool *busy)
 	struct io_uring_cqe *cqe;
 
 	while (*busy && u->ready) {
-		int ret = io_uring_wait_cqe(&u->ring, &cqe);
+		int ret;
 
+		io_uring_submit(&u->ring);
+		ret = io_uring_wait_cqe(&u->ring, &cqe);
 		if (ret < 0 && ret != -EINTR) {
 			log_err("io_uring_wait_cqe: %s", strerror(-ret));
 			return;
 		}
-		uring_reap(u);
+		reap(u);
 	}
+	run_flushes(u);
 }

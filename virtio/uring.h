@@ -1,18 +1,35 @@
 /*
  * A thin io_uring wrapper for device backends. One ring per VMM, served
- * on the event loop: requests are queued with uring_sqe(), sent in one
- * io_uring_submit() per batch, and completions are reaped when the ring's
- * eventfd fires, each calling its request's done() callback.
+ * on the event loop thread.
+ *
+ * Devices queue requests with uring_sqe() while they drain a virtqueue
+ * (under their lock) and return; the outer handler (a queue notify, a
+ * timer, the ring's eventfd) then calls uring_run() with no device lock
+ * held. uring_run() sends what is queued and runs the completions that
+ * are ready, again while completions queue more: a tap read that finds a
+ * frame waiting completes during the submit, and its completion queues
+ * the next read, so a busy tap drains in one call. Completions push used
+ * entries and ask for a flush with uring_defer(); the flushes run once at
+ * the end, so a whole batch costs one used-index update and at most one
+ * interrupt per queue.
  */
 #ifndef WISP_VIRTIO_URING_H
 #define WISP_VIRTIO_URING_H
 
 #include <liburing.h>
+#include <stdbool.h>
 
 struct uring_req {
 	/* Called on the event loop with the operation's result (>= 0 or
-	 * -errno). */
+	 * -errno). Must not call uring_run(); may queue more requests. */
 	void (*done)(struct uring_req *r, int res);
+};
+
+/* Work to do once after a batch of completions (publish a used ring). */
+struct uring_flush {
+	void (*fn)(struct uring_flush *f);
+	struct uring_flush *next;
+	bool queued;
 };
 
 struct uring {
@@ -20,6 +37,7 @@ struct uring {
 	int efd; /* readable when completions are waiting */
 	unsigned inflight;
 	bool ready;
+	struct uring_flush *flush; /* deferred, in no particular order */
 };
 
 /* Set up a ring of @entries with a completion eventfd. 0 or -errno. */
@@ -32,15 +50,20 @@ void uring_destroy(struct uring *u);
  */
 struct io_uring_sqe *uring_sqe(struct uring *u, struct uring_req *r);
 
-/* Send every queued entry. */
-void uring_submit(struct uring *u);
+/* Run @f at the end of the current uring_run() (once, however often). */
+void uring_defer(struct uring *u, struct uring_flush *f);
 
-/* Reap every completion (after efd fired); returns how many. */
-unsigned uring_reap(struct uring *u);
+/*
+ * Submit, run ready completions and repeat while there is progress, then
+ * the deferred flushes. At most a bounded number of rounds: with more
+ * left the eventfd is poked so the loop comes back after other events.
+ * Never under a device lock (completions take their device's lock).
+ */
+void uring_run(struct uring *u);
 
 /*
  * Ask the kernel to cancel @r (in flight); its done() still runs, with
- * -ECANCELED or its real result if it finished first. Sent at once.
+ * -ECANCELED or its real result if it finished first.
  */
 void uring_cancel(struct uring *u, struct uring_req *r);
 

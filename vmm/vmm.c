@@ -409,15 +409,18 @@ static void teardown_vm(struct vmm *m)
 static void on_vq_notify(struct ev_handler *h, uint32_t events)
 {
 	struct vq_watch *w = (struct vq_watch *)h;
+	struct vmm *m = h->opaque;
 	uint64_t n;
 
 	if (read(h->fd, &n, sizeof(n)) == sizeof(n))
 		virtio_mmio_notify(w->t, w->q);
+	/* Send what the queue drain asked for, run what completes at once. */
+	uring_run(&m->uring);
 }
 
 static void on_uring(struct ev_handler *h, uint32_t events)
 {
-	uring_reap(h->opaque);
+	uring_run(h->opaque);
 }
 
 static void watch_stdin(struct vmm *m, bool on)

@@ -75,12 +75,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	reg(&vm, VIRTIO_MMIO_STATUS, 0xf);
 
 	virtio_mmio_notify(&b.t, 0);
+	uring_run(&u);
 	while (b.inflight) {
 		struct io_uring_cqe *cqe;
 
 		if (io_uring_wait_cqe(&u.ring, &cqe) < 0)
 			abort();
-		uring_reap(&u);
+		uring_run(&u);
 	}
 	if (stat(IMG, &st) < 0 || st.st_size != 64 * 1024)
 		abort(); /* nothing may write past the end of the image */

@@ -97,14 +97,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	for (int round = 0; round < 3; round++) {
 		virtio_mmio_notify(&n.t, 1);
 		virtio_mmio_notify(&n.t, 0);
+		uring_run(&u);
 		while (n.tx_inflight) {
 			struct io_uring_cqe *cqe;
 
 			if (io_uring_wait_cqe(&u.ring, &cqe) < 0)
 				abort();
-			uring_reap(&u);
+			uring_run(&u);
 		}
-		uring_reap(&u);
+		uring_run(&u);
 	}
 	/* What the device sent: each a header and a frame of sane size. */
 	for (;;) {

@@ -83,9 +83,9 @@ static void settle(void)
 	struct __kernel_timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
 	struct io_uring_cqe *cqe;
 
-	uring_submit(&ur);
+	uring_run(&ur);
 	while (io_uring_wait_cqe_timeout(&ur.ring, &cqe, &ts) == 0)
-		uring_reap(&ur);
+		uring_run(&ur);
 }
 
 static void kick(unsigned q)
