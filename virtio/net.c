@@ -62,97 +62,170 @@ static void publish(struct net *n, unsigned qi)
 
 /* ---- receive ------------------------------------------------------------ */
 
+/*
+ * Chains move from the ring into reads: a read covers the chains one frame
+ * may need (all of a largest frame with MRG_RXBUF, else one). Chains a
+ * read did not fill, or that a read under construction could not use,
+ * wait in the pool (held[], their iovecs in rx_iov[]) and go first next
+ * time. Up to NET_RX_BATCH reads go out hard-linked, so the kernel runs
+ * them one after the other: frames keep the tap's order, and a busy tap
+ * fills the whole batch in one submit. The next batch starts when the
+ * last read of this one has completed.
+ */
+
 static void rx_fill(struct net *n);
 
-/* Forget the chains taken for reading (reset): they are the driver's. */
+/* Forget the chains taken (reset): they are the driver's again. */
 static void rx_drop_held(struct net *n)
 {
 	n->nheld = n->nheld_iov = 0;
-	n->held_len = 0;
 }
 
-/* Take one more chain for the next read; false when there is none. */
-static bool rx_take(struct net *n)
+/* Put chain @c (its iovecs at @iov) at the front of the pool. */
+static void pool_unget(struct net *n, const struct net_rxchain *c,
+                       const struct iovec *iov)
+{
+	memmove(n->held + 1, n->held, n->nheld * sizeof(n->held[0]));
+	memmove(n->rx_iov + c->niov, n->rx_iov,
+	        n->nheld_iov * sizeof(n->rx_iov[0]));
+	for (unsigned i = 1; i <= n->nheld; i++)
+		n->held[i].iov0 += c->niov;
+	n->held[0] = (struct net_rxchain){ c->head, 0, c->niov, c->len };
+	memcpy(n->rx_iov, iov, c->niov * sizeof(iov[0]));
+	n->nheld++;
+	n->nheld_iov += c->niov;
+}
+
+/* Hand the chains of @r back to the pool, last first (order kept). */
+static void read_unget(struct net *n, struct net_rxread *r, unsigned from)
+{
+	for (unsigned i = r->nchain; i-- > from;)
+		pool_unget(n, &r->chain[i], r->iov + r->chain[i].iov0);
+	r->nchain = from;
+}
+
+/*
+ * The next chain into read @r: from the pool, else from the ring. 0 when
+ * it was added, 1 when none is there, 2 when it does not fit in @r (it
+ * then waits in the pool), -1 when the ring broke.
+ */
+static int read_take(struct net *n, struct net_rxread *r)
 {
 	struct vq *q = &n->t.vq[NET_RXQ];
 	struct vq_chain *c = &n->chain;
-	struct net_rxchain *h;
+	struct net_rxchain h;
+	const struct iovec *iov;
 
-	for (;;) {
-		enum vq_pop_result res = vq_pop(q, n->t.vm, c);
+	if (n->nheld) {
+		h = n->held[0];
+		iov = n->rx_iov;
+	} else {
+		for (;;) {
+			enum vq_pop_result res = vq_pop(q, n->t.vm, c);
 
-		if (res == VQ_BROKEN) {
-			virtio_mmio_needs_reset(&n->t, q->error);
-			return false;
+			if (res == VQ_BROKEN) {
+				virtio_mmio_needs_reset(&n->t, q->error);
+				return -1;
+			}
+			if (res == VQ_CHAIN)
+				break;
+			if (!vq_enable_notify(q))
+				return 1;
 		}
-		if (res == VQ_CHAIN)
-			break;
-		if (!vq_enable_notify(q))
-			return false;
+		if (c->nout || c->in_len < NET_HDR_LEN) {
+			virtio_mmio_needs_reset(
+			        &n->t, c->nout ? "readable buffer in the "
+			                         "receive queue"
+			                       : "receive buffer smaller "
+			                         "than the header");
+			return -1;
+		}
+		h = (struct net_rxchain){ c->head, 0, c->nin, c->in_len };
+		iov = c->iov;
 	}
-	if (c->nout || c->in_len < NET_HDR_LEN) {
-		virtio_mmio_needs_reset(&n->t,
-		                        c->nout ? "readable buffer in the "
-		                                  "receive queue"
-		                                : "receive buffer smaller "
-		                                  "than the header");
+	if (r->nchain == NET_READ_CHAINS || r->niov + h.niov > NET_READ_IOV) {
+		if (!n->nheld)
+			pool_unget(n, &h, iov);
+		return 2;
+	}
+	if (n->nheld) {
+		/* Off the pool's front. */
+		n->nheld--;
+		n->nheld_iov -= h.niov;
+		memmove(n->held, n->held + 1, n->nheld * sizeof(n->held[0]));
+		memcpy(r->iov + r->niov, iov, h.niov * sizeof(iov[0]));
+		memmove(n->rx_iov, n->rx_iov + h.niov,
+		        n->nheld_iov * sizeof(n->rx_iov[0]));
+		for (unsigned i = 0; i < n->nheld; i++)
+			n->held[i].iov0 -= h.niov;
+	} else {
+		memcpy(r->iov + r->niov, iov, h.niov * sizeof(iov[0]));
+	}
+	h.iov0 = r->niov;
+	r->chain[r->nchain++] = h;
+	r->niov += h.niov;
+	r->len += h.len;
+	return 0;
+}
+
+/*
+ * Fill read @r with chains; @taken is what the batch's earlier reads
+ * hold. True when it is ready to go; false when the driver has not
+ * posted enough (its chains wait in the pool).
+ */
+static bool read_build(struct net *n, struct net_rxread *r, unsigned taken)
+{
+	int ret = 0;
+
+	r->nchain = r->niov = 0;
+	r->len = 0;
+	while (n->mrg ? r->len < n->rx_need : r->nchain == 0) {
+		ret = read_take(n, r);
+		if (ret)
+			break;
+	}
+	if (ret < 0 || !r->nchain) {
+		read_unget(n, r, 0);
 		return false;
 	}
-	h = &n->held[n->nheld++];
-	*h = (struct net_rxchain){
-		.head = c->head,
-		.iov0 = n->nheld_iov,
-		.niov = c->nin,
-		.len = c->in_len,
-	};
-	memcpy(&n->rx_iov[n->nheld_iov], c->iov, c->nin * sizeof(c->iov[0]));
-	n->nheld_iov += c->nin;
-	n->held_len += c->in_len;
+	/*
+	 * Short of a largest frame: wait for more buffers, unless the read
+	 * is full or every chain of the queue is taken already.
+	 */
+	if (ret == 1 && taken + r->nchain + n->nheld < n->t.vq[NET_RXQ].s.num) {
+		read_unget(n, r, 0);
+		return false;
+	}
 	return true;
 }
 
-/* Hand @len bytes just read to the guest: used entries, num_buffers. */
-static void rx_deliver(struct net *n, uint64_t len)
+/* Hand @len bytes read into @r to the guest: used entries, num_buffers. */
+static void rx_deliver(struct net *n, struct net_rxread *r, uint64_t len)
 {
 	struct vq *q = &n->t.vq[NET_RXQ];
+	const struct net_rxchain *first = &r->chain[0];
 	uint64_t left = len;
 	uint16_t k = 0;
 	uint8_t zero = 0;
 
-	while (left && k < n->nheld) {
-		uint64_t take = MIN(left, n->held[k].len);
+	while (left && k < r->nchain) {
+		uint64_t take = MIN(left, r->chain[k].len);
 
-		vq_push(q, n->held[k].head, (uint32_t)take);
+		vq_push(q, r->chain[k].head, (uint32_t)take);
 		left -= take;
 		k++;
 	}
-	iov_copy(n->rx_iov, n->held[0].niov, 10, &k, sizeof(k), true);
+	iov_copy(r->iov, first->niov, 10, &k, sizeof(k), true);
 	/* The tap may flag checksums the driver did not ask to hear of. */
 	if (!n->guest_csum)
-		iov_copy(n->rx_iov, n->held[0].niov, 0, &zero, 1, true);
+		iov_copy(r->iov, first->niov, 0, &zero, 1, true);
 	n->stats.rx_packets_count++;
 	n->stats.rx_bytes_count += len - NET_HDR_LEN;
 	if (rl_active(&n->rl_rx))
 		rl_charge(&n->rl_rx, len - NET_HDR_LEN, 1, rl_now_ns());
 	uring_defer(n->uring, &n->rx_flush);
-	/* The chains after the k used ones move to the front. */
-	if (k < n->nheld) {
-		unsigned first_iov = n->held[k].iov0;
-
-		memmove(n->held, n->held + k,
-		        (n->nheld - k) * sizeof(n->held[0]));
-		memmove(n->rx_iov, n->rx_iov + first_iov,
-		        (n->nheld_iov - first_iov) * sizeof(n->rx_iov[0]));
-		for (unsigned i = 0; i < n->nheld - k; i++)
-			n->held[i].iov0 -= first_iov;
-		n->nheld_iov -= first_iov;
-	} else {
-		n->nheld_iov = 0;
-	}
-	n->nheld -= k;
-	n->held_len = 0;
-	for (unsigned i = 0; i < n->nheld; i++)
-		n->held_len += n->held[i].len;
+	/* Chains the frame did not need go back to the pool. */
+	read_unget(n, r, k);
 }
 
 /* After a batch of completions: one used-index update per queue. */
@@ -178,80 +251,91 @@ static void on_tx_flush(struct uring_flush *f)
 
 static void on_rx_done(struct uring_req *ur, int res)
 {
-	struct net *n =
-	        (struct net *)((uint8_t *)ur - offsetof(struct net, rx_ur));
+	struct net_rxread *r = (struct net_rxread *)ur;
+	struct net *n = r->net;
 
 	pthread_mutex_lock(&n->t.lock);
-	n->rx_busy = false;
-	if (n->rx_gen != n->gen || !n->active) {
-		/* The driver reset the device meanwhile. */
+	n->rx_inflight--;
+	n->rx_busy = n->rx_inflight > 0;
+	if (r->gen != n->gen || !n->active) {
+		/* The driver reset the device meanwhile: its chains are gone.
+		 */
 	} else if (res >= NET_HDR_LEN + NET_ETH_HLEN) {
-		rx_deliver(n, (uint64_t)res);
-	} else if (res == -EFAULT) {
-		/* A frame larger than the buffers: the tap dropped it. */
+		rx_deliver(n, r, (uint64_t)res);
+	} else {
+		read_unget(n, r, 0); /* the chains serve again */
 		n->stats.rx_fails++;
-	} else if (res != -ECANCELED) {
-		n->stats.rx_fails++;
-		log_limited(&n->t.rl, LOG_WARN, "net '%s': tap read: %s", n->id,
-		            res < 0 ? strerror(-res) : "short frame");
-		if (res < 0) {
+		if (res != -EFAULT && res != -ECANCELED) {
+			log_limited(&n->t.rl, LOG_WARN,
+			            "net '%s': tap read: %s", n->id,
+			            res < 0 ? strerror(-res) : "short frame");
 			/* Leave a failing tap alone for a while: no spinning.
 			 */
 			n->rx_backoff = true;
 			rl_timer_arm(&n->rx_timer, RX_BACKOFF_NS);
 		}
+		/* -EFAULT: a frame larger than the buffers; the tap dropped it.
+		 */
 	}
-	rx_fill(n); /* queued; uring_run() sends it */
+	if (!n->rx_inflight)
+		rx_fill(n); /* queued; uring_run() sends it */
 	pthread_mutex_unlock(&n->t.lock);
-}
-
-/*
- * Take chains until a largest frame fits, then start a read. Without
- * MRG_RXBUF each frame has one chain to itself.
- */
-static bool rx_enough(const struct net *n)
-{
-	return n->mrg ? n->held_len >= n->rx_need : n->nheld > 0;
-}
-
-/* Room for another chain: a queue's worth, or the iovecs of one read. */
-static bool rx_room(const struct net *n)
-{
-	return n->nheld < n->t.vq[NET_RXQ].s.num &&
-	       n->nheld_iov + VQ_MAX_SEGS <= NET_RX_IOV;
 }
 
 static void rx_fill(struct net *n)
 {
-	struct io_uring_sqe *sqe;
+	unsigned nread = 0, max = rl_active(&n->rl_rx) ? 1 : NET_RX_BATCH;
+	unsigned taken = 0;
 	uint64_t now;
 
-	if (!n->active || n->rx_busy || n->rx_backoff ||
+	if (!n->active || n->rx_inflight || n->rx_backoff ||
 	    !n->t.vq[NET_RXQ].s.ready ||
 	    (n->t.status & VIRTIO_CONFIG_S_NEEDS_RESET))
 		return;
-	while (!rx_enough(n) && rx_room(n) && rx_take(n))
-		;
-	/*
-	 * Too little to hold a largest frame: wait for the driver to post
-	 * more (it notifies the queue), unless no more can be taken.
-	 */
-	if (!n->nheld || (!rx_enough(n) && rx_room(n))) {
-		n->stats.no_rx_avail_buffer++;
-		return;
-	}
 	now = rl_now_ns();
 	if (rl_active(&n->rl_rx) && !rl_may_start(&n->rl_rx, now)) {
 		n->stats.rx_rate_limiter_throttled++;
 		rl_timer_arm(&n->rx_timer, rl_wait_ns(&n->rl_rx, 0, 0, now));
 		return;
 	}
-	sqe = uring_sqe(n->uring, &n->rx_ur);
-	if (!sqe)
-		return; /* the ring is full; a completion calls us again */
-	io_uring_prep_readv(sqe, n->tap_fd, n->rx_iov, n->nheld_iov, 0);
-	n->rx_busy = true;
-	n->rx_gen = n->gen;
+	while (nread < max && read_build(n, &n->rd[nread], taken))
+		taken += n->rd[nread++].nchain;
+	if (!nread) {
+		/* Wait for the driver: it will notify the queue. */
+		n->stats.no_rx_avail_buffer++;
+		return;
+	}
+	for (unsigned i = 0; i < nread; i++) {
+		struct net_rxread *r = &n->rd[i];
+		struct io_uring_sqe *sqe = uring_sqe(n->uring, &r->ur);
+
+		if (!sqe) {
+			/* The ring is full: what did not go waits. */
+			for (unsigned k = nread; k-- > i;)
+				read_unget(n, &n->rd[k], 0);
+			nread = i;
+			break;
+		}
+		io_uring_prep_readv(sqe, n->tap_fd, r->iov, r->niov, 0);
+		if (i + 1 < nread)
+			sqe->flags |= IOSQE_IO_HARDLINK;
+		r->gen = n->gen;
+	}
+	n->rx_inflight = nread;
+	n->rx_busy = nread > 0;
+}
+
+/*
+ * Reads from before a driver reset still hold the old buffers: cancel
+ * them, and again every millisecond until the batch is over (a read
+ * hard-linked behind a cancelled one starts when that one ends).
+ */
+static void rx_cancel_stale(struct net *n)
+{
+	if (!n->rx_busy || n->rd[0].gen == n->gen)
+		return;
+	uring_cancel_fd(n->uring, n->tap_fd);
+	rl_timer_arm(&n->rx_timer, 1000 * 1000);
 }
 
 static void on_rx_timer(struct ev_handler *h, uint32_t events)
@@ -260,6 +344,7 @@ static void on_rx_timer(struct ev_handler *h, uint32_t events)
 
 	pthread_mutex_lock(&n->t.lock);
 	rl_timer_ack(&n->rx_timer);
+	rx_cancel_stale(n);
 	n->rx_backoff = false;
 	rx_fill(n);
 	pthread_mutex_unlock(&n->t.lock);
@@ -475,9 +560,7 @@ static void net_notify(struct virtio_mmio *t, unsigned q)
 		return;
 	}
 	n->stats.rx_queue_event_count++;
-	/* A read from before a reset still holds the old buffers. */
-	if (n->rx_busy && n->rx_gen != n->gen)
-		uring_cancel(n->uring, &n->rx_ur);
+	rx_cancel_stale(n);
 	rx_fill(n);
 }
 
@@ -571,7 +654,9 @@ int net_attach(struct net *n, struct vm *vm, struct uring *u,
 	n->uring = u;
 	n->loop = loop;
 	n->tx_wait = -1;
-	n->rx_ur.done = on_rx_done;
+	for (unsigned i = 0; i < NET_RX_BATCH; i++)
+		n->rd[i] =
+		        (struct net_rxread){ .ur.done = on_rx_done, .net = n };
 	n->rx_flush.fn = on_rx_flush;
 	n->tx_flush.fn = on_tx_flush;
 	snprintf(n->id, sizeof(n->id), "%s", o->id);
@@ -631,16 +716,14 @@ void net_set_rate_limiters(struct net *n, const struct rate_limiter_config *rx,
 
 void net_destroy(struct net *n)
 {
-	/* Nothing may start a read again once the one in flight ends. */
+	/* Nothing may start a read again once the ones in flight end. */
 	if (n->t.ops) {
 		pthread_mutex_lock(&n->t.lock);
 		n->active = false;
 		pthread_mutex_unlock(&n->t.lock);
 	}
-	if (n->rx_busy) {
-		uring_cancel(n->uring, &n->rx_ur);
-		uring_wait(n->uring, &n->rx_busy);
-	}
+	if (n->rx_busy)
+		uring_cancel_wait(n->uring, n->tap_fd, &n->rx_busy);
 	if (n->h_rx_timer.cb && n->loop)
 		evloop_del(n->loop, &n->h_rx_timer);
 	if (n->h_tx_timer.cb && n->loop)

@@ -39,8 +39,12 @@
 #define NET_HDR_LEN   12    /* struct virtio_net_hdr_v1 */
 #define NET_MAX_FRAME 65550 /* 64 KiB of GSO payload and its headers */
 #define NET_ETH_HLEN  14
-/* iovecs of one read; chains are taken while a whole chain still fits. */
-#define NET_RX_IOV 1024
+/* Reads in one hard-linked batch, and what one read may cover. */
+#define NET_RX_BATCH    8
+#define NET_READ_CHAINS 64
+#define NET_READ_IOV    VQ_MAX_SEGS
+/* iovecs of the chains waiting for a read: what a batch may hand back. */
+#define NET_RX_IOV (NET_RX_BATCH * NET_READ_IOV)
 
 struct net;
 
@@ -58,8 +62,19 @@ struct net_txreq {
 
 struct net_rxchain {
 	uint16_t head;
-	unsigned iov0, niov; /* its part of rx_iov */
+	unsigned iov0, niov; /* its part of the iovec array it sits in */
 	uint64_t len;
+};
+
+/* One readv into the chains of one frame. */
+struct net_rxread {
+	struct uring_req ur; /* first: the completion callback */
+	struct net *net;
+	uint32_t gen;
+	unsigned nchain, niov;
+	uint64_t len;
+	struct net_rxchain chain[NET_READ_CHAINS];
+	struct iovec iov[NET_READ_IOV];
 };
 
 /* Counters for metrics (Firecracker's names); event loop thread. */
@@ -102,14 +117,13 @@ struct net {
 	bool mrg, guest_csum;
 	uint64_t rx_need; /* buffer bytes a read needs */
 
-	/* Receive: chains taken but not yet filled; one read in flight. */
-	struct uring_req rx_ur;
+	/* Receive: a batch of reads in flight, and the pool of chains. */
+	struct net_rxread rd[NET_RX_BATCH];
+	unsigned rx_inflight; /* reads of the batch not completed yet */
+	bool rx_busy;         /* rx_inflight > 0 */
 	struct uring_flush rx_flush, tx_flush; /* publish after a batch */
-	bool rx_busy;
-	uint32_t rx_gen;
 	bool rx_backoff; /* the tap failed; retry on rx_timer */
 	unsigned nheld, nheld_iov;
-	uint64_t held_len;
 	struct net_rxchain held[VQ_MAX_SIZE];
 	struct iovec rx_iov[NET_RX_IOV];
 

@@ -141,16 +141,30 @@ void uring_cancel(struct uring *u, struct uring_req *r)
 	io_uring_sqe_set_data(sqe, NULL);
 }
 
-void uring_wait(struct uring *u, const bool *busy)
+void uring_cancel_fd(struct uring *u, int fd)
 {
+	struct io_uring_sqe *sqe = uring_sqe(u, NULL);
+
+	if (!sqe) {
+		log_err("io_uring: no room to cancel requests");
+		return;
+	}
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data(sqe, NULL);
+}
+
+void uring_cancel_wait(struct uring *u, int fd, const bool *busy)
+{
+	struct __kernel_timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
 	struct io_uring_cqe *cqe;
 
 	while (*busy && u->ready) {
 		int ret;
 
+		uring_cancel_fd(u, fd);
 		io_uring_submit(&u->ring);
-		ret = io_uring_wait_cqe(&u->ring, &cqe);
-		if (ret < 0 && ret != -EINTR) {
+		ret = io_uring_wait_cqe_timeout(&u->ring, &cqe, &ts);
+		if (ret < 0 && ret != -ETIME && ret != -EINTR) {
 			log_err("io_uring_wait_cqe: %s", strerror(-ret));
 			return;
 		}

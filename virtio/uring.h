@@ -66,11 +66,15 @@ void uring_run(struct uring *u);
  * -ECANCELED or its real result if it finished first.
  */
 void uring_cancel(struct uring *u, struct uring_req *r);
+/* The same for every request on @fd. */
+void uring_cancel_fd(struct uring *u, int fd);
 
 /*
- * Block, running completions, until *@busy is false: for teardown, when
- * a request in flight must not outlive the memory it reads into.
+ * Block, running completions, until *@busy is false, cancelling every
+ * request on @fd again and again (a hard-linked request is issued only
+ * when the one before it ends): for teardown, when a request in flight
+ * must not outlive the memory it reads into.
  */
-void uring_wait(struct uring *u, const bool *busy);
+void uring_cancel_wait(struct uring *u, int fd, const bool *busy);
 
 #endif

@@ -365,6 +365,36 @@ START_TEST(reset_forgets_taken_buffers)
 }
 END_TEST
 
+START_TEST(reset_cancels_reads_in_flight)
+{
+	start(0);
+	for (unsigned i = 0; i < QN; i++)
+		rx_post(i, 2048, VRING_DESC_F_WRITE);
+	kick(NET_RXQ); /* a batch of hard-linked reads waits for frames */
+	ck_assert(n.rx_busy);
+	ck_assert_uint_eq(n.rx_inflight, NET_RX_BATCH);
+	/* the driver resets and starts over with new rings */
+	fake_wr(&vm, BASE + VIRTIO_MMIO_STATUS, 0);
+	memset(vm.mem + RXA, 0, 0x1000);
+	memset(vm.mem + RXU, 0, 0x1000);
+	rxpos = 0;
+	start(0);
+	rx_post(0, 2048, VRING_DESC_F_WRITE);
+	kick(NET_RXQ);
+	/* the stale reads are cancelled one by one, by the timer */
+	for (int i = 0; i < 100 && n.rx_busy && n.rd[0].gen != n.gen; i++) {
+		n.h_rx_timer.cb(&n.h_rx_timer, 0);
+		settle();
+	}
+	kick(NET_RXQ);
+	peer_send(100, 9, 0);
+	settle();
+	/* the frame lands in the new ring, not in a stale buffer */
+	ck_assert_uint_eq(fake_used_idx(&vm, RXU), 1);
+	ck_assert_uint_eq(used_len(RXU, 0), NET_HDR_LEN + 100);
+}
+END_TEST
+
 Suite *net_suite(void)
 {
 	Suite *s = suite_create("net");
@@ -383,6 +413,7 @@ Suite *net_suite(void)
 	tcase_add_test(tc, hostile_rx_buffer_smaller_than_header);
 	tcase_add_test(tc, hostile_writable_tx_buffer);
 	tcase_add_test(tc, reset_forgets_taken_buffers);
+	tcase_add_test(tc, reset_cancels_reads_in_flight);
 	suite_add_tcase(s, tc);
 	return s;
 }
