@@ -6,9 +6,11 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wimplicit-fallthrough -Wformat=2 \
            -Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE $(WARN) -MMD -MP -Ivmm -Ivirtio -Iapi
-LDLIBS  := -linih -luring -ljansson -lpthread
+LDLIBS  := -linih -luring -ljansson -lseccomp -lpthread
+# The sanitizer build is the test build: seccomp traps and says who was
+# caught (WISP_DEBUG), and the forbidden-call hooks exist (WISP_TEST_HOOKS).
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer \
-           -fno-sanitize-recover=undefined
+           -fno-sanitize-recover=undefined -DWISP_DEBUG -DWISP_TEST_HOOKS
 
 # Debian packages the build, the tests and the benchmarks need.
 DEPS := build-essential pkg-config clang-format libinih-dev check \
@@ -24,6 +26,7 @@ ASAN_OBJ = $(VMM_SRC:%.c=$(BUILD)/asan/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
 .PHONY: all asan deps guest run test test-unit test-probe test-api test-net \
+        test-seccomp \
         test-linux \
         perf fuzz fmt fmt-check clean help
 
@@ -95,7 +98,8 @@ run: deps
 test: deps
 	$(MAKE) all asan $(BUILD)/unit
 	$(MAKE) guest
-	$(MAKE) fmt-check test-unit test-probe test-api test-net test-linux
+	$(MAKE) fmt-check test-unit test-probe test-api test-net test-seccomp \
+		test-linux
 
 test-unit: $(BUILD)/unit
 	$(BUILD)/unit
@@ -117,6 +121,10 @@ test-api: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf
 
 test-net: $(BUILD)/asan/wisp $(BUILD)/probe.elf
 	WISP=$(BUILD)/asan/wisp PROBE=$(BUILD)/probe.elf tests/integration/net.sh
+
+test-seccomp: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf
+	WISP=$(BUILD)/asan/wisp WISP_PLAIN=$(BUILD)/wisp PROBE=$(BUILD)/probe.elf \
+		tests/integration/seccomp.sh
 
 test-linux: $(BUILD)/asan/wisp
 	WISP=$(BUILD)/asan/wisp GUEST=$(BUILD)/guest \

@@ -12,6 +12,7 @@
  */
 #include "server.h"
 #include "log.h"
+#include "seccomp_policy.h"
 #include "util.h"
 
 #include <errno.h>
@@ -493,6 +494,13 @@ fail:
 static void *api_thread(void *arg)
 {
 	pthread_setname_np(pthread_self(), "wisp-api");
+	/* The socket is bound: from here on only the server's calls. */
+	if (seccomp_install(
+	            SECCOMP_API,
+	            &(struct seccomp_fds){ .vm_fd = -1, .vcpu_fd = -1 }) < 0) {
+		api_log(LOG_ERROR, "api: cannot install its seccomp filter");
+		_exit(WISP_EXIT_ERROR);
+	}
 	api_server_serve(arg);
 	return NULL;
 }

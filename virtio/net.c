@@ -292,6 +292,15 @@ static void rx_fill(struct net *n)
 	    !n->t.vq[NET_RXQ].s.ready ||
 	    (n->t.status & VIRTIO_CONFIG_S_NEEDS_RESET))
 		return;
+	/* The offloads the driver accepted, before the first frame. */
+	if (n->offload_dirty) {
+		n->offload_dirty = false;
+		if (n->is_tap && tap_set_offload(n->tap_fd, n->offload) < 0) {
+			virtio_mmio_needs_reset(&n->t, "the tap refused the "
+			                               "offloads");
+			return;
+		}
+	}
 	now = rl_now_ns();
 	if (rl_active(&n->rl_rx) && !rl_may_start(&n->rl_rx, now)) {
 		n->stats.rx_rate_limiter_throttled++;
@@ -565,9 +574,10 @@ static void net_notify(struct virtio_mmio *t, unsigned q)
 }
 
 /*
- * DRIVER_OK, on a vCPU thread under the lock: fix the offloads and the
- * receive buffer size, then let the event loop start reading (only it
- * may touch the ring of io_uring).
+ * DRIVER_OK, on a vCPU thread under the lock: work out the offloads and
+ * the receive buffer size, then let the event loop start reading. The
+ * event loop sets the tap's offloads (rx_fill): vCPU threads touch no
+ * host file but KVM's, and only it may use the io_uring.
  */
 static int net_activate(struct virtio_mmio *t)
 {
@@ -590,8 +600,8 @@ static int net_activate(struct virtio_mmio *t)
 		if (negotiated(n, VIRTIO_NET_F_GUEST_UFO))
 			tun |= TUN_F_UFO;
 	}
-	if (n->is_tap && tap_set_offload(n->tap_fd, tun) < 0)
-		return -1;
+	n->offload = tun;
+	n->offload_dirty = true;
 	log_debug("net '%s': features 0x%llx, tap offloads 0x%x", n->id,
 	          (unsigned long long)t->drv_features, tun);
 	/* Ethernet + VLAN tag around an MTU-sized packet, or a GSO frame. */
@@ -617,8 +627,6 @@ static void net_reset(struct virtio_mmio *t)
 	if (n->tx_wait >= 0)
 		n->tx[n->tx_wait].busy = false;
 	n->tx_wait = -1;
-	if (n->is_tap)
-		tap_set_offload(n->tap_fd, 0);
 }
 
 static void net_config_read(struct virtio_mmio *t, uint64_t off, uint8_t *data,

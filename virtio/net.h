@@ -115,7 +115,9 @@ struct net {
 	uint32_t gen; /* bumped by reset: stale completions are dropped */
 	bool active;  /* DRIVER_OK seen: serve the queues */
 	bool mrg, guest_csum;
-	uint64_t rx_need; /* buffer bytes a read needs */
+	unsigned offload;   /* TUN_F_* the driver accepted */
+	bool offload_dirty; /* not set on the tap yet */
+	uint64_t rx_need;   /* buffer bytes a read needs */
 
 	/* Receive: a batch of reads in flight, and the pool of chains. */
 	struct net_rxread rd[NET_RX_BATCH];

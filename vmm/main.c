@@ -8,6 +8,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
+#include "seccomp_policy.h"
 #include "server.h"
 #include "util.h"
 #include "vmm.h"
@@ -65,6 +66,8 @@ static void usage(FILE *f)
 	        "  --show-level, --show-log-origin   log line details\n"
 	        "  --metrics-path FILE  write metrics lines to FILE (or "
 	        "FIFO)\n"
+	        "  --no-seccomp         no system call filters (debugging "
+	        "only)\n"
 	        "  --version, --help\n"
 	        "\n"
 	        "Flags given after --config override its values.\n"
@@ -93,6 +96,7 @@ enum {
 	OPT_SHOW_LEVEL,
 	OPT_SHOW_ORIGIN,
 	OPT_METRICS_PATH,
+	OPT_NO_SECCOMP,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -117,6 +121,7 @@ static const struct option long_opts[] = {
 	{ "show-level", no_argument, NULL, OPT_SHOW_LEVEL },
 	{ "show-log-origin", no_argument, NULL, OPT_SHOW_ORIGIN },
 	{ "metrics-path", required_argument, NULL, OPT_METRICS_PATH },
+	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ 0 },
@@ -273,6 +278,9 @@ static int parse_args(struct vmm *m, struct cli *o, int argc, char **argv)
 				return -1;
 			}
 			break;
+		case OPT_NO_SECCOMP:
+			seccomp_disable();
+			break;
 		case OPT_VERSION:
 			printf("wisp %s\n", WISP_VERSION);
 			exit(0);
@@ -306,16 +314,32 @@ static int parse_args(struct vmm *m, struct cli *o, int argc, char **argv)
 	return 0;
 }
 
+struct start_call {
+	char err[CONFIG_PATH_MAX + 512];
+	bool usage;
+	int rc;
+};
+
+/* A configuration given at start boots on the event loop thread, as
+ * InstanceStart does: its filter goes on there before the guest runs. */
+static void start_on_loop(struct vmm *m, void *arg)
+{
+	struct start_call *c = arg;
+
+	c->rc = vmm_start(m, c->err, sizeof(c->err), &c->usage);
+}
+
 int main(int argc, char **argv)
 {
 	static struct vmm m;
 	struct cli o = { .max_body = HTTP_BODY_MAX_DEFAULT };
 	struct api_server api = { .listen_fd = -1 };
 	char err[CONFIG_PATH_MAX + 512];
-	bool usage_err, api_up = false;
+	bool api_up = false;
 	int code;
 
 	log_init(util_now_us(), LOG_INFO);
+	seccomp_test_hook_init();
 	vmm_init(&m);
 	if (argc < 2) {
 		usage(stderr);
@@ -341,20 +365,39 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	metrics_start(&m);
-	if (o.boot_now && vmm_start(&m, err, sizeof(err), &usage_err) < 0) {
-		fprintf(stderr, "wisp: %s\n", err);
-		vm_request_exit(&m.vm,
-		                usage_err ? WISP_EXIT_USAGE : WISP_EXIT_ERROR);
-	} else if (api_up && api_server_start(&api) < 0) {
-		vm_request_exit(&m.vm, WISP_EXIT_ERROR);
-	} else {
-		METRIC_SET(startup_time_us, util_now_us() - log_start_us());
+	if (o.boot_now) {
+		static struct start_call sc;
+
+		if (vmm_call(&m, start_on_loop, &sc) < 0 || sc.rc < 0) {
+			fprintf(stderr, "wisp: %s\n",
+			        sc.err[0] ? sc.err
+			                  : "the VMM is shutting down");
+			vm_request_exit(&m.vm, sc.usage ? WISP_EXIT_USAGE
+			                                : WISP_EXIT_ERROR);
+			goto run;
+		}
 	}
+	if (api_up && api_server_start(&api) < 0)
+		vm_request_exit(&m.vm, WISP_EXIT_ERROR);
+	else
+		METRIC_SET(startup_time_us, util_now_us() - log_start_us());
+run:
 	code = vmm_main(&m);
+	if (seccomp_enabled() && vmm_state(&m) != VMM_NOT_STARTED) {
+		/*
+		 * Under vCPU 0's filter: no teardown (the kernel frees it
+		 * all), only the socket files go, as a clean exit leaves none.
+		 */
+		if (api_up)
+			unlink(api.path);
+		if (m.cfg.vsock.present)
+			unlink(m.cfg.vsock.uds_path);
+		log_debug("exit status %d", code);
+		_exit(code);
+	}
 out:
 	if (api_up)
 		api_server_destroy(&api);
-	metrics_flush(&m);
 	vmm_fini(&m);
 	log_debug("exit status %d", code);
 	return code;

@@ -7,6 +7,7 @@
 #include "vm.h"
 #include "log.h"
 #include "metrics.h"
+#include "seccomp_policy.h"
 #include "util.h"
 
 #include <errno.h>
@@ -249,8 +250,26 @@ static void *vcpu_thread(void *arg)
 
 	snprintf(name, sizeof(name), "wisp-vcpu%u", v->id);
 	pthread_setname_np(pthread_self(), name);
+	pthread_mutex_lock(&v->vm->park_lock);
+	while (!v->vm->go && !must_stop(v->vm))
+		pthread_cond_wait(&v->vm->park_cond, &v->vm->park_lock);
+	pthread_mutex_unlock(&v->vm->park_lock);
+	if (seccomp_install(SECCOMP_VCPU,
+	                    &(struct seccomp_fds){ .vm_fd = v->vm->vm_fd,
+	                                           .vcpu_fd = v->fd }) < 0) {
+		log_err("vcpu %u: cannot install its seccomp filter", v->id);
+		_exit(WISP_EXIT_ERROR);
+	}
 	vcpu_run(v);
 	return NULL;
+}
+
+void vcpu_release(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->park_lock);
+	vm->go = true;
+	pthread_cond_broadcast(&vm->park_cond);
+	pthread_mutex_unlock(&vm->park_lock);
 }
 
 int vcpu_start(struct vcpu *v)
@@ -284,6 +303,10 @@ void vcpu_kick(struct vcpu *v, pthread_t thread)
 void vcpu_stop_all(struct vm *vm)
 {
 	atomic_store(&vm->stopping, true);
+	/* Threads still waiting for vcpu_release() see it too. */
+	pthread_mutex_lock(&vm->park_lock);
+	pthread_cond_broadcast(&vm->park_cond);
+	pthread_mutex_unlock(&vm->park_lock);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		if (vm->vcpus[i].thread_started)
 			vcpu_kick(&vm->vcpus[i], vm->vcpus[i].thread);

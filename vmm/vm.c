@@ -26,6 +26,7 @@ static int set_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
 {
 	struct kvm_userspace_memory_region r = {
 		.slot = slot,
+		.flags = vm->dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 		.guest_phys_addr = gpa,
 		.memory_size = size,
 		.userspace_addr = (uint64_t)(uintptr_t)host,
@@ -86,10 +87,12 @@ void vm_fini(struct vm *vm)
 	vm->exit_fd = -1;
 }
 
-int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus, bool huge)
+int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus,
+              const struct vm_mem *mem)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	bool huge = mem->huge;
 	int ret;
 
 	vm->pvm = vm_host_is_pvm();
@@ -138,8 +141,16 @@ int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus, bool huge)
 	 */
 	if (huge)
 		flags = (flags & ~MAP_NORESERVE) | MAP_HUGETLB | MAP_HUGE_2MB;
-	vm->mem =
-	        mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE, flags, -1, 0);
+	/*
+	 * A snapshot's memory file: MAP_PRIVATE, so nothing is read now,
+	 * pages fault in from the page cache, writes are copy-on-write and
+	 * every clone of the same file shares the pages it has not written.
+	 */
+	if (mem->file_fd >= 0)
+		flags = MAP_PRIVATE | MAP_NORESERVE;
+	vm->dirty_log = mem->dirty_log;
+	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE, flags,
+	               mem->file_fd >= 0 ? mem->file_fd : -1, 0);
 	if (vm->mem == MAP_FAILED) {
 		vm->mem = NULL;
 		log_err("cannot map %llu MiB of guest memory%s: %s",
@@ -183,6 +194,27 @@ int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus, bool huge)
 	}
 	for (unsigned i = 0; i < nvcpus; i++)
 		vm->vcpus[i].fd = -1;
+	return 0;
+}
+
+int vm_dirty_log(struct vm *vm, uint64_t *bitmap)
+{
+	uint64_t low_pages = vm->low_size / 4096;
+	struct kvm_dirty_log d = { .slot = 0, .dirty_bitmap = bitmap };
+
+	if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &d) < 0) {
+		log_err("KVM_GET_DIRTY_LOG slot 0: %s", strerror(errno));
+		return -1;
+	}
+	if (vm->mem_size == vm->low_size)
+		return 0;
+	/* Slot 0 ends on a 2 MiB boundary (3 GiB at most): whole words. */
+	d = (struct kvm_dirty_log){ .slot = 1,
+		                    .dirty_bitmap = bitmap + low_pages / 64 };
+	if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &d) < 0) {
+		log_err("KVM_GET_DIRTY_LOG slot 1: %s", strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 

@@ -39,6 +39,7 @@ struct vm {
 	uint8_t *mem;    /* host view of all guest RAM */
 	uint64_t mem_size;
 	uint64_t low_size; /* RAM below VM_MMIO_HOLE_START */
+	bool dirty_log;    /* the slots log written pages */
 	struct bus pio;
 	struct bus mmio;
 	unsigned nvcpus;
@@ -60,6 +61,7 @@ struct vm {
 	pthread_cond_t park_cond;
 	atomic_bool pause_req;
 	unsigned nparked, nlive;
+	bool go; /* vCPU threads may enter the guest (vcpu_release) */
 };
 
 /*
@@ -75,7 +77,24 @@ void vm_fini(struct vm *vm);
  * and returns -1; vm_destroy() is safe either way and leaves @vm ready
  * for another vm_create() (the buses emptied, the exit eventfd kept).
  */
-int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus, bool huge);
+/* How guest RAM is backed. */
+struct vm_mem {
+	bool huge;      /* 2 MiB hugetlb pages */
+	bool dirty_log; /* KVM logs written pages (diff snapshots) */
+	int file_fd;    /* >= 0: a snapshot's memory file, mapped MAP_PRIVATE
+	                 * (pages load on demand, writes stay ours) */
+	bool uffd;      /* anonymous, filled by a userfaultfd handler */
+};
+
+int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus,
+              const struct vm_mem *mem);
+
+/*
+ * The pages written since the last call (or since the VM was made), one
+ * bit per 4 KiB page of the host mapping (slot 1 follows slot 0), into
+ * @bitmap of (mem_size / 4096 + 63) / 64 words; clears the log. 0 or -1.
+ */
+int vm_dirty_log(struct vm *vm, uint64_t *bitmap);
 void vm_destroy(struct vm *vm);
 
 /*
@@ -98,8 +117,12 @@ bool vm_host_is_pvm(void);
 int vcpu_create(struct vm *vm, unsigned id);
 /* Run @vcpu on the calling thread until the VM stops. */
 void vcpu_run(struct vcpu *vcpu);
-/* Run @vcpu on a new thread. */
+/*
+ * Run @vcpu on a new thread. It waits for vcpu_release() (the event
+ * loop's filter goes on first), installs its own seccomp filter, runs.
+ */
 int vcpu_start(struct vcpu *vcpu);
+void vcpu_release(struct vm *vm);
 /* Make @vcpu, running on @thread, leave KVM_RUN now. */
 void vcpu_kick(struct vcpu *vcpu, pthread_t thread);
 /* Stop the vCPUs started with vcpu_start() and join their threads. */

@@ -5,6 +5,8 @@
  */
 #include "vmm.h"
 #include "log.h"
+#include "metrics.h"
+#include "seccomp_policy.h"
 #include "util.h"
 
 #include <errno.h>
@@ -286,7 +288,10 @@ static int build_vm(struct vmm *m, char *err, size_t errlen)
 
 	snprintf(err, errlen, "cannot create the VM (the log says why)");
 	if (vm_create(vm, m->cfg.mem_mib, m->cfg.vcpus,
-	              m->cfg.huge_pages == HUGE_PAGES_2M) < 0)
+	              &(struct vm_mem){ .huge = m->cfg.huge_pages ==
+	                                        HUGE_PAGES_2M,
+	                                .dirty_log = m->cfg.track_dirty_pages,
+	                                .file_fd = -1 }) < 0)
 		return -1;
 	if (x86_cpuid_init(vm) < 0)
 		return -1;
@@ -518,6 +523,7 @@ static int attach_devices(struct vmm *m)
 int vmm_start(struct vmm *m, char *err, size_t errlen, bool *usage)
 {
 	struct vm *vm = &m->vm;
+	int taps[CONFIG_MAX_NETS];
 
 	*usage = true;
 	if (vmm_state(m) != VMM_NOT_STARTED) {
@@ -539,12 +545,29 @@ int vmm_start(struct vmm *m, char *err, size_t errlen, bool *usage)
 		watch_stdin(m, true);
 	}
 	atomic_store(&m->state, VMM_RUNNING);
+	/* The vCPU threads wait at vcpu_release() for the filter below. */
 	for (unsigned i = 1; i < vm->nvcpus; i++) {
 		if (vcpu_start(&vm->vcpus[i]) < 0) {
 			vm_request_exit(vm, WISP_EXIT_ERROR);
 			break;
 		}
 	}
+	/*
+	 * Everything this thread opens for the VM is open: from here on it
+	 * serves the devices and the API under its own filter, installed
+	 * before any guest code runs.
+	 */
+	for (unsigned i = 0; i < m->cfg.nnets; i++)
+		taps[i] = m->net[i].tap_fd;
+	if (seccomp_install(SECCOMP_VMM, &(struct seccomp_fds){
+	                                         .vm_fd = vm->vm_fd,
+	                                         .vcpu_fd = -1,
+	                                         .tap_fds = taps,
+	                                         .ntap = m->cfg.nnets }) < 0) {
+		log_err("cannot install the event loop's seccomp filter");
+		_exit(WISP_EXIT_ERROR);
+	}
+	vcpu_release(vm);
 	pthread_mutex_lock(&m->lock);
 	m->vcpu0_go = true;
 	pthread_cond_broadcast(&m->cond);
@@ -663,6 +686,7 @@ static void *loop_thread(void *arg)
 			break;
 		}
 	}
+	metrics_flush(m); /* the last line, on this thread's filter */
 	pthread_mutex_lock(&m->lock);
 	m->exiting = true;
 	pthread_cond_broadcast(&m->cond);
@@ -720,6 +744,15 @@ int vmm_main(struct vmm *m)
 	go = m->vcpu0_go;
 	pthread_mutex_unlock(&m->lock);
 	if (go) {
+		/* vCPU 0's filter, with the way out of the process. */
+		if (seccomp_install(
+		            SECCOMP_VCPU,
+		            &(struct seccomp_fds){ .vm_fd = vm->vm_fd,
+		                                   .vcpu_fd = vm->vcpus[0].fd,
+		                                   .exit_path = true }) < 0) {
+			log_err("cannot install vCPU 0's seccomp filter");
+			_exit(WISP_EXIT_ERROR);
+		}
 		vcpu_run(&vm->vcpus[0]);
 		vcpu_stop_all(vm);
 	}

@@ -56,7 +56,9 @@ INI
 head -c $TCPB /dev/urandom >"$TMP/tcp.bin"
 tcp_md5=$(md5sum <"$TMP/tcp.bin" | cut -d' ' -f1)
 PID=
-inns "$WISP" --config "$TMP/lnet.ini" </dev/null >"$TMP/raw" 2>"$TMP/err" &
+: >"$TMP/lmetrics"
+inns "$WISP" --config "$TMP/lnet.ini" --metrics-path "$TMP/lmetrics" \
+	</dev/null >"$TMP/raw" 2>"$TMP/err" &
 PID=$!
 start=$(date +%s)
 python3 "$(dirname "$0")/vsock_peer.py" listen "$TMP/v.sock_6000" 1800 >"$TMP/vlisten" &
@@ -109,11 +111,13 @@ print(f"limited {got} bytes in {t:.2f} s, {w} bytes of frames: {w / t:.0f} B/s")
 PY
 expect_line "linux net: TCP host -> guest intact" raw "^$tcp_md5"
 # What the limiter promises is the rate on the wire: frames (payload,
-# headers, any retransmission) at 10240 B/s while the guest has more to
-# send. The guest alone sends about 3x that here, so the limiter decides.
+# headers, any retransmission) at no more than 10240 B/s. The guest alone
+# sends about 3x that here when the host is idle, so the limiter is what
+# decides: the metrics must show it throttled (checked after the boot).
+# Below the limit only means the guest was slower (a busy host).
 lim=$(sed -n 's/^limited \([0-9]*\) bytes in .*: \([0-9]*\) B\/s$/\1 \2/p' "$TMP/tcp")
 read -r lb lr <<<"${lim:-0 0}"
-if [ "$lb" = "$LIMB" ] && [ "$lr" -ge 9216 ] && [ "$lr" -le 11264 ]; then
+if [ "$lb" = "$LIMB" ] && [ "$lr" -le 11264 ]; then
 	ok "linux net: tx limit 10 KiB/s, the guest's TCP stream left at $lr B/s ($(sed 's/,.*//' "$TMP/tcp"))"
 else
 	bad "linux net: tx limit" "$(cat "$TMP/tcp")"
@@ -136,6 +140,11 @@ else
 	bad "linux vsock: guest -> host" "$(grep wisp-vsock "$TMP/out" | tr '\n' ' ')"
 fi
 expect_line "linux vsock: guest got 64 MiB" out "^wisp-vsock: received $VMB "
+if jq -se '(map(.net_eth0.tx_rate_limiter_throttled // 0) | add) > 0' "$TMP/lmetrics" >/dev/null; then
+	ok "linux net: the tx limiter throttled the guest ($(jq -s 'map(.net_eth0.tx_rate_limiter_throttled // 0) | add' "$TMP/lmetrics") times)"
+else
+	bad "linux net: tx limit" "the metrics show no throttling: $(tail -c 300 "$TMP/lmetrics")"
+fi
 expect_no_line "linux net and vsock" out 'Kernel panic|BUG:|Oops'
 expect_no_line "linux net and vsock" err 'AddressSanitizer|runtime error'
 
@@ -252,7 +261,9 @@ INI
 head -c $TCPB /dev/urandom >"$TMP/tcp.bin"
 tcp_md5=$(md5sum <"$TMP/tcp.bin" | cut -d' ' -f1)
 PID=
-inns "$WISP" --config "$TMP/lnet.ini" </dev/null >"$TMP/raw" 2>"$TMP/err" &
+: >"$TMP/lmetrics"
+inns "$WISP" --config "$TMP/lnet.ini" --metrics-path "$TMP/lmetrics" \
+	</dev/null >"$TMP/raw" 2>"$TMP/err" &
 PID=$!
 start=$(date +%s)
 python3 "$(dirname "$0")/vsock_peer.py" listen "$TMP/v.sock_6000" 1800 >"$TMP/vlisten" &
@@ -305,11 +316,13 @@ print(f"limited {got} bytes in {t:.2f} s, {w} bytes of frames: {w / t:.0f} B/s")
 PY
 expect_line "linux net: TCP host -> guest intact" raw "^$tcp_md5"
 # What the limiter promises is the rate on the wire: frames (payload,
-# headers, any retransmission) at 10240 B/s while the guest has more to
-# send. The guest alone sends about 3x that here, so the limiter decides.
+# headers, any retransmission) at no more than 10240 B/s. The guest alone
+# sends about 3x that here when the host is idle, so the limiter is what
+# decides: the metrics must show it throttled (checked after the boot).
+# Below the limit only means the guest was slower (a busy host).
 lim=$(sed -n 's/^limited \([0-9]*\) bytes in .*: \([0-9]*\) B\/s$/\1 \2/p' "$TMP/tcp")
 read -r lb lr <<<"${lim:-0 0}"
-if [ "$lb" = "$LIMB" ] && [ "$lr" -ge 9216 ] && [ "$lr" -le 11264 ]; then
+if [ "$lb" = "$LIMB" ] && [ "$lr" -le 11264 ]; then
 	ok "linux net: tx limit 10 KiB/s, the guest's TCP stream left at $lr B/s ($(sed 's/,.*//' "$TMP/tcp"))"
 else
 	bad "linux net: tx limit" "$(cat "$TMP/tcp")"
@@ -332,6 +345,11 @@ else
 	bad "linux vsock: guest -> host" "$(grep wisp-vsock "$TMP/out" | tr '\n' ' ')"
 fi
 expect_line "linux vsock: guest got 64 MiB" out "^wisp-vsock: received $VMB "
+if jq -se '(map(.net_eth0.tx_rate_limiter_throttled // 0) | add) > 0' "$TMP/lmetrics" >/dev/null; then
+	ok "linux net: the tx limiter throttled the guest ($(jq -s 'map(.net_eth0.tx_rate_limiter_throttled // 0) | add' "$TMP/lmetrics") times)"
+else
+	bad "linux net: tx limit" "the metrics show no throttling: $(tail -c 300 "$TMP/lmetrics")"
+fi
 expect_no_line "linux net and vsock" out 'Kernel panic|BUG:|Oops'
 expect_no_line "linux net and vsock" err 'AddressSanitizer|runtime error'
 
@@ -428,7 +446,9 @@ INI
 head -c $TCPB /dev/urandom >"$TMP/tcp.bin"
 tcp_md5=$(md5sum <"$TMP/tcp.bin" | cut -d' ' -f1)
 PID=
-inns "$WISP" --config "$TMP/lnet.ini" </dev/null >"$TMP/raw" 2>"$TMP/err" &
+: >"$TMP/lmetrics"
+inns "$WISP" --config "$TMP/lnet.ini" --metrics-path "$TMP/lmetrics" \
+	</dev/null >"$TMP/raw" 2>"$TMP/err" &
 PID=$!
 start=$(date +%s)
 python3 "$(dirname "$0")/vsock_peer.py" listen "$TMP/v.sock_6000" 1800 >"$TMP/vlisten" &
@@ -481,11 +501,13 @@ print(f"limited {got} bytes in {t:.2f} s, {w} bytes of frames: {w / t:.0f} B/s")
 PY
 expect_line "linux net: TCP host -> guest intact" raw "^$tcp_md5"
 # What the limiter promises is the rate on the wire: frames (payload,
-# headers, any retransmission) at 10240 B/s while the guest has more to
-# send. The guest alone sends about 3x that here, so the limiter decides.
+# headers, any retransmission) at no more than 10240 B/s. The guest alone
+# sends about 3x that here when the host is idle, so the limiter is what
+# decides: the metrics must show it throttled (checked after the boot).
+# Below the limit only means the guest was slower (a busy host).
 lim=$(sed -n 's/^limited \([0-9]*\) bytes in .*: \([0-9]*\) B\/s$/\1 \2/p' "$TMP/tcp")
 read -r lb lr <<<"${lim:-0 0}"
-if [ "$lb" = "$LIMB" ] && [ "$lr" -ge 9216 ] && [ "$lr" -le 11264 ]; then
+if [ "$lb" = "$LIMB" ] && [ "$lr" -le 11264 ]; then
 	ok "linux net: tx limit 10 KiB/s, the guest's TCP stream left at $lr B/s ($(sed 's/,.*//' "$TMP/tcp"))"
 else
 	bad "linux net: tx limit" "$(cat "$TMP/tcp")"
@@ -508,6 +530,11 @@ else
 	bad "linux vsock: guest -> host" "$(grep wisp-vsock "$TMP/out" | tr '\n' ' ')"
 fi
 expect_line "linux vsock: guest got 64 MiB" out "^wisp-vsock: received $VMB "
+if jq -se '(map(.net_eth0.tx_rate_limiter_throttled // 0) | add) > 0' "$TMP/lmetrics" >/dev/null; then
+	ok "linux net: the tx limiter throttled the guest ($(jq -s 'map(.net_eth0.tx_rate_limiter_throttled // 0) | add' "$TMP/lmetrics") times)"
+else
+	bad "linux net: tx limit" "the metrics show no throttling: $(tail -c 300 "$TMP/lmetrics")"
+fi
 expect_no_line "linux net and vsock" out 'Kernel panic|BUG:|Oops'
 expect_no_line "linux net and vsock" err 'AddressSanitizer|runtime error'
 

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# seccomp tier: every other tier already runs under the filters (they are
+# on by default); this one checks that they are there and that they bite.
+# The test build (ASan, -DWISP_TEST_HOOKS) makes one thread kind try a
+# forbidden call when WISP_SECCOMP_TEST names it: the process must die of
+# SIGSYS (exit 159 through timeout, 128 + 31) and say which thread it was.
+set -u
+: "${WISP:?path to the test build of wisp}" "${WISP_PLAIN:?path to the production build}"
+: "${PROBE:?path to probe.elf}"
+PROBE=$(realpath "$PROBE")
+. "$(dirname "$0")/lib.sh"
+SIGSYS_RC=159
+
+# Each thread kind, each forbidden call: killed, and named on stderr.
+forbidden() { # NAME KIND[:CALL] SYSCALL-NR ARGS...
+	local name=$1 kind=$2 nr=$3
+	shift 3
+	WISP_SECCOMP_TEST=$kind run_wisp 30 "$@"
+	expect_rc "$name" "$SIGSYS_RC"
+	expect_line "$name" err "wisp: seccomp: the ${kind%%:*} thread made a forbidden system call $nr\$"
+	expect_no_line "$name" out '^probe: hello$'
+}
+forbidden "vCPU opens a file" vcpu 257 --kernel "$PROBE" --cmdline probe=hello
+forbidden "vCPU maps executable memory" vcpu:exec-map 9 --kernel "$PROBE" --cmdline probe=hello
+forbidden "two vCPUs, each opens a file" vcpu 257 --kernel "$PROBE" --cmdline probe=halt --vcpus 2
+forbidden "event loop forks" vmm 57 --kernel "$PROBE" --cmdline probe=hello
+forbidden "event loop opens an IPv4 socket" vmm:inet 41 --kernel "$PROBE" --cmdline probe=hello
+
+# The API thread's filter goes on when it starts serving: execve there.
+rm -f "$SOCK"
+WISP_SECCOMP_TEST=api timeout --kill-after=5 30 "$WISP" --api-sock "$SOCK" \
+	</dev/null >"$TMP/out" 2>"$TMP/err"
+RC=$?
+expect_rc "API thread execs" "$SIGSYS_RC"
+expect_line "API thread execs" err 'wisp: seccomp: the api thread made a forbidden system call 59$'
+
+# Every thread of a running VM is filtered (Seccomp: 2), the production
+# build as well; a live API call and a pause on top.
+for build in "$WISP" "$WISP_PLAIN"; do
+	b="test build"
+	[ "$build" = "$WISP_PLAIN" ] && b="production build"
+	WISP=$build start_api --kernel "$PROBE" --cmdline probe=halt --vcpus 2 || break
+	for _ in $(seq 100); do grep -q halting "$TMP/raw" && break; sleep 0.05; done
+	modes=""
+	for t in /proc/"$PID"/task/*; do
+		comm=$(cat "$t/comm")
+		case $comm in wisp*) modes="$modes $comm=$(awk '/^Seccomp:/ { print $2 }' "$t/status")" ;; esac
+	done
+	want=" wisp=2 wisp-evloop=2 wisp-vcpu1=2 wisp-api=2"
+	if [ "$(tr ' ' '\n' <<<"$modes" | sort | tr '\n' ' ')" = "$(tr ' ' '\n' <<<"$want" | sort | tr '\n' ' ')" ]; then
+		ok "$b: every thread filtered ($modes)"
+	else
+		bad "$b filters" "threads:$modes, want$want"
+	fi
+	api PATCH /vm '{"state": "Paused"}'
+	expect "$b: pause under the filters" 204
+	api PATCH /vm '{"state": "Resumed"}'
+	expect "$b: resume under the filters" 204
+	kill -TERM "$PID"
+	wait_exit 10
+	expect_rc "$b: SIGTERM under the filters" 0
+	[ -e "$SOCK" ] && bad "$b" "API socket left behind" ||
+		ok "$b: API socket removed at exit"
+done
+
+# --no-seccomp: loud, and really off.
+start_api --kernel "$PROBE" --cmdline probe=halt --no-seccomp
+for _ in $(seq 100); do grep -q halting "$TMP/raw" && break; sleep 0.05; done
+if grep -q '^Seccomp:[[:space:]]*0' "/proc/$PID/task/$PID/status"; then
+	ok "--no-seccomp: no filter"
+else
+	bad "--no-seccomp" "the main thread has a filter"
+fi
+kill -TERM "$PID"
+wait_exit 10
+expect_rc "--no-seccomp" 0
+expect_line "--no-seccomp" err 'no-seccomp: no system call filters'
+
+summary seccomp

@@ -1,0 +1,389 @@
+/*
+ * The allowlists. Solo5's hvt_seccomp is the model: a table a reviewer
+ * can read, one reason per system call, arguments pinned where a wrong
+ * value would be a way out (ioctl request numbers and descriptors, socket
+ * families, executable mappings). Anything not listed ends the process.
+ */
+#include "seccomp_policy.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+struct rule {
+	int nr;
+	const char *why;
+	unsigned nargs; /* comparisons that must all hold */
+	struct scmp_arg_cmp arg[2];
+};
+
+#define ALLOW(name, why)                                                       \
+	{                                                                      \
+		SCMP_SYS(name), why, 0,                                        \
+		{                                                              \
+			{                                                      \
+				0                                              \
+			}                                                      \
+		}                                                              \
+	}
+#define ARG_EQ(i, v)                                                           \
+	{                                                                      \
+		.arg = (i), .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)(v)    \
+	}
+#define ARG_CLEAR(i, mask)                                                     \
+	{                                                                      \
+		.arg = (i), .op = SCMP_CMP_MASKED_EQ,                          \
+		.datum_a = (scmp_datum_t)(mask), .datum_b = 0                  \
+	}
+#define ALLOW_IF(name, why, a)                                                 \
+	{                                                                      \
+		SCMP_SYS(name), why, 1,                                        \
+		{                                                              \
+			a,                                                     \
+			{                                                      \
+				0                                              \
+			}                                                      \
+		}                                                              \
+	}
+#define ALLOW_IF2(name, why, a, b)                                             \
+	{                                                                      \
+		SCMP_SYS(name), why, 2,                                        \
+		{                                                              \
+			a, b                                                   \
+		}                                                              \
+	}
+
+/* Every thread. */
+static const struct rule common[] = {
+	ALLOW(futex, "mutexes and condition variables (pthread)"),
+	ALLOW(write, "log lines, eventfd kicks and interrupts, serial output"),
+	ALLOW(close,
+	      "connections and files a device or the server is done with"),
+	ALLOW(exit, "a thread returns"),
+	ALLOW(rt_sigreturn, "return from the vCPU kick (and SIGSYS) handler"),
+	ALLOW(rt_sigprocmask, "glibc blocks signals around thread exit"),
+	ALLOW(madvise, "glibc frees a finished thread's stack; free()"),
+	ALLOW_IF(mmap, "malloc() of large buffers, never executable",
+	         ARG_CLEAR(2, PROT_EXEC)),
+	ALLOW_IF(mprotect, "malloc() arenas grow, never executable",
+	         ARG_CLEAR(2, PROT_EXEC)),
+	ALLOW(munmap, "free() of large buffers"),
+	ALLOW(brk, "malloc() grows the heap"),
+	ALLOW(clock_gettime, "timestamps, when the vDSO falls back"),
+	ALLOW(gettimeofday, "metrics timestamps, when the vDSO falls back"),
+	ALLOW(getpid, "pthread_kill() names the process"),
+	ALLOW(gettid, "pthread internals"),
+	ALLOW(sched_yield, "glibc spin loops"),
+	ALLOW(getrandom, "jansson seeds its hash tables on first use"),
+};
+
+#ifdef WISP_DEBUG
+/* What the sanitizer runtime of the test build does on its own. */
+static const struct rule sanitizer[] = {
+	ALLOW(sigaltstack, "ASan frees a thread's signal stack at its exit"),
+};
+#endif
+
+/* The HTTP server thread. */
+static const struct rule api[] = {
+	ALLOW(epoll_wait, "the server's event loop"),
+	ALLOW(epoll_pwait, "the server's event loop"),
+	ALLOW(epoll_ctl, "watch and unwatch client connections"),
+	ALLOW(accept4, "a new API client"),
+	ALLOW(recvfrom, "request bytes (recv)"),
+	ALLOW(sendto, "answers (send)"),
+	ALLOW(read, "the stop eventfd"),
+};
+
+/* The event loop thread, once the VM runs. */
+static const struct rule vmm[] = {
+	ALLOW(epoll_wait, "the event loop"),
+	ALLOW(epoll_pwait, "the event loop"),
+	ALLOW(epoll_ctl, "watch vsock sockets; pause a socket's events"),
+	ALLOW(read,
+	      "eventfds, timerfds, the signalfd, stdin for the serial port"),
+	ALLOW(readv, "vsock: host bytes straight into guest buffers"),
+	ALLOW(writev, "vsock: guest bytes to a host socket"),
+	ALLOW(recvfrom, "vsock: the CONNECT line (recv, MSG_PEEK)"),
+	ALLOW(sendto, "vsock: the OK line (send)"),
+	ALLOW(sendmsg, "vsock: guest bytes to a host socket"),
+	ALLOW(io_uring_enter, "submit device I/O and reap its completions"),
+	ALLOW(timerfd_settime, "rate limiter, vsock and metrics timers"),
+	ALLOW(openat, "PATCH /drives: the new image (inside the jail)"),
+	ALLOW(newfstatat, "the size of a new drive image"),
+	ALLOW(fstat, "the size of a new drive image"),
+	ALLOW(dup3, "swap a drive's image under its descriptor"),
+	ALLOW_IF(socket, "vsock: connect to <uds_path>_PORT for the guest",
+	         ARG_EQ(0, AF_UNIX)),
+	ALLOW(connect, "vsock: the same connection"),
+	ALLOW(accept4, "vsock: a host program connects to uds_path"),
+	ALLOW(getsockopt, "vsock: the result of a non-blocking connect"),
+	ALLOW(shutdown, "vsock: the guest will send no more"),
+	ALLOW_IF(poll, "vsock: did the host close, or half close? (no wait)",
+	         ARG_EQ(2, 0)),
+	ALLOW(fcntl, "descriptor flags"),
+};
+
+/* Every vCPU thread (its KVM_RUN is added with its own descriptor). */
+static const struct rule vcpu[] = {
+	ALLOW(epoll_ctl, "a vsock driver reset unwatches the guest's sockets"),
+	ALLOW(timerfd_settime, "a vsock driver reset re-arms its timer"),
+};
+
+/* The main thread (vCPU 0) also ends the process. */
+static const struct rule exit_path[] = {
+	ALLOW(unlink, "remove the API and vsock sockets at the end"),
+	ALLOW_IF2(ioctl, "give the terminal its settings back",
+	          ARG_EQ(0, STDIN_FILENO), ARG_EQ(1, TCSETS)),
+	ALLOW(exit_group, "the process ends with the VM"),
+};
+
+static bool disabled;
+#ifdef WISP_TEST_HOOKS
+static const char *test_kind; /* WISP_SECCOMP_TEST */
+#endif
+
+void seccomp_disable(void)
+{
+	disabled = true;
+	log_warn("*** --no-seccomp: no system call filters; a VM escape "
+	         "would meet the full kernel. For debugging only. ***");
+}
+
+bool seccomp_enabled(void)
+{
+	return !disabled;
+}
+
+static const char *kind_name(enum seccomp_kind k)
+{
+	return k == SECCOMP_API ? "api" : k == SECCOMP_VMM ? "vmm" : "vcpu";
+}
+
+#ifdef WISP_DEBUG
+/*
+ * Debug builds trap instead of killing, to say who was caught. Then the
+ * handler makes a call that no filter allows: with SIGSYS blocked inside
+ * the handler the kernel forces the default action, and the process dies
+ * of SIGSYS as it would have in a production build.
+ */
+static __thread const char *thread_kind;
+
+static void on_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	char msg[128];
+	int n = snprintf(msg, sizeof(msg),
+	                 "wisp: seccomp: the %s thread made a forbidden "
+	                 "system call %d\n",
+	                 thread_kind ? thread_kind : "?", si->si_syscall);
+
+	(void)sig;
+	(void)uc;
+	if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
+		n = 0;
+	syscall(SYS_getppid);
+	_exit(WISP_EXIT_ERROR); /* not reached */
+}
+#endif
+
+static int add(scmp_filter_ctx ctx, const struct rule *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = r[i].nargs
+		                 ? seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW,
+		                                          r[i].nr, r[i].nargs,
+		                                          r[i].arg)
+		                 : seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+		                                    r[i].nr, 0);
+
+		if (rc < 0) {
+			log_err("seccomp: rule for syscall %d (%s): %s",
+			        r[i].nr, r[i].why, strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ioctl(@fd, @req) for each of @n requests. */
+static int add_ioctls(scmp_filter_ctx ctx, int fd, const unsigned long *req,
+                      size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+		                     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd),
+		                     SCMP_A1(SCMP_CMP_EQ, req[i])) < 0) {
+			log_err("seccomp: ioctl 0x%lx rule", req[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The rules that name this process's own descriptors and pid: a vCPU
+ * runs its own guest CPU and reads its registers for a crash report; the
+ * legacy devices (serial, i8042) raise ISA interrupts on the VM; the
+ * event loop sets tap offloads on the VM's taps; kicks go to our own
+ * threads only.
+ */
+static int add_own(scmp_filter_ctx ctx, enum seccomp_kind kind,
+                   const struct seccomp_fds *f)
+{
+	static const unsigned long vcpu_req[] = { KVM_RUN, KVM_GET_REGS,
+		                                  KVM_GET_SREGS };
+	static const unsigned long vm_req[] = { KVM_IRQ_LINE };
+	static const unsigned long tap_req[] = { TUNSETOFFLOAD };
+
+	if (kind == SECCOMP_VCPU &&
+	    add_ioctls(ctx, f->vcpu_fd, vcpu_req, ARRAY_SIZE(vcpu_req)) < 0)
+		return -1;
+	if (kind != SECCOMP_API && f->vm_fd >= 0 &&
+	    add_ioctls(ctx, f->vm_fd, vm_req, ARRAY_SIZE(vm_req)) < 0)
+		return -1;
+	/* The event loop sets the offloads the guest's driver accepted. */
+	for (unsigned i = 0; kind == SECCOMP_VMM && i < f->ntap; i++)
+		if (add_ioctls(ctx, f->tap_fds[i], tap_req,
+		               ARRAY_SIZE(tap_req)) < 0)
+			return -1;
+	if ((kind == SECCOMP_VMM || f->exit_path) &&
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
+	                     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()),
+	                     SCMP_A2(SCMP_CMP_EQ, SIGUSR1)) < 0) {
+		log_err("seccomp: tgkill rule");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The test hook: WISP_SECCOMP_TEST=KIND[:CALL] makes that thread kind try
+ * one call its filter must refuse: api execve; vmm fork, or inet (an
+ * AF_INET socket); vcpu open (a file), or exec-map (PROT_EXEC memory).
+ */
+static void forbidden_call(enum seccomp_kind kind)
+{
+#ifdef WISP_TEST_HOOKS
+	static char *const argv[] = { "/bin/true", NULL };
+	const char *name = kind_name(kind), *call;
+	size_t n = strlen(name);
+
+	if (!test_kind || strncmp(test_kind, name, n) ||
+	    (test_kind[n] && test_kind[n] != ':'))
+		return;
+	call = test_kind[n] ? test_kind + n + 1 : "";
+	log_info("seccomp test: the %s thread tries a forbidden call (%s)",
+	         name, *call ? call : "default");
+	if (kind == SECCOMP_API)
+		execve(argv[0], argv, argv + 1);
+	else if (kind == SECCOMP_VMM && !strcmp(call, "inet"))
+		socket(AF_INET, SOCK_STREAM, 0);
+	else if (kind == SECCOMP_VMM)
+		syscall(SYS_fork);
+	else if (!strcmp(call, "exec-map"))
+		mmap(NULL, 4096, PROT_READ | PROT_EXEC,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	else
+		open("/etc/hostname", O_RDONLY);
+	log_err("seccomp test: the %s thread's forbidden call went through",
+	        name);
+#else
+	(void)kind;
+#endif
+}
+
+void seccomp_test_hook_init(void)
+{
+#ifdef WISP_TEST_HOOKS
+	test_kind = getenv("WISP_SECCOMP_TEST");
+#endif
+}
+
+int seccomp_install(enum seccomp_kind kind, const struct seccomp_fds *fds)
+{
+#ifdef WISP_DEBUG
+	uint32_t deflt = SCMP_ACT_TRAP;
+	struct sigaction sa = { .sa_sigaction = on_sigsys,
+		                .sa_flags = SA_SIGINFO };
+#else
+	uint32_t deflt = SCMP_ACT_KILL_PROCESS;
+#endif
+	scmp_filter_ctx ctx;
+	int rc = -1;
+
+	if (disabled)
+		return 0;
+	ctx = seccomp_init(deflt);
+	if (!ctx) {
+		log_err("seccomp: cannot make a filter");
+		return -1;
+	}
+	/* The kernel logs what it kills for, where the host audits. */
+	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
+	/* glibc tries clone3 first; this makes it fall back to clone(2). */
+	seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	if (add(ctx, common, ARRAY_SIZE(common)) < 0)
+		goto out;
+#ifdef WISP_DEBUG
+	if (add(ctx, sanitizer, ARRAY_SIZE(sanitizer)) < 0)
+		goto out;
+#endif
+	switch (kind) {
+	case SECCOMP_API:
+		rc = add(ctx, api, ARRAY_SIZE(api));
+		break;
+	case SECCOMP_VMM:
+		rc = add(ctx, vmm, ARRAY_SIZE(vmm));
+		break;
+	case SECCOMP_VCPU:
+		rc = add(ctx, vcpu, ARRAY_SIZE(vcpu));
+		if (!rc && fds->exit_path)
+			rc = add(ctx, exit_path, ARRAY_SIZE(exit_path));
+		break;
+	}
+	if (rc < 0 || add_own(ctx, kind, fds) < 0) {
+		rc = -1;
+		goto out;
+	}
+#ifdef WISP_DEBUG
+	{
+		sigset_t sys;
+
+		thread_kind = kind_name(kind);
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGSYS, &sa, NULL);
+		/* Threads block most signals; this one must reach us. */
+		sigemptyset(&sys);
+		sigaddset(&sys, SIGSYS);
+		pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
+	}
+#endif
+	rc = seccomp_load(ctx);
+	if (rc < 0) {
+		log_err("seccomp: cannot load the %s filter: %s",
+		        kind_name(kind), strerror(-rc));
+		rc = -1;
+		goto out;
+	}
+	log_debug("seccomp: %s filter on", kind_name(kind));
+	forbidden_call(kind);
+	rc = 0;
+out:
+	seccomp_release(ctx);
+	return rc;
+}

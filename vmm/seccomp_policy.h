@@ -1,0 +1,53 @@
+/*
+ * Per-thread seccomp filters (libseccomp). Each kind of thread gets its
+ * own allowlist, installed by the thread itself once everything it needs
+ * is open and just before guest code first runs:
+ *
+ *   api    the HTTP server (api/server.c): its sockets, epoll, handing
+ *          requests to the event loop; installed when it starts
+ *   vmm    the event loop (vmm/vmm.c): devices, io_uring, timers, vsock
+ *          sockets, API requests on a running VM; installed at the end of
+ *          a successful start, before the vCPUs are let go
+ *   vcpu   KVM_RUN on its own vCPU fd and what an exit handler needs;
+ *          vCPU 0 runs on the main thread, which also ends the process
+ *
+ * Every rule carries a one-line reason (vmm/seccomp.c). A syscall outside
+ * the list kills the process (SIGSYS; the kernel logs it). The debug
+ * (sanitizer) build traps instead, prints the thread kind and the
+ * syscall number on stderr, then dies of SIGSYS as well.
+ */
+#ifndef WISP_SECCOMP_POLICY_H
+#define WISP_SECCOMP_POLICY_H
+
+#include <stdbool.h>
+
+enum seccomp_kind { SECCOMP_API, SECCOMP_VMM, SECCOMP_VCPU };
+
+/* --no-seccomp: nothing is installed; logs a loud warning. */
+void seccomp_disable(void);
+bool seccomp_enabled(void);
+
+/* The descriptors a filter pins ioctls to (-1: none). */
+struct seccomp_fds {
+	int vm_fd;          /* KVM_IRQ_LINE: legacy devices raise interrupts */
+	int vcpu_fd;        /* SECCOMP_VCPU: the vCPU this thread runs */
+	bool exit_path;     /* this thread also ends the process (vCPU 0) */
+	const int *tap_fds; /* SECCOMP_VMM: TUNSETOFFLOAD on these only */
+	unsigned ntap;
+};
+
+/*
+ * Install the filter of @kind on the calling thread. Returns 0 (also
+ * when disabled), or -1 with the reason logged.
+ */
+int seccomp_install(enum seccomp_kind kind, const struct seccomp_fds *fds);
+
+/*
+ * Test builds only (-DWISP_TEST_HOOKS): with WISP_SECCOMP_TEST=KIND[:CALL]
+ * (api; vmm, vmm:inet; vcpu, vcpu:exec-map) in the environment, that
+ * thread kind makes one forbidden system call right after its filter is
+ * installed, so a test can see the process die of SIGSYS. Read once.
+ */
+void seccomp_test_hook_init(void);
+
+#endif
