@@ -382,6 +382,86 @@ void virtio_mmio_destroy(struct virtio_mmio *t)
 	t->ops = NULL;
 }
 
+void virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&t->lock);
+	s->device_id = t->ops->device_id;
+	s->nqueues = t->ops->nqueues;
+	s->status = t->status;
+	s->dev_feat_sel = t->dev_feat_sel;
+	s->drv_feat_sel = t->drv_feat_sel;
+	s->drv_features = t->drv_features;
+	s->queue_sel = t->queue_sel;
+	s->isr = t->isr;
+	s->config_gen = t->config_gen;
+	for (unsigned i = 0; i < t->ops->nqueues; i++)
+		s->vq[i] = t->vq[i].s;
+	pthread_mutex_unlock(&t->lock);
+}
+
+int virtio_mmio_restore(struct virtio_mmio *t,
+                        const struct virtio_mmio_state *s, char *err,
+                        size_t errlen)
+{
+	int rc = 0;
+
+	if (s->device_id != t->ops->device_id ||
+	    s->nqueues != t->ops->nqueues) {
+		snprintf(err, errlen,
+		         "%s: the snapshot has a device of type %u with %u "
+		         "queues here",
+		         t->ops->name, s->device_id, s->nqueues);
+		return -1;
+	}
+	if (s->drv_features & ~virtio_mmio_offered(t)) {
+		snprintf(err, errlen,
+		         "%s: the snapshot's driver accepted features this "
+		         "device does not offer (0x%llx)",
+		         t->ops->name,
+		         (unsigned long long)(s->drv_features &
+		                              ~virtio_mmio_offered(t)));
+		return -1;
+	}
+	pthread_mutex_lock(&t->lock);
+	t->status = s->status;
+	t->dev_feat_sel = s->dev_feat_sel;
+	t->drv_feat_sel = s->drv_feat_sel;
+	t->drv_features = s->drv_features;
+	t->queue_sel = s->queue_sel;
+	t->isr = s->isr;
+	t->config_gen = s->config_gen;
+	for (unsigned i = 0; i < t->ops->nqueues; i++) {
+		struct vq *q = &t->vq[i];
+
+		vq_reset(q, VQ_MAX_SIZE);
+		q->s = s->vq[i];
+		q->indirect =
+		        t->drv_features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+		q->event_idx =
+		        t->drv_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
+		if (!q->s.ready)
+			continue;
+		q->s.ready = false;
+		if (vq_activate(q, t->vm) < 0) {
+			snprintf(err, errlen, "%s: queue %u: %s", t->ops->name,
+			         i, q->error);
+			rc = -1;
+			break;
+		}
+		q->s.ready = true;
+	}
+	if (!rc && (t->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	    !(t->status & VIRTIO_CONFIG_S_NEEDS_RESET) && t->ops->activate &&
+	    t->ops->activate(t) < 0) {
+		snprintf(err, errlen, "%s: cannot start the device again",
+		         t->ops->name);
+		rc = -1;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
 int virtio_mmio_cmdline(const struct virtio_mmio *t, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "virtio_mmio.device=4K@0x%llx:%u",

@@ -102,6 +102,33 @@ void virtio_mmio_signal_used(struct virtio_mmio *t);
  */
 void virtio_mmio_needs_reset(struct virtio_mmio *t, const char *why);
 
+/* The transport's registers and queues, as a snapshot keeps them. */
+struct virtio_mmio_state {
+	uint32_t device_id, nqueues;
+	uint32_t status;
+	uint32_t dev_feat_sel, drv_feat_sel;
+	uint64_t drv_features;
+	uint32_t queue_sel;
+	uint32_t isr;
+	uint32_t config_gen;
+	uint32_t pad;
+	struct vq_state vq[VIRTIO_MMIO_MAX_QUEUE];
+};
+
+/* Take the state (under the lock; the device is quiet, the VM paused). */
+void virtio_mmio_save(struct virtio_mmio *t, struct virtio_mmio_state *s);
+
+/*
+ * Give a freshly made transport @t the state @s: registers, negotiated
+ * ring features, queues mapped again (each ring checked as QueueReady
+ * checks it) and, for a driver that had said DRIVER_OK, the device
+ * activated. Returns 0, or -1 with the reason in @err (a state for
+ * another kind of device, a ring outside guest RAM).
+ */
+int virtio_mmio_restore(struct virtio_mmio *t,
+                        const struct virtio_mmio_state *s, char *err,
+                        size_t errlen);
+
 /* The kernel command-line word that announces the device to Linux. */
 int virtio_mmio_cmdline(const struct virtio_mmio *t, char *buf, size_t len);
 

@@ -131,9 +131,42 @@ static int walk_indirect(struct vq *q, const struct vm *vm, struct vq_chain *c,
 	}
 }
 
+int vq_chain_at(struct vq *q, const struct vm *vm, uint16_t head,
+                struct vq_chain *c)
+{
+	uint16_t num = q->s.num, i;
+
+	if (!q->s.ready || !q->desc || head >= num)
+		return broken(q, "head index out of range");
+	c->head = head;
+	c->nout = c->nin = 0;
+	c->out_len = c->in_len = 0;
+	i = head;
+	for (unsigned steps = 0;; steps++) {
+		struct desc d = read_desc(q->desc, i);
+
+		if (steps == num)
+			return broken(q, "loop in a descriptor chain");
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			/* An indirect descriptor is the whole chain. */
+			if (steps)
+				return broken(q, "indirect descriptor inside a "
+				                 "chain");
+			return walk_indirect(q, vm, c, &d) < 0 ? -1 : 0;
+		}
+		if (add_seg(q, vm, c, &d) < 0)
+			return -1;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			return 0;
+		if (d.next >= num)
+			return broken(q, "next index out of range");
+		i = d.next;
+	}
+}
+
 enum vq_pop_result vq_pop(struct vq *q, const struct vm *vm, struct vq_chain *c)
 {
-	uint16_t num = q->s.num, avail_idx, head, i;
+	uint16_t num = q->s.num, avail_idx, head;
 
 	if (!q->s.ready || !q->desc)
 		return VQ_EMPTY;
@@ -148,31 +181,8 @@ enum vq_pop_result vq_pop(struct vq *q, const struct vm *vm, struct vq_chain *c)
 	if (head >= num)
 		return broken(q, "head index out of range");
 
-	c->head = head;
-	c->nout = c->nin = 0;
-	c->out_len = c->in_len = 0;
-	i = head;
-	for (unsigned steps = 0;; steps++) {
-		struct desc d = read_desc(q->desc, i);
-
-		if (steps == num)
-			return broken(q, "loop in a descriptor chain");
-		if (d.flags & VRING_DESC_F_INDIRECT) {
-			/* An indirect descriptor is the whole chain. */
-			if (steps || walk_indirect(q, vm, c, &d) < 0)
-				return steps ? broken(q, "indirect descriptor "
-				                         "inside a chain")
-				             : VQ_BROKEN;
-			break;
-		}
-		if (add_seg(q, vm, c, &d) < 0)
-			return VQ_BROKEN;
-		if (!(d.flags & VRING_DESC_F_NEXT))
-			break;
-		if (d.next >= num)
-			return broken(q, "next index out of range");
-		i = d.next;
-	}
+	if (vq_chain_at(q, vm, head, c) < 0)
+		return VQ_BROKEN;
 	q->s.last_avail++;
 	return VQ_CHAIN;
 }

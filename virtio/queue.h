@@ -87,6 +87,15 @@ int vq_activate(struct vq *q, const struct vm *vm);
 enum vq_pop_result vq_pop(struct vq *q, const struct vm *vm,
                           struct vq_chain *c);
 
+/*
+ * Walk the chain that starts at descriptor @head into @c, with every
+ * check vq_pop() makes, without touching the available ring: a restored
+ * device takes back the chains it held when the snapshot was made.
+ * Returns 0, or -1 with q->error set.
+ */
+int vq_chain_at(struct vq *q, const struct vm *vm, uint16_t head,
+                struct vq_chain *c);
+
 /* Put @head on the used ring with @len bytes written; not yet visible. */
 void vq_push(struct vq *q, uint16_t head, uint32_t len);
 
