@@ -26,7 +26,7 @@ JAILER_SRC := $(wildcard jailer/*.c)
 JAILER_OBJ  = $(JAILER_SRC:%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all asan deps guest run test test-unit test-probe test-api test-net \
-        test-linux \
+        test-jailer test-linux \
         perf fuzz fmt fmt-check clean help
 
 all: $(BUILD)/wisp $(BUILD)/wisp-jailer $(BUILD)/probe.elf \
@@ -35,7 +35,8 @@ all: $(BUILD)/wisp $(BUILD)/wisp-jailer $(BUILD)/probe.elf \
 help:
 	@echo "make            build build/wisp, build/wisp-jailer, build/probe.elf"
 	@echo "make run        boot the demo Linux guest (builds it first)"
-	@echo "make test       every test tier: unit, probe guest, API, Linux"
+	@echo "make test       every test tier: unit, probe guest, API, net,"
+	@echo "                jailer, Linux"
 	@echo "make perf       benchmarks; results go to docs/perf.md"
 	@echo "make guest      guest kernel, initramfs and rootfs (cached)"
 	@echo "make fuzz       fuzz targets, FUZZ_SECONDS each (not in make test)"
@@ -103,7 +104,8 @@ run: deps
 test: deps
 	$(MAKE) all asan $(BUILD)/unit
 	$(MAKE) guest
-	$(MAKE) fmt-check test-unit test-probe test-api test-net test-linux
+	$(MAKE) fmt-check test-unit test-probe test-api test-net test-jailer \
+		test-linux
 
 test-unit: $(BUILD)/unit
 	$(BUILD)/unit
@@ -125,6 +127,11 @@ test-api: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf
 
 test-net: $(BUILD)/asan/wisp $(BUILD)/probe.elf
 	WISP=$(BUILD)/asan/wisp PROBE=$(BUILD)/probe.elf tests/integration/net.sh
+
+# As root. The production build: a jail has no libraries for ASan's.
+test-jailer: $(BUILD)/wisp-jailer $(BUILD)/wisp $(BUILD)/probe.elf
+	JAILER=$(BUILD)/wisp-jailer WISP=$(BUILD)/wisp PROBE=$(BUILD)/probe.elf \
+		tests/integration/jailer.sh
 
 test-linux: $(BUILD)/asan/wisp
 	WISP=$(BUILD)/asan/wisp GUEST=$(BUILD)/guest \

@@ -145,6 +145,18 @@ static void find_origin(struct jail_hier *h, int v, const char *controller,
 	fclose(f);
 }
 
+/* Is @controller on the unified hierarchy? @point gets its mount. */
+static bool on_v2(const char *controller, char *point)
+{
+	char root[PATH_MAX], p[PATH_MAX + 32], avail[512];
+
+	if (find_mount(2, NULL, point, root) < 0)
+		return false;
+	snprintf(p, sizeof(p), "%s/cgroup.controllers", point);
+	return read_line(p, avail, sizeof(avail)) == 0 &&
+	       has_word(avail, controller);
+}
+
 static int add_hier(struct jail *j, int v, struct jail_cgroup_arg *c)
 {
 	struct jail_cgroups *cg = &j->cg;
@@ -156,7 +168,7 @@ static int add_hier(struct jail *j, int v, struct jail_cgroup_arg *c)
 			jail_err(0,
 			         "--cgroup-version 2: no cgroup2 file system "
 			         "is mounted");
-		else if (find_mount(2, NULL, point, root) == 0)
+		else if (on_v2(c->controller, point))
 			jail_err(0,
 			         "--cgroup '%s': no cgroup v1 hierarchy has "
 			         "'%s' (is it on cgroup v2 at %s? then use "
@@ -210,15 +222,10 @@ static int add_hier(struct jail *j, int v, struct jail_cgroup_arg *c)
 /* Every requested controller is on the unified hierarchy. */
 static bool all_on_v2(const struct jail *j)
 {
-	char point[PATH_MAX], root[PATH_MAX], p[PATH_MAX + 32], avail[512];
+	char point[PATH_MAX];
 
-	if (find_mount(2, NULL, point, root) < 0)
-		return false;
-	snprintf(p, sizeof(p), "%s/cgroup.controllers", point);
-	if (read_line(p, avail, sizeof(avail)) < 0)
-		return false;
 	for (unsigned i = 0; i < j->a.n_cg; i++)
-		if (!has_word(avail, j->a.cg[i].controller))
+		if (!on_v2(j->a.cg[i].controller, point))
 			return false;
 	return true;
 }

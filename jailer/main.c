@@ -44,6 +44,11 @@ void jail_err(int err, const char *fmt, ...)
 		append(buf, sizeof(buf), &n,
 		       snprintf(buf + n, sizeof(buf) - 1 - n, ": %s",
 		                strerror(err)));
+	/* Values are echoed as given: no control character may split the line.
+	 */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			buf[i] = '?';
 	buf[n++] = '\n';
 	if (write(jail_report_fd, buf, n) < 0) {
 		/* nowhere left to say it */
