@@ -31,7 +31,8 @@ cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	sleep 0.2
-	rmdir "$CG"/*/"$PARENT"*/* "$CG"/*/"$PARENT"* 2>/dev/null
+	find "$CG" -mindepth 2 -maxdepth 6 -depth -type d -path "$CG/*/$PARENT*" \
+		-exec rmdir {} + 2>/dev/null
 	umount "$TMP/tmpfs" "$TMP/nodev" 2>/dev/null
 	ip netns del "$NETNS" 2>/dev/null
 	rm -rf "$TMP"
@@ -53,7 +54,7 @@ jail() {
 	shift
 	timeout --kill-after=5 30 "$JAILER" --id "$id" --exec-file "$WISP" \
 		--uid "$JUID" --gid "$JGID" --chroot-base-dir "$BASE" \
-		--parent-cgroup "$PARENT" "$@" </dev/null >"$TMP/raw" 2>"$TMP/err"
+		--parent-cgroup "${PCG:-$PARENT}" "$@" </dev/null >"$TMP/raw" 2>"$TMP/err"
 	RC=$?
 	tr -d '\r' <"$TMP/raw" >"$TMP/out"
 }
@@ -64,7 +65,7 @@ start_halt() {
 	local id=$1
 	shift
 	"$JAILER" --id "$id" --exec-file "$WISP" --uid "$JUID" --gid "$JGID" \
-		--chroot-base-dir "$BASE" --parent-cgroup "$PARENT" "$@" \
+		--chroot-base-dir "$BASE" --parent-cgroup "${PCG:-$PARENT}" "$@" \
 		-- --kernel /probe.elf --cmdline probe=halt </dev/null >"$TMP/raw" 2>"$TMP/err" &
 	PID=$!
 	PIDS+=("$PID")
@@ -203,6 +204,17 @@ jail pids --cgroup pids.max=1 -- --kernel /probe.elf --cmdline probe=hello
 expect_rc "pids.max=1" 1
 expect_line "pids.max=1" err 'thread: Resource temporarily unavailable'
 forget pids
+
+# v1 cpuset under a nested parent: new cpuset cgroups start with no CPUs
+# and no memory nodes; the jailer fills them from their parents, so
+# cpuset.cpus alone pins wisp.
+prep pin
+PCG=$PARENT/nested start_halt pin --cgroup cpuset.cpus=0
+check "cpuset.cpus=0 pins wisp" 0 "$(field "$PID" Cpus_allowed_list)"
+check "/proc/PID/cgroup cpuset" "/$PARENT/nested/pin" "$(grep -E '^[0-9]+:cpuset:' /proc/$PID/cgroup | cut -d: -f3)"
+stop "$PID"
+rm -rf "$BASE/wisp/pin"
+rmdir "$CG/cpuset/$PARENT/nested/pin" "$CG/cpuset/$PARENT/nested"
 
 # cgroup v2: hugetlb is the one controller on /sys/fs/cgroup/unified here.
 if grep -qw hugetlb $CG/unified/cgroup.controllers 2>/dev/null; then
@@ -378,7 +390,7 @@ fail() {
 	local id=$1 exe=$2
 	shift 2
 	timeout 10 "$JAILER" --id "$id" --exec-file "$exe" --uid "$JUID" --gid "$JGID" \
-		--chroot-base-dir "$BASE" --parent-cgroup "$PARENT-f" "$@" -- --kernel /probe.elf \
+		--chroot-base-dir "$BASE" --parent-cgroup "${PCG:-$PARENT-f}" "$@" -- --kernel /probe.elf \
 		</dev/null >"$TMP/out" 2>"$TMP/err"
 	RC=$?
 }
@@ -397,6 +409,8 @@ if grep -qw hugetlb $CG/unified/cgroup.controllers 2>/dev/null; then
 	fail f5 "$WISP" --cgroup-version 2 --cgroup hugetlb.2MB.max=garbage
 	undone "a v2 value the kernel refuses" wisp f5 "hugetlb.2MB.max: Invalid argument"
 fi
+PCG=$PARENT-f/a/b fail f7 "$WISP" --cgroup cpuset.cpus=99999
+undone "nested parents this run made" wisp f7 "cpuset.cpus: Numerical result out of range"
 # A root the caller prepared keeps its files, owner and mode.
 mkdir -p "$BASE/wisp/f6/root" && cp "$PROBE" "$BASE/wisp/f6/root/probe.elf" && chmod 0750 "$BASE/wisp/f6/root"
 fail f6 "$WISP" --cgroup memory.limit_in_bytes=garbage
