@@ -118,6 +118,39 @@ static int what_is(const char *path)
 }
 
 /*
+ * Every directory from / down to <id> must be root's and writable by
+ * nobody else (sticky, as /tmp, will do): the jail root is bind-mounted by
+ * path, and whoever could rename a directory on the way could swap the
+ * jail for any directory of the host.
+ */
+static int check_owners(const struct jail *j)
+{
+	const char *d = j->id_dir;
+	char p[PATH_MAX];
+	struct stat st;
+
+	for (size_t i = 0, n = strlen(d); i <= n; i++) {
+		if (i && i < n && d[i] != '/')
+			continue;
+		snprintf(p, sizeof(p), "%.*s", i ? (int)i : 1, d);
+		if (lstat(p, &st) < 0)
+			break; /* this and what is below: the jailer makes them
+			        */
+		if (st.st_uid != 0 ||
+		    ((st.st_mode & 022) && !(st.st_mode & S_ISVTX))) {
+			jail_err(0,
+			         "--chroot-base-dir '%s': %s (owner %u, mode "
+			         "%04o) must be root's and writable by nobody "
+			         "else",
+			         j->a.base, p, (unsigned)st.st_uid,
+			         (unsigned)st.st_mode & 07777);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
  * <base>/<exec>/<id>/root may exist (the caller puts the kernel and the
  * drives there first, as with Firecracker), but not with the jailer's own
  * entries in it: those mean a jail with this id is running, or ended and
@@ -243,8 +276,8 @@ static int check_netns(struct jail *j)
 
 int jail_check(struct jail *j)
 {
-	if (check_exec(j) < 0 || check_base(j) < 0 || check_devs(j) < 0 ||
-	    check_netns(j) < 0)
+	if (check_exec(j) < 0 || check_base(j) < 0 || check_owners(j) < 0 ||
+	    check_devs(j) < 0 || check_netns(j) < 0)
 		return -1;
 	j->host_pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
 	return jail_cgroup_plan(j);

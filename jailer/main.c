@@ -44,8 +44,7 @@ void jail_err(int err, const char *fmt, ...)
 		append(buf, sizeof(buf), &n,
 		       snprintf(buf + n, sizeof(buf) - 1 - n, ": %s",
 		                strerror(err)));
-	/* Values are echoed as given: no control character may split the line.
-	 */
+	/* Values are echoed as given: no control character splits the line. */
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
 			buf[i] = '?';
@@ -98,8 +97,8 @@ static int write_pidfile(struct jail *j, pid_t pid)
 	char name[NAME_MAX + 8], s[24];
 	int fd, n;
 
-	signal(SIGXFSZ,
-	       SIG_IGN); /* a tiny fsize limit is an error, not death */
+	/* A tiny fsize limit makes this an error, not a death by SIGXFSZ. */
+	signal(SIGXFSZ, SIG_IGN);
 	snprintf(name, sizeof(name), "%s.pid", j->exec_name);
 	fd = openat(j->root_fd, name,
 	            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);

@@ -350,6 +350,12 @@ refuse "exec file a script" "script': not an ELF file" "${G[@]:0:2}" --exec-file
 refuse "exec file dynamic" "dynamically linked" "${G[@]:0:2}" --exec-file /bin/true "${G[@]:4}"
 refuse "no base dir" "--chroot-base-dir '/nonexistent': No such file" "${G[@]:0:8}" --chroot-base-dir /nonexistent
 refuse "base dir a file" "is not a directory" "${G[@]:0:8}" --chroot-base-dir "$PROBE"
+mkdir -p "$TMP/users" "$TMP/gw" && chown 1000 "$TMP/users" && chmod 0775 "$TMP/gw"
+refuse "base dir not root's" "$TMP/users \(owner 1000, mode 0755\) must be root's" "${G[@]:0:8}" --chroot-base-dir "$TMP/users"
+refuse "base dir group-writable" "\(owner 0, mode 0775\) must be root's and writable by nobody else" "${G[@]:0:8}" --chroot-base-dir "$TMP/gw"
+mkdir -p "$BASE/wisp/bad" && chown 1000 "$BASE/wisp/bad"
+refuse "an id dir of another user" "$BASE/wisp/bad \(owner 1000" "${G[@]}"
+rm -rf "$BASE/wisp"
 refuse "base dir nodev" "is on a nodev mount" "${G[@]:0:8}" --chroot-base-dir "$TMP/nodev"
 refuse "no netns" "--netns '/nonexistent': No such file" "${G[@]}" --netns /nonexistent
 refuse "netns not a namespace" "is not a network namespace" "${G[@]}" --netns "$PROBE"
