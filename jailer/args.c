@@ -134,7 +134,7 @@ static int parse_ugid(const char *flag, const char *v, uint32_t *out)
 }
 
 /*
- * FILE=VALUE: FILE is CONTROLLER.NAME in letters, digits, '_' and '.',
+ * FILE=VALUE: FILE is CONTROLLER.NAME in letters, digits, '_', '-', '.',
  * never a path, never the cgroup core's own files (cgroup.procs ...):
  * those are the jailer's to write.
  */

@@ -424,5 +424,12 @@ expect_rc "failure in a prepared root" 1
 check "the caller's root is as it was" "0:0 750 probe.elf" \
 	"$(stat -c '%u:%g %a' "$BASE/wisp/f6/root") $(ls "$BASE/wisp/f6/root" | xargs)"
 rm -rf "$BASE/wisp"
+# The same for a failed exec: undone from inside the jail's namespaces.
+mkdir -p "$BASE/wisp700/f8/root" && cp "$PROBE" "$BASE/wisp700/f8/root/probe.elf" && chmod 0750 "$BASE/wisp700/f8/root"
+fail f8 "$TMP/wisp700" "${CGS[@]}"
+expect_rc "failed exec in a prepared root" 1
+check "the caller's root is as it was after a failed exec" "0:0 750 probe.elf" \
+	"$(stat -c '%u:%g %a' "$BASE/wisp700/f8/root") $(ls "$BASE/wisp700/f8/root" | xargs)"
+rm -rf "$BASE/wisp700"
 
 summary jailer
