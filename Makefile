@@ -24,18 +24,21 @@ VMM_LIB := $(filter-out vmm/main.c,$(VMM_SRC))
 OBJ      = $(VMM_SRC:%.c=$(BUILD)/obj/%.o)
 ASAN_OBJ = $(VMM_SRC:%.c=$(BUILD)/asan/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
+JAILER_SRC := $(wildcard jailer/*.c)
+JAILER_OBJ  = $(JAILER_SRC:%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all asan deps guest run test test-unit test-probe test-api test-net \
-        test-seccomp \
-        test-linux \
+        test-seccomp test-jailer test-linux \
         perf fuzz fmt fmt-check clean help
 
-all: $(BUILD)/wisp $(BUILD)/probe.elf $(BUILD)/probe64.elf
+all: $(BUILD)/wisp $(BUILD)/wisp-jailer $(BUILD)/probe.elf \
+	$(BUILD)/probe64.elf
 
 help:
-	@echo "make            build build/wisp and build/probe.elf"
+	@echo "make            build build/wisp, build/wisp-jailer, build/probe.elf"
 	@echo "make run        boot the demo Linux guest (builds it first)"
-	@echo "make test       every test tier: unit, probe guest, API, Linux"
+	@echo "make test       every test tier: unit, probe guest, API, net,"
+	@echo "                jailer, Linux"
 	@echo "make perf       benchmarks; results go to docs/perf.md"
 	@echo "make guest      guest kernel, initramfs and rootfs (cached)"
 	@echo "make fuzz       fuzz targets, FUZZ_SECONDS each (not in make test)"
@@ -54,6 +57,11 @@ $(BUILD)/asan/%.o: %.c
 # instruction here) and no libraries to place inside a jail.
 $(BUILD)/wisp: $(OBJ) Makefile
 	$(CC) $(CFLAGS) -static -o $@ $(filter %.o,$^) $(LDLIBS)
+
+# The jailer (jailer/, docs/security.md): static like wisp, and it links
+# nothing of the VMM.
+$(BUILD)/wisp-jailer: $(JAILER_OBJ) Makefile
+	$(CC) $(CFLAGS) -static -o $@ $(filter %.o,$^)
 
 asan: $(BUILD)/asan/wisp
 $(BUILD)/asan/wisp: $(ASAN_OBJ) Makefile
@@ -99,6 +107,7 @@ test: deps
 	$(MAKE) all asan $(BUILD)/unit
 	$(MAKE) guest
 	$(MAKE) fmt-check test-unit test-probe test-api test-net test-seccomp \
+		test-jailer \
 		test-linux
 
 test-unit: $(BUILD)/unit
@@ -125,6 +134,11 @@ test-net: $(BUILD)/asan/wisp $(BUILD)/probe.elf
 test-seccomp: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf
 	WISP=$(BUILD)/asan/wisp WISP_PLAIN=$(BUILD)/wisp PROBE=$(BUILD)/probe.elf \
 		tests/integration/seccomp.sh
+
+# As root. The production build: a jail has no libraries for ASan's.
+test-jailer: $(BUILD)/wisp-jailer $(BUILD)/wisp $(BUILD)/probe.elf
+	JAILER=$(BUILD)/wisp-jailer WISP=$(BUILD)/wisp PROBE=$(BUILD)/probe.elf \
+		tests/integration/jailer.sh
 
 test-linux: $(BUILD)/asan/wisp
 	WISP=$(BUILD)/asan/wisp GUEST=$(BUILD)/guest \
@@ -185,11 +199,12 @@ fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
 perf: deps all
 	perf/run.sh
 
-# Every C file of ours: the VMM, its tests, the probe guest, the benchmarks
-# and the guest-side tools.
+# Every C file of ours: the VMM, the jailer, their tests, the probe guest,
+# the benchmarks and the guest-side tools.
 FMT_SRC = $(VMM_SRC) $(wildcard vmm/*.h vmm/x86/*.h virtio/*.h api/*.h) \
 	$(UNIT_SRC) $(wildcard tests/unit/*.h tests/guest/*.c tests/guest/*.h \
-	tests/fuzz/*.c tests/*.c perf/*.c rootfs-tools/rootfs/*.c)
+	tests/fuzz/*.c tests/*.c perf/*.c rootfs-tools/rootfs/*.c) \
+	$(JAILER_SRC) $(wildcard jailer/*.h)
 
 fmt:
 	clang-format -i $(FMT_SRC)
@@ -200,4 +215,4 @@ fmt-check:
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(JAILER_OBJ:.o=.d)
