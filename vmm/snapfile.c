@@ -4,10 +4,10 @@
  * the old one. snapfile_read.c reads it back.
  */
 #include "snapfile.h"
+#include "snaptmp.h"
 #include "util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,13 +130,10 @@ int snap_write_begin(struct snap_writer *w, const char *path, char *err,
                      size_t errlen)
 {
 	uint8_t head[SNAP_HEADER_SIZE] = SNAP_MAGIC;
-	int n;
 
 	memset(w, 0, sizeof(*w));
 	w->fd = -1;
-	n = snprintf(w->tmp, sizeof(w->tmp), "%s.tmp.%d", path, (int)getpid());
-	if (strlen(path) >= sizeof(w->path) || n < 0 ||
-	    (size_t)n >= sizeof(w->tmp)) {
+	if (strlen(path) >= sizeof(w->path)) {
 		snprintf(err, errlen, "snapshot '%s': %s", path,
 		         strerror(ENAMETOOLONG));
 		return -1;
@@ -148,18 +145,16 @@ int snap_write_begin(struct snap_writer *w, const char *path, char *err,
 		         strerror(ENOMEM));
 		return -1;
 	}
-	/*
-	 * O_EXCL: never write through a link someone planted at the name.
-	 * A file there already was left by a dead process that had our pid
-	 * (wisp is often pid 1 of a jail's namespace): remove it, once.
-	 */
-	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (w->fd < 0 && errno == EEXIST && unlink(w->tmp) == 0)
-		w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		             0600);
+	w->fd = snap_tmp_open(path, w->tmp, sizeof(w->tmp));
 	if (w->fd < 0) {
-		snprintf(err, errlen, "snapshot '%s': cannot create '%s': %s",
-		         path, w->tmp, strerror(errno));
+		if (w->fd == -ENAMETOOLONG)
+			snprintf(err, errlen, "snapshot '%s': %s", path,
+			         strerror(-w->fd));
+		else
+			snprintf(err, errlen,
+			         "snapshot '%s': cannot create '%s': %s", path,
+			         w->tmp, strerror(-w->fd));
+		w->fd = -1;
 		release(w);
 		return -1;
 	}
@@ -232,34 +227,12 @@ void snap_write_abort(struct snap_writer *w)
 	release(w);
 }
 
-/* fsync the directory holding @path, so the rename itself is durable. */
-static int sync_dir(const char *path, char *dir, size_t dirlen)
-{
-	const char *slash = strrchr(path, '/');
-	int fd, rc = 0;
-
-	if (!slash)
-		snprintf(dir, dirlen, ".");
-	else if (slash == path)
-		snprintf(dir, dirlen, "/");
-	else
-		snprintf(dir, dirlen, "%.*s", (int)(slash - path), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 int snap_write_commit(struct snap_writer *w, char *err, size_t errlen)
 {
 	uint8_t trailer[SNAP_TRAILER_SIZE];
-	char dir[PATH_MAX];
-	int rc;
+	int fd = w->fd;
 
-	if (w->fd < 0) {
+	if (fd < 0) {
 		snprintf(err, errlen, "snapshot: commit without a write");
 		return -1;
 	}
@@ -270,33 +243,14 @@ int snap_write_commit(struct snap_writer *w, char *err, size_t errlen)
 	put64(trailer + 16, w->crc);
 	out(w, trailer + 16, 8); /* the CRC does not cover itself */
 	flush(w);
-	if (!w->error && fsync(w->fd) < 0)
-		fail_io(w, errno, "fsync");
-	/* Some file systems (NFS) report write-back errors only here. */
-	if (close(w->fd) < 0)
-		fail_io(w, errno, "close");
 	w->fd = -1;
-	if (!w->error && rename(w->tmp, w->path) < 0) {
-		w->error = errno;
-		snprintf(w->msg, sizeof(w->msg),
-		         "cannot rename '%s' over it: %s", w->tmp,
-		         strerror(w->error));
-	}
 	if (w->error) {
 		snprintf(err, errlen, "snapshot '%s': %s", w->path, w->msg);
+		close(fd);
 		unlink(w->tmp);
 		release(w);
 		return -1;
 	}
 	release(w);
-	rc = sync_dir(w->path, dir, sizeof(dir));
-	if (rc < 0) {
-		snprintf(
-		        err, errlen,
-		        "snapshot '%s' written, but cannot fsync its directory "
-		        "'%s': %s",
-		        w->path, dir, strerror(-rc));
-		return -1;
-	}
-	return 0;
+	return snap_tmp_commit(fd, w->tmp, w->path, "snapshot", err, errlen);
 }
