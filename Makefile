@@ -126,7 +126,8 @@ test-linux: $(BUILD)/asan/wisp
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Ivmm -Ivirtio -Iapi \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_TARGETS := fuzz_kernel fuzz_queue fuzz_blk fuzz_net fuzz_vsock fuzz_http
+FUZZ_TARGETS := fuzz_kernel fuzz_queue fuzz_blk fuzz_net fuzz_vsock fuzz_http \
+	fuzz_snapfile
 
 $(BUILD)/fuzz/fuzz_kernel: tests/fuzz/fuzz_kernel.c vmm/x86/loader.c \
 		vmm/util.c vmm/x86/x86.h
@@ -162,6 +163,11 @@ $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c api/http.c api/http.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
+$(BUILD)/fuzz/fuzz_snapfile: tests/fuzz/fuzz_snapfile.c vmm/snapfile.c \
+		vmm/snapfile_read.c vmm/snaptmp.c vmm/util.c vmm/snapfile.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
+
 fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
 		$(BUILD)/probe64.elf
 	@for t in $(FUZZ_TARGETS); do \
@@ -170,6 +176,7 @@ fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
 	  [ $$t != fuzz_blk ] || tests/fuzz/blk_seeds.py $(BUILD)/fuzz/$$t.corpus; \
 	  [ $$t != fuzz_net ] || tests/fuzz/net_seeds.py $(BUILD)/fuzz/$$t.corpus; \
 	  [ $$t != fuzz_vsock ] || tests/fuzz/vsock_seeds.py $(BUILD)/fuzz/$$t.corpus; \
+	  [ $$t != fuzz_snapfile ] || tests/fuzz/snap_seeds.py $(BUILD)/fuzz/$$t.corpus; \
 	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/$$t.corpus || exit 1; \
 	done
