@@ -18,5 +18,6 @@ Suite *fcjson_suite(void);
 Suite *ratelimit_suite(void);
 Suite *net_suite(void);
 Suite *snapfile_suite(void);
+Suite *snapmem_suite(void);
 
 #endif
