@@ -22,15 +22,20 @@ VMM_LIB := $(filter-out vmm/main.c,$(VMM_SRC))
 OBJ      = $(VMM_SRC:%.c=$(BUILD)/obj/%.o)
 ASAN_OBJ = $(VMM_SRC:%.c=$(BUILD)/asan/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
+# Host-side tools shipped with wisp (tools/*.c), static like wisp.
+TOOLS    := $(BUILD)/wisp-snap
+TOOL_OBJ  = $(patsubst %,$(BUILD)/obj/tools/%.o,$(notdir $(TOOLS)))
+SNAP_OBJ  = $(patsubst %,$(BUILD)/obj/vmm/%.o,snapfile snapfile_read \
+	snaptmp snapmem util)
 
 .PHONY: all asan deps guest run test test-unit test-probe test-api test-net \
         test-linux \
         perf fuzz fmt fmt-check clean help
 
-all: $(BUILD)/wisp $(BUILD)/probe.elf $(BUILD)/probe64.elf
+all: $(BUILD)/wisp $(BUILD)/probe.elf $(BUILD)/probe64.elf $(TOOLS)
 
 help:
-	@echo "make            build build/wisp and build/probe.elf"
+	@echo "make            build build/wisp, build/probe.elf and the tools"
 	@echo "make run        boot the demo Linux guest (builds it first)"
 	@echo "make test       every test tier: unit, probe guest, API, Linux"
 	@echo "make perf       benchmarks; results go to docs/perf.md"
@@ -51,6 +56,10 @@ $(BUILD)/asan/%.o: %.c
 # instruction here) and no libraries to place inside a jail.
 $(BUILD)/wisp: $(OBJ) Makefile
 	$(CC) $(CFLAGS) -static -o $@ $(filter %.o,$^) $(LDLIBS)
+
+# Offline snapshot tool: merge diff memory files, list state files.
+$(BUILD)/wisp-snap: $(BUILD)/obj/tools/wisp-snap.o $(SNAP_OBJ) Makefile
+	$(CC) $(CFLAGS) -static -o $@ $(filter %.o,$^)
 
 asan: $(BUILD)/asan/wisp
 $(BUILD)/asan/wisp: $(ASAN_OBJ) Makefile
@@ -188,7 +197,7 @@ perf: deps all
 # and the guest-side tools.
 FMT_SRC = $(VMM_SRC) $(wildcard vmm/*.h vmm/x86/*.h virtio/*.h api/*.h) \
 	$(UNIT_SRC) $(wildcard tests/unit/*.h tests/guest/*.c tests/guest/*.h \
-	tests/fuzz/*.c tests/*.c perf/*.c rootfs-tools/rootfs/*.c)
+	tests/fuzz/*.c tests/*.c perf/*.c rootfs-tools/rootfs/*.c tools/*.c)
 
 fmt:
 	clang-format -i $(FMT_SRC)
@@ -199,4 +208,4 @@ fmt-check:
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)
