@@ -19,5 +19,6 @@ Suite *ratelimit_suite(void);
 Suite *net_suite(void);
 Suite *snapfile_suite(void);
 Suite *snapmem_suite(void);
+Suite *uffd_suite(void);
 
 #endif
