@@ -23,13 +23,13 @@ OBJ      = $(VMM_SRC:%.c=$(BUILD)/obj/%.o)
 ASAN_OBJ = $(VMM_SRC:%.c=$(BUILD)/asan/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 # Host-side tools shipped with wisp (tools/*.c), static like wisp.
-TOOLS    := $(BUILD)/wisp-snap
+TOOLS    := $(BUILD)/wisp-snap $(BUILD)/uffd-handler
 TOOL_OBJ  = $(patsubst %,$(BUILD)/obj/tools/%.o,$(notdir $(TOOLS)))
 SNAP_OBJ  = $(patsubst %,$(BUILD)/obj/vmm/%.o,snapfile snapfile_read \
 	snaptmp snapmem util)
 
 .PHONY: all asan deps guest run test test-unit test-probe test-api test-net \
-        test-linux \
+        test-linux test-snap \
         perf fuzz fmt fmt-check clean help
 
 all: $(BUILD)/wisp $(BUILD)/probe.elf $(BUILD)/probe64.elf $(TOOLS)
@@ -60,6 +60,10 @@ $(BUILD)/wisp: $(OBJ) Makefile
 # Offline snapshot tool: merge diff memory files, list state files.
 $(BUILD)/wisp-snap: $(BUILD)/obj/tools/wisp-snap.o $(SNAP_OBJ) Makefile
 	$(CC) $(CFLAGS) -static -o $@ $(filter %.o,$^)
+
+# The example page-fault handler of the Uffd memory backend.
+$(BUILD)/uffd-handler: $(BUILD)/obj/tools/uffd-handler.o Makefile
+	$(CC) $(CFLAGS) -static -o $@ $(filter %.o,$^) -ljansson
 
 asan: $(BUILD)/asan/wisp
 $(BUILD)/asan/wisp: $(ASAN_OBJ) Makefile
@@ -104,7 +108,8 @@ run: deps
 test: deps
 	$(MAKE) all asan $(BUILD)/unit
 	$(MAKE) guest
-	$(MAKE) fmt-check test-unit test-probe test-api test-net test-linux
+	$(MAKE) fmt-check test-unit test-snap test-probe test-api test-net \
+		test-linux
 
 test-unit: $(BUILD)/unit
 	$(BUILD)/unit
@@ -126,6 +131,15 @@ test-api: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf
 
 test-net: $(BUILD)/asan/wisp $(BUILD)/probe.elf
 	WISP=$(BUILD)/asan/wisp PROBE=$(BUILD)/probe.elf tests/integration/net.sh
+
+# Snapshot host tools, no KVM: wisp-snap, and uffd-handler serving
+# uffd_client, which maps memory as wisp does and calls uffd_attach().
+test-snap: $(TOOLS) $(BUILD)/uffd_client
+	WISP_SNAP=$(BUILD)/wisp-snap UFFD_HANDLER=$(BUILD)/uffd-handler \
+		UFFD_CLIENT=$(BUILD)/uffd_client tests/integration/snap.sh
+
+$(BUILD)/uffd_client: tests/uffd_client.c $(BUILD)/asan/vmm/uffd.o
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lpthread
 
 test-linux: $(BUILD)/asan/wisp
 	WISP=$(BUILD)/asan/wisp GUEST=$(BUILD)/guest \
