@@ -144,6 +144,7 @@ expect_line "REMOVE events" h.out "4 zero pages, .*; 1 removed"
 
 # hugetlbfs: a few huge pages reserved for the test, the old count back.
 old_huge=$(cat /proc/sys/vm/nr_hugepages)
+trap 'echo "$old_huge" >/proc/sys/vm/nr_hugepages 2>/dev/null; rm -rf "$TMP"' EXIT
 if echo $((old_huge + 4)) >/proc/sys/vm/nr_hugepages 2>/dev/null &&
 	[ "$(cat /proc/sys/vm/nr_hugepages)" -ge $((old_huge + 4)) ]; then
 	start_handler "$TMP/mem"

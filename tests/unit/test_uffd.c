@@ -8,6 +8,8 @@
 #include "uffd.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -17,7 +19,9 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define PAGES 16
@@ -207,6 +211,46 @@ START_TEST(attach_errors)
 }
 END_TEST
 
+/*
+ * Without CAP_SYS_PTRACE (and vm.unprivileged_userfaultfd = 0, as here)
+ * the syscall refuses a userfaultfd that kernel-mode faults may use;
+ * /dev/userfaultfd, whose access is its file mode, still hands one out.
+ */
+START_TEST(falls_back_to_dev_userfaultfd)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct __user_cap_header_struct hdr = {
+			.version = _LINUX_CAPABILITY_VERSION_3,
+		};
+		struct __user_cap_data_struct data[2];
+		char err[512];
+		int fd;
+
+		if (syscall(SYS_capget, &hdr, data) < 0)
+			_exit(10);
+		data[CAP_SYS_PTRACE / 32].effective &=
+		        ~(1u << (CAP_SYS_PTRACE % 32));
+		if (syscall(SYS_capset, &hdr, data) < 0)
+			_exit(11);
+		/* With the sysctl at 1 the syscall still works: then this
+		 * only shows uffd_open() does too. */
+		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0 && errno != EPERM)
+			_exit(12);
+		if (fd >= 0)
+			close(fd);
+		fd = uffd_open(0, err, sizeof(err));
+		_exit(fd >= 0 ? 0 : 13);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "child status 0x%x", status);
+}
+END_TEST
+
 Suite *uffd_suite(void)
 {
 	Suite *s = suite_create("uffd");
@@ -214,6 +258,7 @@ Suite *uffd_suite(void)
 
 	tcase_add_test(tc, attach_sends_firecracker_message);
 	tcase_add_test(tc, attach_errors);
+	tcase_add_test(tc, falls_back_to_dev_userfaultfd);
 	suite_add_tcase(s, tc);
 	return s;
 }
