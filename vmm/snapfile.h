@@ -54,7 +54,7 @@ struct snap_writer {
 	int error; /* the first error met, an errno; reported by commit */
 	uint64_t crc;
 	uint64_t count;
-	uint8_t *buf; /* SNAP_WRITE_BUF bytes, flushed when full */
+	uint8_t *buf; /* 64 KiB, flushed when full */
 	size_t used;
 	struct snap_key *keys; /* (type, index) pairs written, for duplicates */
 	size_t nkeys, capkeys;

@@ -13,8 +13,8 @@
  * (UFFDIO_COPY from the memory file). If the handler dies, that touch
  * waits forever: the handler's supervisor must kill the VM.
  *
- * The message is what Firecracker's send_uffd_handshake() sends (as in
- * src/vmm/src/persist.rs of the 1.x releases with huge-page support and
+ * The message is what Firecracker's send_uffd_handshake() sends (its
+ * src/vmm/src/persist.rs and examples/uffd/uffd_utils.rs on main, and
  * docs/snapshotting/handling-page-faults-on-snapshot-resume.md): one
  * JSON array, one object per region, no spaces, for wisp exactly one
  * region since guest RAM is one host mapping:
@@ -26,7 +26,9 @@
  * its bytes start in the memory file, page_size the mapping's page size
  * in bytes (4096, or 2 MiB for hugetlbfs). page_size_kib is Firecracker's
  * deprecated older name of the same field, also in bytes despite it,
- * still sent so handlers written against either name work.
+ * still sent so handlers written against either name work. (Older
+ * releases sent only the first three fields, or those and page_size_kib;
+ * the handlers' JSON decoders ignore fields they do not know.)
  */
 #ifndef WISP_UFFD_H
 #define WISP_UFFD_H
