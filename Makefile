@@ -26,16 +26,21 @@ ASAN_OBJ = $(VMM_SRC:%.c=$(BUILD)/asan/%.o)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 JAILER_SRC := $(wildcard jailer/*.c)
 JAILER_OBJ  = $(JAILER_SRC:%.c=$(BUILD)/obj/%.o)
+# Host-side tools shipped with wisp (tools/*.c), static like wisp.
+TOOLS    := $(BUILD)/wisp-snap $(BUILD)/uffd-handler
+TOOL_OBJ  = $(patsubst %,$(BUILD)/obj/tools/%.o,$(notdir $(TOOLS)))
+SNAP_OBJ  = $(patsubst %,$(BUILD)/obj/vmm/%.o,snapfile snapfile_read \
+	snaptmp snapmem util)
 
 .PHONY: all asan deps guest run test test-unit test-probe test-api test-net \
-        test-seccomp test-jailer test-linux \
+        test-seccomp test-jailer test-linux test-snap \
         perf fuzz fmt fmt-check clean help
 
 all: $(BUILD)/wisp $(BUILD)/wisp-jailer $(BUILD)/probe.elf \
-	$(BUILD)/probe64.elf
+	$(BUILD)/probe64.elf $(TOOLS)
 
 help:
-	@echo "make            build build/wisp, build/wisp-jailer, build/probe.elf"
+	@echo "make            build build/wisp, build/wisp-jailer, build/probe.elf and the tools"
 	@echo "make run        boot the demo Linux guest (builds it first)"
 	@echo "make test       every test tier: unit, probe guest, API, net,"
 	@echo "                jailer, Linux"
@@ -62,6 +67,14 @@ $(BUILD)/wisp: $(OBJ) Makefile
 # nothing of the VMM.
 $(BUILD)/wisp-jailer: $(JAILER_OBJ) Makefile
 	$(CC) $(CFLAGS) -static -o $@ $(filter %.o,$^)
+
+# Offline snapshot tool: merge diff memory files, list state files.
+$(BUILD)/wisp-snap: $(BUILD)/obj/tools/wisp-snap.o $(SNAP_OBJ) Makefile
+	$(CC) $(CFLAGS) -static -o $@ $(filter %.o,$^)
+
+# The example page-fault handler of the Uffd memory backend.
+$(BUILD)/uffd-handler: $(BUILD)/obj/tools/uffd-handler.o Makefile
+	$(CC) $(CFLAGS) -static -o $@ $(filter %.o,$^) -ljansson
 
 asan: $(BUILD)/asan/wisp
 $(BUILD)/asan/wisp: $(ASAN_OBJ) Makefile
@@ -106,8 +119,8 @@ run: deps
 test: deps
 	$(MAKE) all asan $(BUILD)/unit
 	$(MAKE) guest
-	$(MAKE) fmt-check test-unit test-probe test-api test-net test-seccomp \
-		test-jailer \
+	$(MAKE) fmt-check test-unit test-snap test-probe test-api test-net \
+		test-seccomp test-jailer \
 		test-linux
 
 test-unit: $(BUILD)/unit
@@ -140,6 +153,15 @@ test-jailer: $(BUILD)/wisp-jailer $(BUILD)/wisp $(BUILD)/probe.elf
 	JAILER=$(BUILD)/wisp-jailer WISP=$(BUILD)/wisp PROBE=$(BUILD)/probe.elf \
 		tests/integration/jailer.sh
 
+# Snapshot host tools, no KVM: wisp-snap, and uffd-handler serving
+# uffd_client, which maps memory as wisp does and calls uffd_attach().
+test-snap: $(TOOLS) $(BUILD)/uffd_client
+	WISP_SNAP=$(BUILD)/wisp-snap UFFD_HANDLER=$(BUILD)/uffd-handler \
+		UFFD_CLIENT=$(BUILD)/uffd_client tests/integration/snap.sh
+
+$(BUILD)/uffd_client: tests/uffd_client.c $(BUILD)/asan/vmm/uffd.o
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lpthread
+
 test-linux: $(BUILD)/asan/wisp
 	WISP=$(BUILD)/asan/wisp GUEST=$(BUILD)/guest \
 		tests/integration/linux.sh
@@ -148,7 +170,8 @@ test-linux: $(BUILD)/asan/wisp
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Ivmm -Ivirtio -Iapi \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_TARGETS := fuzz_kernel fuzz_queue fuzz_blk fuzz_net fuzz_vsock fuzz_http
+FUZZ_TARGETS := fuzz_kernel fuzz_queue fuzz_blk fuzz_net fuzz_vsock fuzz_http \
+	fuzz_snapfile
 
 $(BUILD)/fuzz/fuzz_kernel: tests/fuzz/fuzz_kernel.c vmm/x86/loader.c \
 		vmm/util.c vmm/x86/x86.h
@@ -184,6 +207,11 @@ $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c api/http.c api/http.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
+$(BUILD)/fuzz/fuzz_snapfile: tests/fuzz/fuzz_snapfile.c vmm/snapfile.c \
+		vmm/snapfile_read.c vmm/snaptmp.c vmm/util.c vmm/snapfile.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
+
 fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
 		$(BUILD)/probe64.elf
 	@for t in $(FUZZ_TARGETS); do \
@@ -192,6 +220,7 @@ fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
 	  [ $$t != fuzz_blk ] || tests/fuzz/blk_seeds.py $(BUILD)/fuzz/$$t.corpus; \
 	  [ $$t != fuzz_net ] || tests/fuzz/net_seeds.py $(BUILD)/fuzz/$$t.corpus; \
 	  [ $$t != fuzz_vsock ] || tests/fuzz/vsock_seeds.py $(BUILD)/fuzz/$$t.corpus; \
+	  [ $$t != fuzz_snapfile ] || tests/fuzz/snap_seeds.py $(BUILD)/fuzz/$$t.corpus; \
 	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/$$t.corpus || exit 1; \
 	done
@@ -203,7 +232,7 @@ perf: deps all
 # the benchmarks and the guest-side tools.
 FMT_SRC = $(VMM_SRC) $(wildcard vmm/*.h vmm/x86/*.h virtio/*.h api/*.h) \
 	$(UNIT_SRC) $(wildcard tests/unit/*.h tests/guest/*.c tests/guest/*.h \
-	tests/fuzz/*.c tests/*.c perf/*.c rootfs-tools/rootfs/*.c) \
+	tests/fuzz/*.c tests/*.c perf/*.c rootfs-tools/rootfs/*.c tools/*.c) \
 	$(JAILER_SRC) $(wildcard jailer/*.h)
 
 fmt:
@@ -215,4 +244,4 @@ fmt-check:
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(JAILER_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d) $(JAILER_OBJ:.o=.d) $(TOOL_OBJ:.o=.d)

@@ -17,5 +17,8 @@ Suite *server_suite(void);
 Suite *fcjson_suite(void);
 Suite *ratelimit_suite(void);
 Suite *net_suite(void);
+Suite *snapfile_suite(void);
+Suite *snapmem_suite(void);
+Suite *uffd_suite(void);
 
 #endif
