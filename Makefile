@@ -162,8 +162,9 @@ test-snap: $(TOOLS) $(BUILD)/uffd_client
 $(BUILD)/uffd_client: tests/uffd_client.c $(BUILD)/asan/vmm/uffd.o
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lpthread
 
-test-linux: $(BUILD)/asan/wisp
-	WISP=$(BUILD)/asan/wisp GUEST=$(BUILD)/guest \
+test-linux: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/wisp-jailer
+	WISP=$(BUILD)/asan/wisp WISP_PLAIN=$(BUILD)/wisp \
+		JAILER=$(BUILD)/wisp-jailer GUEST=$(BUILD)/guest \
 		tests/integration/linux.sh
 
 # Fuzz targets (tests/fuzz): libFuzzer + ASan/UBSan, FUZZ_SECONDS each.

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# jailbench (as root): what the jailer adds to a boot. The probe guest's
+# jailbench (as root): what isolation adds to a boot. The probe guest's
 # boot-timer write, timed from just before exec (bootbench's {T0}, passed
-# as --start-time-us, which wisp takes over the jailer's own), for plain
-# wisp, jailed wisp, and jailed wisp in a v1 cgroup (memory, pids) and,
-# where hugetlb is on cgroup v2, in a v2 one.
+# as --start-time-us, which wisp takes over the jailer's own), for wisp
+# without seccomp filters, wisp (filters on, the default), jailed wisp,
+# and jailed wisp in a v1 cgroup (memory, pids) and, where hugetlb is on
+# cgroup v2, in a v2 one.
 # Runs alternate, so drift on this shared machine hits each alike.
 # Figures, not pass/fail.
 #
@@ -51,6 +52,8 @@ jailed() {
 }
 
 for i in $(seq "$RUNS"); do
+	one noseccomp "n$i" "$WISP" --kernel "$PROBE" --cmdline probe=boot-timer \
+		--start-time-us '{T0}' --no-seccomp
 	one plain "p$i" "$WISP" --kernel "$PROBE" --cmdline probe=boot-timer \
 		--start-time-us '{T0}'
 	jailed jailed "j$i"
@@ -63,11 +66,12 @@ median() { sort -n | awk '{ a[NR] = $1 } END { printf "%.2f", a[int((NR + 1) / 2
 
 echo "jailbench: probe=boot-timer, $RUNS runs each, medians (ms)"
 printf '%-32s %12s %14s\n' "" "guest boot" "exec to exit"
-for name in plain jailed cgroup ${V2:+v2}; do
+for name in noseccomp plain jailed cgroup ${V2:+v2}; do
 	boot=$(cat "$OUT/$name"/*/run-0.log | sed -nE 's/.*guest boot: ([0-9]+) us since start.*/\1/p' | median)
 	wall=$(cut -d' ' -f2 "$OUT/$name.tsv" | median)
 	case $name in
-	plain) label="wisp" ;;
+	noseccomp) label="wisp --no-seccomp" ;;
+	plain) label="wisp (seccomp filters)" ;;
 	jailed) label="wisp-jailer" ;;
 	cgroup) label="wisp-jailer + v1 memory, pids" ;;
 	v2) label="wisp-jailer + v2 hugetlb" ;;

@@ -302,6 +302,12 @@ perf/vsockbench.sh "$VSOCK_MIB" "$RUNS_VSOCK" >"$OUT/vsock.txt"
 vs_g2h=$(sed -n 's/^vsock guest -> host: \([0-9.]*\) MiB.*/\1/p' "$OUT/vsock.txt")
 vs_h2g=$(sed -n 's/^vsock host -> guest: \([0-9.]*\) MiB.*/\1/p' "$OUT/vsock.txt")
 
+# The cost of isolation: seccomp filters and the jailer (as root).
+echo "perf: isolation (seccomp, jailer), $RUNS runs each"
+RUNS=$RUNS perf/jailbench.sh >"$OUT/jail.txt"
+jail_table=$(awk 'NR > 2 { label = $0; sub(/ +[0-9.]+ +[0-9.]+ *$/, "", label)
+	n = split($0, f, " "); printf "| %s | %s | %s |\n", label, f[n - 1], f[n] }' "$OUT/jail.txt")
+
 host="$(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 [ -d /sys/module/kvm_pvm ] && host="$host, /dev/kvm is kvm-pvm"
 cat >docs/perf.md <<MD
@@ -389,6 +395,16 @@ $VSOCK_MIB MiB to or from tests/vsock_host.c on \`<uds_path>_7000\`
 without vhost-vsock, which this host lacks, so there is no peer figure.
 
 $linux_net_row
+
+## Isolation
+
+perf/jailbench.sh: the probe guest's boot-timer write and the whole run,
+timed from just before exec, $RUNS interleaved runs of each setup; medians
+in milliseconds.
+
+| setup | exec → boot-timer write | exec → exit |
+|---|---|---|
+$jail_table
 
 ## Memory
 
