@@ -229,6 +229,16 @@ void snap_write_abort(struct snap_writer *w)
 
 int snap_write_commit(struct snap_writer *w, char *err, size_t errlen)
 {
+	char tmp[sizeof(w->tmp)];
+
+	if (snap_write_finish(w, tmp, sizeof(tmp), err, errlen) < 0)
+		return -1;
+	return snap_tmp_place(tmp, w->path, "snapshot", err, errlen);
+}
+
+int snap_write_finish(struct snap_writer *w, char *tmp, size_t tmplen,
+                      char *err, size_t errlen)
+{
 	uint8_t trailer[SNAP_TRAILER_SIZE];
 	int fd = w->fd;
 
@@ -251,6 +261,7 @@ int snap_write_commit(struct snap_writer *w, char *err, size_t errlen)
 		release(w);
 		return -1;
 	}
+	snprintf(tmp, tmplen, "%s", w->tmp);
 	release(w);
-	return snap_tmp_commit(fd, w->tmp, w->path, "snapshot", err, errlen);
+	return snap_tmp_finish(fd, tmp, w->path, "snapshot", err, errlen);
 }

@@ -95,6 +95,14 @@ int snap_write_section(struct snap_writer *w, uint32_t type, uint32_t index,
  */
 int snap_write_commit(struct snap_writer *w, char *err, size_t errlen);
 
+/*
+ * snap_write_commit() but for the rename: the complete, synced file is
+ * left at the temporary name put in @tmp, for snap_tmp_place()
+ * (snaptmp.h) or unlink(). On failure nothing is left.
+ */
+int snap_write_finish(struct snap_writer *w, char *tmp, size_t tmplen,
+                      char *err, size_t errlen);
+
 /* Give up: remove the temporary file. Safe after commit and twice. */
 void snap_write_abort(struct snap_writer *w);
 

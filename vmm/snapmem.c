@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 /* Linux moves at most 0x7ffff000 bytes a call; stay well below. */
@@ -120,12 +121,46 @@ static int check_extents(int fd, uint64_t size, const uint64_t *dirty,
 	return 0;
 }
 
+int snap_mem_tag_get(int fd, struct snap_mem_tag *tag)
+{
+	ssize_t n = fgetxattr(fd, SNAP_MEM_XATTR, tag, sizeof(*tag));
+
+	if (n < 0)
+		return errno == ENODATA || errno == ENOTSUP ? 0 : -errno;
+	if (n != sizeof(*tag))
+		return -EINVAL;
+	return 1;
+}
+
+/* Tag the file, or untag it (@tag NULL); no xattrs there is no error. */
+static int tag_set(int fd, const struct snap_mem_tag *tag)
+{
+	int rc = tag ? fsetxattr(fd, SNAP_MEM_XATTR, tag, sizeof(*tag), 0)
+	             : fremovexattr(fd, SNAP_MEM_XATTR);
+
+	if (rc < 0 && errno != ENOTSUP && (tag || errno != ENODATA))
+		return -errno;
+	return 0;
+}
+
 int snap_mem_write(const char *path, const uint8_t *mem, uint64_t size,
-                   const uint64_t *dirty, uint64_t page_size, char *err,
-                   size_t errlen)
+                   const uint64_t *dirty, uint64_t page_size,
+                   const struct snap_mem_tag *tag, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX];
+
+	if (snap_mem_write_tmp(path, mem, size, dirty, page_size, tag, tmp,
+	                       sizeof(tmp), err, errlen) < 0)
+		return -1;
+	return snap_tmp_place(tmp, path, "memory file", err, errlen);
+}
+
+int snap_mem_write_tmp(const char *path, const uint8_t *mem, uint64_t size,
+                       const uint64_t *dirty, uint64_t page_size,
+                       const struct snap_mem_tag *tag, char *tmp, size_t tmplen,
+                       char *err, size_t errlen)
 {
 	uint64_t npages, start = 0, end = 0, bad = 0;
-	char tmp[PATH_MAX];
 	const char *step = "write";
 	int fd, rc = 0;
 
@@ -139,7 +174,7 @@ int snap_mem_write(const char *path, const uint8_t *mem, uint64_t size,
 		return -1;
 	}
 	npages = size / page_size;
-	fd = snap_tmp_open(path, tmp, sizeof(tmp));
+	fd = snap_tmp_open(path, tmp, tmplen);
 	if (fd < 0) {
 		snprintf(err, errlen,
 		         "memory file '%s': cannot create '%s': %s", path, tmp,
@@ -162,6 +197,10 @@ int snap_mem_write(const char *path, const uint8_t *mem, uint64_t size,
 		rc = check_extents(fd, size, dirty, page_size, &bad);
 		step = "seek in";
 	}
+	if (!rc && tag) {
+		rc = tag_set(fd, tag);
+		step = "tag";
+	}
 	if (rc) {
 		if (rc > 0)
 			snprintf(err, errlen,
@@ -180,7 +219,7 @@ int snap_mem_write(const char *path, const uint8_t *mem, uint64_t size,
 		unlink(tmp);
 		return -1;
 	}
-	return snap_tmp_commit(fd, tmp, path, "memory file", err, errlen);
+	return snap_tmp_finish(fd, tmp, path, "memory file", err, errlen);
 }
 
 /* Copy [@off, @off + @len) of @in to the same offsets of @out. */
@@ -232,7 +271,8 @@ static int copy_range(int in, int out, uint64_t off, uint64_t len,
 
 int snap_mem_merge(const char *base, const char *diff, char *err, size_t errlen)
 {
-	int in = -1, out = -1, rc = -1, e;
+	int in = -1, out = -1, rc = -1, e, tagged;
+	struct snap_mem_tag tag, merging = { .kind = SNAP_MEM_MERGING };
 	const char *what = "read";
 	uint8_t *buf = NULL;
 	struct stat si, so;
@@ -265,6 +305,24 @@ int snap_mem_merge(const char *base, const char *diff, char *err, size_t errlen)
 		         (long long)so.st_size);
 		goto out;
 	}
+	tagged = snap_mem_tag_get(in, &tag);
+	if (tagged < 0) {
+		snprintf(err, errlen, "cannot read the tag of diff '%s': %s",
+		         diff, strerror(-tagged));
+		goto out;
+	}
+	if (tagged && tag.kind != SNAP_MEM_DIFF) {
+		snprintf(err, errlen,
+		         "'%s' is not the memory file of a Diff snapshot",
+		         diff);
+		goto out;
+	}
+	e = tag_set(out, &merging);
+	if (e < 0 || (e = fsync(out) < 0 ? -errno : 0) < 0) {
+		snprintf(err, errlen, "cannot tag base '%s': %s", base,
+		         strerror(-e));
+		goto out;
+	}
 	while (off < si.st_size) {
 		data = lseek(in, off, SEEK_DATA);
 		if (data < 0 && errno == ENXIO)
@@ -291,6 +349,14 @@ int snap_mem_merge(const char *base, const char *diff, char *err, size_t errlen)
 	if (fsync(out) < 0) {
 		snprintf(err, errlen, "cannot fsync base '%s': %s", base,
 		         strerror(errno));
+		goto out;
+	}
+	if (tagged)
+		tag.kind = SNAP_MEM_FULL;
+	e = tag_set(out, tagged ? &tag : NULL);
+	if (e < 0 || (e = fsync(out) < 0 ? -errno : 0) < 0) {
+		snprintf(err, errlen, "cannot tag base '%s': %s", base,
+		         strerror(-e));
 		goto out;
 	}
 	rc = 0;

@@ -43,12 +43,11 @@ static int sync_dir(const char *path, char *dir, size_t dirlen)
 	return rc;
 }
 
-int snap_tmp_commit(int fd, const char *tmp, const char *path, const char *what,
+int snap_tmp_finish(int fd, const char *tmp, const char *path, const char *what,
                     char *err, size_t errlen)
 {
 	const char *step = NULL;
-	char dir[PATH_MAX];
-	int e = 0, rc;
+	int e = 0;
 
 	if (fsync(fd) < 0) {
 		e = errno;
@@ -59,15 +58,24 @@ int snap_tmp_commit(int fd, const char *tmp, const char *path, const char *what,
 		e = errno;
 		step = "close";
 	}
-	if (!step && rename(tmp, path) < 0) {
-		snprintf(err, errlen, "%s '%s': cannot rename '%s' over it: %s",
-		         what, path, tmp, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
 	if (step) {
 		snprintf(err, errlen, "%s '%s': cannot %s '%s': %s", what, path,
 		         step, tmp, strerror(e));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int snap_tmp_place(const char *tmp, const char *path, const char *what,
+                   char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	int rc;
+
+	if (rename(tmp, path) < 0) {
+		snprintf(err, errlen, "%s '%s': cannot rename '%s' over it: %s",
+		         what, path, tmp, strerror(errno));
 		unlink(tmp);
 		return -1;
 	}
@@ -81,4 +89,12 @@ int snap_tmp_commit(int fd, const char *tmp, const char *path, const char *what,
 		return -1;
 	}
 	return 0;
+}
+
+int snap_tmp_commit(int fd, const char *tmp, const char *path, const char *what,
+                    char *err, size_t errlen)
+{
+	if (snap_tmp_finish(fd, tmp, path, what, err, errlen) < 0)
+		return -1;
+	return snap_tmp_place(tmp, path, what, err, errlen);
 }

@@ -30,4 +30,15 @@ int snap_tmp_open(const char *path, char *tmp, size_t tmplen);
 int snap_tmp_commit(int fd, const char *tmp, const char *path, const char *what,
                     char *err, size_t errlen);
 
+/*
+ * The two halves of snap_tmp_commit(), for a pair of files that go into
+ * place one right after the other once both are written: finish (fsync,
+ * close; on failure @tmp is removed), then place (rename, fsync the
+ * directory). Same messages.
+ */
+int snap_tmp_finish(int fd, const char *tmp, const char *path, const char *what,
+                    char *err, size_t errlen);
+int snap_tmp_place(const char *tmp, const char *path, const char *what,
+                   char *err, size_t errlen);
+
 #endif

@@ -91,9 +91,9 @@ START_TEST(full_write_leaves_holes)
 
 	snap_test_dir(dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/mem", dir);
-	ck_assert_msg(
-	        snap_mem_write(path, m, SIZE, NULL, PS, err, sizeof(err)) == 0,
-	        "%s", err);
+	ck_assert_msg(snap_mem_write(path, m, SIZE, NULL, PS, NULL, err,
+	                             sizeof(err)) == 0,
+	              "%s", err);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_uint_eq(st.st_size, SIZE);
 	ck_assert_uint_eq(st.st_mode & 0777, 0600);
@@ -127,9 +127,9 @@ START_TEST(diff_write_holds_only_dirty_pages)
 
 	snap_test_dir(dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/diff", dir);
-	ck_assert_msg(
-	        snap_mem_write(path, m, SIZE, dirty, PS, err, sizeof(err)) == 0,
-	        "%s", err);
+	ck_assert_msg(snap_mem_write(path, m, SIZE, dirty, PS, NULL, err,
+	                             sizeof(err)) == 0,
+	              "%s", err);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_uint_eq(st.st_size, SIZE);
 	lo = data_pages(path, &hi);
@@ -160,8 +160,8 @@ START_TEST(merge_gives_the_later_image)
 	snprintf(base, sizeof(base), "%s/base", dir);
 	snprintf(d1, sizeof(d1), "%s/d1", dir);
 	snprintf(d2, sizeof(d2), "%s/d2", dir);
-	ck_assert(snap_mem_write(base, m, SIZE, NULL, PS, err, sizeof(err)) ==
-	          0);
+	ck_assert(snap_mem_write(base, m, SIZE, NULL, PS, NULL, err,
+	                         sizeof(err)) == 0);
 
 	/* Generation 1: pages rewritten, one zeroed, one newly written. */
 	fill_page(m, 0, 1);
@@ -170,16 +170,16 @@ START_TEST(merge_gives_the_later_image)
 	fill_page(m, 65, 1);
 	dirty1[0] = BIT(0) | BIT(5) | BIT(10);
 	dirty1[1] = BIT(65 - 64);
-	ck_assert(snap_mem_write(d1, m, SIZE, dirty1, PS, err, sizeof(err)) ==
-	          0);
+	ck_assert(snap_mem_write(d1, m, SIZE, dirty1, PS, NULL, err,
+	                         sizeof(err)) == 0);
 	/* Generation 2, on top of it. */
 	fill_page(m, 5, 2);
 	memset(m + 66 * PS, 0, PS);
 	fill_page(m, 69, 2);
 	dirty2[0] = BIT(5);
 	dirty2[1] = BIT(66 - 64) | BIT(69 - 64);
-	ck_assert(snap_mem_write(d2, m, SIZE, dirty2, PS, err, sizeof(err)) ==
-	          0);
+	ck_assert(snap_mem_write(d2, m, SIZE, dirty2, PS, NULL, err,
+	                         sizeof(err)) == 0);
 
 	ck_assert_msg(snap_mem_merge(base, d1, err, sizeof(err)) == 0, "%s",
 	              err);
@@ -193,6 +193,54 @@ START_TEST(merge_gives_the_later_image)
 }
 END_TEST
 
+/* Tags travel: the write sets them, a merge hands the diff's id on. */
+START_TEST(tags_follow_the_files)
+{
+	char dir[64], base[128], d1[128], err[512];
+	uint64_t dirty[2] = { BIT(3), 0 };
+	struct snap_mem_tag full = { .id = "full-0123456789",
+		                     .kind = SNAP_MEM_FULL },
+	                    dt = { .id = "diff-0123456789",
+		                   .kind = SNAP_MEM_DIFF },
+	                    got;
+	uint8_t *m = new_mem();
+	int fd, rc;
+
+	fill_page(m, 3, 0);
+	snap_test_dir(dir, sizeof(dir));
+	snprintf(base, sizeof(base), "%s/base", dir);
+	snprintf(d1, sizeof(d1), "%s/d1", dir);
+	ck_assert(snap_mem_write(base, m, SIZE, NULL, PS, &full, err,
+	                         sizeof(err)) == 0);
+	fd = open(base, O_RDONLY);
+	rc = snap_mem_tag_get(fd, &got);
+	close(fd);
+	if (rc == 0) /* this file system keeps no user xattrs */
+		goto out;
+	ck_assert_int_eq(rc, 1);
+	ck_assert(!memcmp(&got, &full, sizeof(got)));
+
+	/* A full file is not a diff to merge. */
+	ck_assert(snap_mem_write(d1, m, SIZE, dirty, PS, &full, err,
+	                         sizeof(err)) == 0);
+	ck_assert(snap_mem_merge(base, d1, err, sizeof(err)) < 0);
+	ck_assert_msg(strstr(err, "not the memory file of a Diff"), "%s", err);
+
+	ck_assert(snap_mem_write(d1, m, SIZE, dirty, PS, &dt, err,
+	                         sizeof(err)) == 0);
+	ck_assert_msg(snap_mem_merge(base, d1, err, sizeof(err)) == 0, "%s",
+	              err);
+	fd = open(base, O_RDONLY);
+	ck_assert_int_eq(snap_mem_tag_get(fd, &got), 1);
+	close(fd);
+	ck_assert(!memcmp(got.id, dt.id, SNAP_ID_LEN));
+	ck_assert_int_eq(got.kind, SNAP_MEM_FULL);
+out:
+	munmap(m, SIZE);
+	snap_test_rmdir(dir);
+}
+END_TEST
+
 START_TEST(errors_name_the_file)
 {
 	char dir[64], path[128], other[128], err[512], want[512];
@@ -200,20 +248,21 @@ START_TEST(errors_name_the_file)
 
 	snap_test_dir(dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/mem", dir);
-	ck_assert(snap_mem_write(path, m, SIZE, NULL, 1000, err, sizeof(err)) <
-	          0);
-	ck_assert_ptr_nonnull(strstr(err, "not whole pages of 1000"));
-	ck_assert(snap_mem_write(path, m, SIZE, NULL, 2048, err, sizeof(err)) <
-	          0);
-	ck_assert(snap_mem_write(path, m, SIZE - 1, NULL, PS, err,
+	ck_assert(snap_mem_write(path, m, SIZE, NULL, 1000, NULL, err,
 	                         sizeof(err)) < 0);
-	ck_assert(snap_mem_write(path, m, 0, NULL, PS, err, sizeof(err)) < 0);
-	ck_assert(snap_mem_write(path, m, SIZE, NULL, 64 * PS, err,
+	ck_assert_ptr_nonnull(strstr(err, "not whole pages of 1000"));
+	ck_assert(snap_mem_write(path, m, SIZE, NULL, 2048, NULL, err,
+	                         sizeof(err)) < 0);
+	ck_assert(snap_mem_write(path, m, SIZE - 1, NULL, PS, NULL, err,
+	                         sizeof(err)) < 0);
+	ck_assert(snap_mem_write(path, m, 0, NULL, PS, NULL, err, sizeof(err)) <
+	          0);
+	ck_assert(snap_mem_write(path, m, SIZE, NULL, 64 * PS, NULL, err,
 	                         sizeof(err)) < 0);
 
 	snprintf(path, sizeof(path), "%s/no/mem", dir);
-	ck_assert(snap_mem_write(path, m, SIZE, NULL, PS, err, sizeof(err)) <
-	          0);
+	ck_assert(snap_mem_write(path, m, SIZE, NULL, PS, NULL, err,
+	                         sizeof(err)) < 0);
 	snprintf(want, sizeof(want),
 	         "memory file '%s': cannot create '%s.tmp.%d': %s", path, path,
 	         (int)getpid(), strerror(ENOENT));
@@ -221,8 +270,8 @@ START_TEST(errors_name_the_file)
 
 	snprintf(path, sizeof(path), "%s/a", dir);
 	snprintf(other, sizeof(other), "%s/b", dir);
-	ck_assert(snap_mem_write(path, m, SIZE, NULL, PS, err, sizeof(err)) ==
-	          0);
+	ck_assert(snap_mem_write(path, m, SIZE, NULL, PS, NULL, err,
+	                         sizeof(err)) == 0);
 	ck_assert(snap_mem_merge(path, other, err, sizeof(err)) < 0);
 	snprintf(want, sizeof(want), "cannot open diff '%s': %s", other,
 	         strerror(ENOENT));
@@ -231,7 +280,7 @@ START_TEST(errors_name_the_file)
 	ck_assert_ptr_nonnull(strstr(err, "cannot open base"));
 	ck_assert(snap_mem_merge(path, path, err, sizeof(err)) < 0);
 	ck_assert_ptr_nonnull(strstr(err, "not two memory files of one VM"));
-	ck_assert(snap_mem_write(other, m, SIZE - PS, NULL, PS, err,
+	ck_assert(snap_mem_write(other, m, SIZE - PS, NULL, PS, NULL, err,
 	                         sizeof(err)) == 0);
 	ck_assert(snap_mem_merge(path, other, err, sizeof(err)) < 0);
 	ck_assert_ptr_nonnull(strstr(err, "not two memory files of one VM"));
@@ -268,20 +317,21 @@ START_TEST(full_disk_and_holeless_file_system)
 
 	/* No assertion until the unmounts: record, unmount, then check. */
 	snprintf(path, sizeof(path), "%s/mem", mnt);
-	rc = snap_mem_write(path, m, 16 * PS, NULL, PS, err, sizeof(err));
+	rc = snap_mem_write(path, m, 16 * PS, NULL, PS, NULL, err, sizeof(err));
 	if (rc == 0) {
 		old = read_all(path, 16 * PS);
-		rc = snap_mem_write(path, m, SIZE, NULL, PS, err, sizeof(err)) <
-		                     0
+		rc = snap_mem_write(path, m, SIZE, NULL, PS, NULL, err,
+		                    sizeof(err)) < 0
 		             ? 1
 		             : 0;
 		f = read_all(path, 16 * PS);
 	}
 	tmps = snap_test_count_tmp(mnt);
 	snprintf(want, sizeof(want), "%s/full", ram);
-	rc2 = snap_mem_write(want, m, SIZE, NULL, PS, err2, sizeof(err2));
+	rc2 = snap_mem_write(want, m, SIZE, NULL, PS, NULL, err2, sizeof(err2));
 	snprintf(path, sizeof(path), "%s/diff", ram);
-	rc3 = snap_mem_write(path, m, SIZE, dirty, PS, err2, sizeof(err2));
+	rc3 = snap_mem_write(path, m, SIZE, dirty, PS, NULL, err2,
+	                     sizeof(err2));
 	umount2(mnt, MNT_DETACH);
 	umount2(ram, MNT_DETACH);
 
@@ -311,6 +361,7 @@ Suite *snapmem_suite(void)
 	tcase_add_test(tc, full_write_leaves_holes);
 	tcase_add_test(tc, diff_write_holds_only_dirty_pages);
 	tcase_add_test(tc, merge_gives_the_later_image);
+	tcase_add_test(tc, tags_follow_the_files);
 	tcase_add_test(tc, errors_name_the_file);
 	tcase_add_test(tc, full_disk_and_holeless_file_system);
 	suite_add_tcase(s, tc);
