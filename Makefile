@@ -120,7 +120,7 @@ test: deps
 	$(MAKE) all asan $(BUILD)/unit
 	$(MAKE) guest
 	$(MAKE) fmt-check test-unit test-snap test-probe test-api test-net \
-		test-seccomp test-jailer \
+		test-seccomp test-jailer test-snapshot \
 		test-linux
 
 test-unit: $(BUILD)/unit
@@ -158,6 +158,12 @@ test-jailer: $(BUILD)/wisp-jailer $(BUILD)/wisp $(BUILD)/probe.elf
 test-snap: $(TOOLS) $(BUILD)/uffd_client
 	WISP_SNAP=$(BUILD)/wisp-snap UFFD_HANDLER=$(BUILD)/uffd-handler \
 		UFFD_CLIENT=$(BUILD)/uffd_client tests/integration/snap.sh
+
+# Snapshots of running VMs (as root: a small tmpfs for the full disk).
+test-snapshot: $(BUILD)/asan/wisp $(BUILD)/probe.elf $(TOOLS)
+	WISP=$(BUILD)/asan/wisp PROBE=$(BUILD)/probe.elf \
+		WISP_SNAP=$(BUILD)/wisp-snap UFFD_HANDLER=$(BUILD)/uffd-handler \
+		tests/integration/snapshot.sh
 
 $(BUILD)/uffd_client: tests/uffd_client.c $(BUILD)/asan/vmm/uffd.o
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lpthread

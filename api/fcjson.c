@@ -635,3 +635,168 @@ int fc_metrics(json_t *body, char *err, size_t errlen)
 		return fail(err, errlen, "metrics: metrics_path %s", why);
 	return 0;
 }
+
+/* A path wisp will create: not empty, short enough. */
+static int out_path(const char *what, const char *field, const char *p,
+                    char *dst, char *err, size_t errlen)
+{
+	if (!*p || strlen(p) >= CONFIG_PATH_MAX)
+		return fail(err, errlen,
+		            "%s: '%s' must be a path of 1-%d bytes", what,
+		            field, CONFIG_PATH_MAX - 1);
+	snprintf(dst, CONFIG_PATH_MAX, "%s", p);
+	return 0;
+}
+
+int fc_snapshot_create(json_t *body, struct fc_snapshot_create *c, char *err,
+                       size_t errlen)
+{
+	static const struct field f[] = {
+		{ "snapshot_path", F_STR, true },
+		{ "mem_file_path", F_STR, true },
+		{ "snapshot_type", F_STR, false },
+		{ "version", F_STR, false }, /* Firecracker < 1.5; ignored */
+	};
+	const char *w = "snapshot/create", *type;
+
+	memset(c, 0, sizeof(*c));
+	if (check(body, w, f, ARRAY_SIZE(f), err, errlen) < 0 ||
+	    out_path(w, "snapshot_path", get_str(body, "snapshot_path"),
+	             c->state_path, err, errlen) < 0 ||
+	    out_path(w, "mem_file_path", get_str(body, "mem_file_path"),
+	             c->mem_path, err, errlen) < 0)
+		return -1;
+	type = get_str(body, "snapshot_type");
+	if (type && strcmp(type, "Full") && strcmp(type, "Diff"))
+		return fail(err, errlen,
+		            "%s: snapshot_type '%s' is not Full or Diff", w,
+		            type);
+	c->diff = type && !strcmp(type, "Diff");
+	if (!strcmp(c->state_path, c->mem_path))
+		return fail(err, errlen,
+		            "%s: snapshot_path and mem_file_path are the same "
+		            "file",
+		            w);
+	return 0;
+}
+
+int fc_snapshot_load(json_t *body, struct snapshot_load *l, char *err,
+                     size_t errlen)
+{
+	static const struct field f[] = {
+		{ "snapshot_path", F_STR, true },
+		{ "mem_file_path", F_STR, false }, /* deprecated: mem_backend */
+		{ "mem_backend", F_OBJ, false },
+		{ "enable_diff_snapshots", F_BOOL, false }, /* deprecated */
+		{ "track_dirty_pages", F_BOOL, false },
+		{ "resume_vm", F_BOOL, false },
+		{ "network_overrides", F_ARRAY, false },
+		{ "vsock_override", F_OBJ, false },
+	};
+	static const struct field mb[] = {
+		{ "backend_type", F_STR, true },
+		{ "backend_path", F_STR, true },
+	};
+	static const struct field nf[] = {
+		{ "iface_id", F_STR, true },
+		{ "host_dev_name", F_STR, true },
+	};
+	static const struct field vf[] = {
+		{ "uds_path", F_STR, true },
+	};
+	const char *w = "snapshot/load", *path;
+	json_t *mem = NULL, *nets, *vs, *v;
+	size_t i;
+
+	memset(l, 0, sizeof(*l));
+	if (check(body, w, f, ARRAY_SIZE(f), err, errlen) < 0)
+		return -1;
+	path = get_str(body, "snapshot_path");
+	if (check_path(w, "snapshot_path", path, R_OK, err, errlen) < 0)
+		return -1;
+	snprintf(l->state_path, sizeof(l->state_path), "%s", path);
+	mem = get(body, "mem_backend");
+	if (!mem == !get(body, "mem_file_path"))
+		return fail(err, errlen,
+		            "%s: give exactly one of mem_backend and "
+		            "mem_file_path",
+		            w);
+	if (mem) {
+		const char *type;
+
+		if (check(mem, "snapshot/load: mem_backend", mb, ARRAY_SIZE(mb),
+		          err, errlen) < 0)
+			return -1;
+		type = get_str(mem, "backend_type");
+		if (strcmp(type, "File") && strcmp(type, "Uffd"))
+			return fail(err, errlen,
+			            "%s: mem_backend: backend_type '%s' is not "
+			            "File or Uffd",
+			            w, type);
+		l->uffd = !strcmp(type, "Uffd");
+		path = get_str(mem, "backend_path");
+	} else {
+		path = get_str(body, "mem_file_path");
+	}
+	if (l->uffd) {
+		if (!*path || strlen(path) >= CONFIG_UDS_MAX)
+			return fail(err, errlen,
+			            "%s: mem_backend: backend_path must be a "
+			            "Unix socket path of 1-%d bytes",
+			            w, CONFIG_UDS_MAX - 1);
+	} else if (check_path(w,
+	                      mem ? "mem_backend.backend_path"
+	                          : "mem_file_path",
+	                      path, R_OK, err, errlen) < 0) {
+		return -1;
+	}
+	snprintf(l->mem_path, sizeof(l->mem_path), "%s", path);
+	l->track_dirty_pages =
+	        get_bool(body, "track_dirty_pages",
+	                 get_bool(body, "enable_diff_snapshots", false));
+	l->resume = get_bool(body, "resume_vm", false);
+	nets = get(body, "network_overrides");
+	json_array_foreach(nets, i, v)
+	{
+		const char *id, *dev;
+
+		if (i == CONFIG_MAX_NETS)
+			return fail(err, errlen,
+			            "%s: at most %d network_overrides", w,
+			            CONFIG_MAX_NETS);
+		if (check(v, "snapshot/load: network_overrides", nf,
+		          ARRAY_SIZE(nf), err, errlen) < 0)
+			return -1;
+		id = get_str(v, "iface_id");
+		dev = get_str(v, "host_dev_name");
+		if (check_id("snapshot/load: network_overrides", id, err,
+		             errlen) < 0)
+			return -1;
+		if (!config_ifname_ok(dev))
+			return fail(err, errlen,
+			            "%s: network_overrides: host_dev_name '%s' "
+			            "is not an interface name",
+			            w, dev);
+		snprintf(l->net[i].iface_id, sizeof(l->net[i].iface_id), "%s",
+		         id);
+		snprintf(l->net[i].host_dev_name,
+		         sizeof(l->net[i].host_dev_name), "%s", dev);
+		l->nnet = (unsigned)i + 1;
+	}
+	vs = get(body, "vsock_override");
+	if (vs) {
+		const char *uds;
+
+		if (check(vs, "snapshot/load: vsock_override", vf,
+		          ARRAY_SIZE(vf), err, errlen) < 0)
+			return -1;
+		uds = get_str(vs, "uds_path");
+		if (!*uds || strlen(uds) >= CONFIG_UDS_MAX)
+			return fail(err, errlen,
+			            "%s: vsock_override: uds_path must be 1-%d "
+			            "bytes",
+			            w, CONFIG_UDS_MAX - 1);
+		snprintf(l->vsock_uds, sizeof(l->vsock_uds), "%s", uds);
+	}
+	return 0;
+}

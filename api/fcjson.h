@@ -11,6 +11,7 @@
 #define WISP_FCJSON_H
 
 #include "config.h"
+#include "snapshot.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -48,6 +49,17 @@ int fc_drive_patch(const char *path_id, json_t *body, struct fc_drive_patch *p,
 /* PATCH /network-interfaces/{id}: rate limiters only; which were given. */
 int fc_net_patch(struct config *c, const char *path_id, json_t *body,
                  bool *has_rx, bool *has_tx, char *err, size_t errlen);
+
+/* PUT /snapshot/create. */
+struct fc_snapshot_create {
+	char state_path[CONFIG_PATH_MAX], mem_path[CONFIG_PATH_MAX];
+	bool diff;
+};
+int fc_snapshot_create(json_t *body, struct fc_snapshot_create *c, char *err,
+                       size_t errlen);
+/* PUT /snapshot/load: the state file must be readable now. */
+int fc_snapshot_load(json_t *body, struct snapshot_load *l, char *err,
+                     size_t errlen);
 
 /* GET /machine-config and GET /vm/config bodies (new references). */
 json_t *fc_machine_config_json(const struct config *c);

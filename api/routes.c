@@ -264,6 +264,41 @@ static int patch_vm(struct ctx *x)
 	return -1;
 }
 
+static int put_snapshot_create(struct ctx *x)
+{
+	struct fc_snapshot_create c;
+	uint64_t t0 = util_now_us();
+
+	if (fc_snapshot_create(x->body, &c, x->err, sizeof(x->err)) < 0 ||
+	    vmm_snapshot_create(x->m, c.state_path, c.mem_path, c.diff, x->err,
+	                        sizeof(x->err)) < 0)
+		return -1;
+	if (c.diff)
+		METRIC_SET(diff_create_snapshot_us, util_now_us() - t0);
+	else
+		METRIC_SET(full_create_snapshot_us, util_now_us() - t0);
+	return 0;
+}
+
+static int put_snapshot_load(struct ctx *x)
+{
+	struct snapshot_load *l = malloc(sizeof(*l));
+	uint64_t t0 = util_now_us();
+	int rc = -1;
+
+	if (!l) {
+		snprintf(x->err, sizeof(x->err), "out of memory");
+		return -1;
+	}
+	if (fc_snapshot_load(x->body, l, x->err, sizeof(x->err)) == 0 &&
+	    vmm_snapshot_load(x->m, l, x->err, sizeof(x->err)) == 0) {
+		METRIC_SET(load_snapshot_us, util_now_us() - t0);
+		rc = 0;
+	}
+	free(l);
+	return rc;
+}
+
 #define M(group, name) (&metrics.group##_##name)
 
 static const struct route routes[] = {
@@ -300,6 +335,12 @@ static const struct route routes[] = {
 	{ "/actions", HTTP_METHOD_PUT, ANY, true, put_actions,
 	  M(put_api_requests, actions_count),
 	  M(put_api_requests, actions_fails) },
+	{ "/snapshot/create", HTTP_METHOD_PUT, POST_BOOT, true,
+	  put_snapshot_create, M(put_api_requests, snapshot_create_count),
+	  M(put_api_requests, snapshot_create_fails) },
+	{ "/snapshot/load", HTTP_METHOD_PUT, PRE_BOOT, true, put_snapshot_load,
+	  M(put_api_requests, snapshot_load_count),
+	  M(put_api_requests, snapshot_load_fails) },
 	{ "/vm", HTTP_METHOD_PATCH, POST_BOOT, true, patch_vm,
 	  M(patch_api_requests, vm_count), M(patch_api_requests, vm_fails) },
 	{ "/logger", HTTP_METHOD_PUT, PRE_BOOT, true, put_logger,

@@ -67,6 +67,10 @@ static void finish(struct blk *b, struct blk_req *r, uint8_t status)
 	struct vq *q = &b->t.vq[0];
 
 	*r->status = status;
+	vm_mark_dirty(b->t.vm, r->status, 1);
+	/* What a read brought into guest RAM (the dirty log for snapshots). */
+	if (r->reads && status == VIRTIO_BLK_S_OK)
+		vm_mark_dirty_iov(b->t.vm, r->iov, r->niov, r->expect);
 	vq_push(q, r->head, status == VIRTIO_BLK_S_OK ? r->written : 1);
 	r->busy = false;
 }
@@ -135,6 +139,7 @@ static int start(struct blk *b, struct blk_req *r, uint32_t type,
 		else
 			r->niov = iov_slice(c->iov + c->nout, c->nin, 0, 1,
 			                    r->iov, &len);
+		r->reads = !wr;
 		if (wr && b->read_only)
 			return VIRTIO_BLK_S_IOERR;
 		if (len % SECTOR || !in_image(b, sector, len))
@@ -181,6 +186,7 @@ static int start(struct blk *b, struct blk_req *r, uint32_t type,
 			size_t k = MIN(left, out[i].iov_len);
 
 			memcpy(out[i].iov_base, b->id + done, k);
+			vm_mark_dirty(b->t.vm, out[i].iov_base, k);
 			done += k;
 			left -= k;
 		}
@@ -485,6 +491,37 @@ int blk_set_path(struct blk *b, const char *path, char *err, size_t errlen)
 	pthread_mutex_unlock(&b->t.lock);
 	virtio_mmio_config_changed(&b->t);
 	return 0;
+}
+
+void blk_save(struct blk *b, struct blk_snap *s)
+{
+	pthread_mutex_lock(&b->t.lock);
+	*s = (struct blk_snap){ .holding = b->holding,
+		                .held_head = b->holding ? b->held.head : 0 };
+	pthread_mutex_unlock(&b->t.lock);
+}
+
+int blk_restore(struct blk *b, const struct blk_snap *s, char *err,
+                size_t errlen)
+{
+	int rc = 0;
+
+	if (!s->holding)
+		return 0;
+	pthread_mutex_lock(&b->t.lock);
+	if (s->held_head > UINT16_MAX ||
+	    vq_chain_at(&b->t.vq[0], b->t.vm, (uint16_t)s->held_head,
+	                &b->held) < 0) {
+		snprintf(err, errlen, "drive: the throttled request: %s",
+		         b->t.vq[0].error ? b->t.vq[0].error : "bad head");
+		rc = -1;
+	} else {
+		b->holding = true;
+		if (b->timer.fd >= 0)
+			rl_timer_arm(&b->timer, 1);
+	}
+	pthread_mutex_unlock(&b->t.lock);
+	return rc;
 }
 
 void blk_destroy(struct blk *b)

@@ -31,6 +31,7 @@ struct blk_req {
 	uint8_t *status;  /* the guest's status byte */
 	uint32_t written; /* bytes written into the chain on success */
 	uint64_t expect;  /* bytes the operation must move */
+	bool reads;       /* the host writes @iov: a read from the image */
 	unsigned niov;
 	struct iovec iov[VQ_MAX_SEGS];
 };
@@ -110,5 +111,15 @@ int blk_set_path(struct blk *b, const char *path, char *err, size_t errlen);
  * once. Event loop thread; needs blk_options.loop at init.
  */
 void blk_set_rate_limiter(struct blk *b, const struct rate_limiter_config *rl);
+
+/* What a snapshot keeps beyond the transport: a throttled request. */
+struct blk_snap {
+	uint32_t holding, held_head;
+};
+/* The VM is paused and requests in flight have completed (uring_drain). */
+void blk_save(struct blk *b, struct blk_snap *s);
+/* After virtio_mmio_restore(): take the throttled request back. */
+int blk_restore(struct blk *b, const struct blk_snap *s, char *err,
+                size_t errlen);
 
 #endif

@@ -215,6 +215,7 @@ static void rx_deliver(struct net *n, struct net_rxread *r, uint64_t len)
 		left -= take;
 		k++;
 	}
+	vm_mark_dirty_iov(n->t.vm, r->iov, r->niov, len);
 	iov_copy(r->iov, first->niov, 10, &k, sizeof(k), true);
 	/* The tap may flag checksums the driver did not ask to hear of. */
 	if (!n->guest_csum)
@@ -288,7 +289,7 @@ static void rx_fill(struct net *n)
 	unsigned taken = 0;
 	uint64_t now;
 
-	if (!n->active || n->rx_inflight || n->rx_backoff ||
+	if (!n->active || n->rx_inflight || n->rx_backoff || n->quiesced ||
 	    !n->t.vq[NET_RXQ].s.ready ||
 	    (n->t.status & VIRTIO_CONFIG_S_NEEDS_RESET))
 		return;
@@ -720,6 +721,94 @@ void net_set_rate_limiters(struct net *n, const struct rate_limiter_config *rx,
 		log_warn("net '%s': rx kick: %s", n->id, strerror(errno));
 	if (tx && write(n->t.notify_fd[NET_TXQ], &one, sizeof(one)) < 0)
 		log_warn("net '%s': tx kick: %s", n->id, strerror(errno));
+}
+
+void net_quiesce(struct net *n)
+{
+	pthread_mutex_lock(&n->t.lock);
+	n->quiesced = true;
+	pthread_mutex_unlock(&n->t.lock);
+	if (n->rx_busy)
+		uring_cancel_wait(n->uring, n->tap_fd, &n->rx_busy);
+	uring_drain(n->uring);
+}
+
+void net_unquiesce(struct net *n)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&n->t.lock);
+	n->quiesced = false;
+	pthread_mutex_unlock(&n->t.lock);
+	if (write(n->t.notify_fd[NET_RXQ], &one, sizeof(one)) < 0)
+		log_warn("net '%s': rx kick: %s", n->id, strerror(errno));
+}
+
+void net_save(struct net *n, struct net_snap *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock(&n->t.lock);
+	s->npool = n->nheld;
+	for (unsigned i = 0; i < n->nheld; i++)
+		s->pool[i] = n->held[i].head;
+	s->tx_wait = n->tx_wait;
+	pthread_mutex_unlock(&n->t.lock);
+}
+
+int net_restore(struct net *n, const struct net_snap *s, char *err,
+                size_t errlen)
+{
+	struct vq *rxq = &n->t.vq[NET_RXQ];
+	int rc = -1;
+
+	pthread_mutex_lock(&n->t.lock);
+	if (s->npool > VQ_MAX_SIZE ||
+	    (s->npool && (!rxq->s.ready || s->npool > rxq->s.num))) {
+		snprintf(err, errlen, "net '%s': %u held receive chains", n->id,
+		         s->npool);
+		goto out;
+	}
+	rx_drop_held(n);
+	for (unsigned i = 0; i < s->npool; i++) {
+		struct net_rxchain *h;
+
+		if (vq_chain_at(rxq, n->t.vm, s->pool[i], &n->chain) < 0 ||
+		    n->chain.nout || n->chain.in_len < NET_HDR_LEN ||
+		    n->nheld_iov + n->chain.nin > NET_RX_IOV) {
+			snprintf(err, errlen, "net '%s': held chain %u: %s",
+			         n->id, s->pool[i],
+			         rxq->error ? rxq->error
+			                    : "not a receive buffer");
+			goto out;
+		}
+		h = &n->held[n->nheld++];
+		*h = (struct net_rxchain){ n->chain.head, n->nheld_iov,
+			                   n->chain.nin, n->chain.in_len };
+		memcpy(n->rx_iov + n->nheld_iov, n->chain.iov,
+		       n->chain.nin * sizeof(n->chain.iov[0]));
+		n->nheld_iov += n->chain.nin;
+	}
+	n->tx_wait = -1;
+	if (s->tx_wait >= 0) {
+		struct vq *txq = &n->t.vq[NET_TXQ];
+		struct net_txreq *r;
+		bool done = false;
+
+		if (s->tx_wait >= VQ_MAX_SIZE ||
+		    vq_chain_at(txq, n->t.vm, (uint16_t)s->tx_wait, &n->chain) <
+		            0 ||
+		    !(r = tx_prepare(n, &n->chain, &done))) {
+			snprintf(err, errlen, "net '%s': the throttled frame",
+			         n->id);
+			goto out;
+		}
+		n->tx_wait = r->head;
+		rl_timer_arm(&n->tx_timer, 1);
+	}
+	rc = 0;
+out:
+	pthread_mutex_unlock(&n->t.lock);
+	return rc;
 }
 
 void net_destroy(struct net *n)

@@ -125,6 +125,7 @@ struct net {
 	bool rx_busy;         /* rx_inflight > 0 */
 	struct uring_flush rx_flush, tx_flush; /* publish after a batch */
 	bool rx_backoff; /* the tap failed; retry on rx_timer */
+	bool quiesced;   /* a snapshot is being taken: no reads */
 	unsigned nheld, nheld_iov;
 	struct net_rxchain held[VQ_MAX_SIZE];
 	struct iovec rx_iov[NET_RX_IOV];
@@ -160,6 +161,25 @@ int net_attach(struct net *n, struct vm *vm, struct uring *u,
                size_t errlen);
 /* Waits for a read in flight to end first: guest RAM may go next. */
 void net_destroy(struct net *n);
+
+/*
+ * Snapshots. net_quiesce: no new reads, the ones in flight cancelled and
+ * waited for (their chains back in the pool), writes finished; the VM
+ * is paused. net_unquiesce: reading again. What is kept beyond the
+ * transport: the chains the device holds, in order, and a throttled
+ * frame; restored after virtio_mmio_restore() by walking those heads in
+ * the restored guest memory again.
+ */
+struct net_snap {
+	uint32_t npool;
+	int32_t tx_wait;
+	uint16_t pool[VQ_MAX_SIZE];
+};
+void net_quiesce(struct net *n);
+void net_unquiesce(struct net *n);
+void net_save(struct net *n, struct net_snap *s);
+int net_restore(struct net *n, const struct net_snap *s, char *err,
+                size_t errlen);
 
 /* New limiters from the API (PATCH): full buckets. Event loop thread. */
 void net_set_rate_limiters(struct net *n, const struct rate_limiter_config *rx,

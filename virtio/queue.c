@@ -1,5 +1,6 @@
 #include "queue.h"
 #include "vm.h"
+#include "vm.h"
 
 #include <string.h>
 
@@ -39,6 +40,7 @@ static int broken(struct vq *q, const char *why)
 
 int vq_activate(struct vq *q, const struct vm *vm)
 {
+	q->vm = vm;
 	uint16_t num = q->s.num;
 
 	if (!num || num > VQ_MAX_SIZE || (num & (num - 1)))
@@ -195,6 +197,8 @@ void vq_push(struct vq *q, uint16_t head, uint32_t len)
 	memcpy(e, &id, 4);
 	memcpy(e + 4, &len, 4);
 	q->s.used_idx++;
+	if (q->vm)
+		vm_mark_dirty(q->vm, e, 8);
 }
 
 bool vq_publish(struct vq *q)
@@ -205,6 +209,8 @@ bool vq_publish(struct vq *q)
 	/* The entries must be visible before the index that covers them. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	st16(q->used + 2, now);
+	if (q->vm)
+		vm_mark_dirty(q->vm, q->used + 2, 2);
 	/* Order the index store before reading the driver's used_event. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!q->event_idx)
@@ -219,10 +225,12 @@ bool vq_publish(struct vq *q)
 
 bool vq_enable_notify(struct vq *q)
 {
-	if (q->event_idx)
-		st16(q->used + 4 + 8 * (size_t)q->s.num, q->s.last_avail);
-	else
-		st16(q->used, 0); /* clear NO_NOTIFY */
+	uint8_t *p = q->event_idx ? q->used + 4 + 8 * (size_t)q->s.num
+	                          : q->used; /* avail_event, or the flags */
+
+	st16(p, q->event_idx ? q->s.last_avail : 0); /* flags: no NO_NOTIFY */
+	if (q->vm)
+		vm_mark_dirty(q->vm, p, 2);
 	/* The store must be visible before we look at avail->idx again. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return ld16(q->avail + 2) != q->s.last_avail;

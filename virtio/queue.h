@@ -57,7 +57,8 @@ struct vq {
 	uint8_t *desc;
 	uint8_t *avail;
 	uint8_t *used;
-	const char *error; /* why the queue broke */
+	const char *error;   /* why the queue broke */
+	const struct vm *vm; /* its guest RAM, for the dirty log */
 };
 
 /* One descriptor chain: @nout device-readable iovecs, then @nin writable. */

@@ -153,6 +153,24 @@ void uring_cancel_fd(struct uring *u, int fd)
 	io_uring_sqe_set_data(sqe, NULL);
 }
 
+void uring_drain(struct uring *u)
+{
+	struct io_uring_cqe *cqe;
+
+	while (u->ready && u->inflight) {
+		int ret;
+
+		io_uring_submit(&u->ring);
+		ret = io_uring_wait_cqe(&u->ring, &cqe);
+		if (ret < 0 && ret != -EINTR) {
+			log_err("io_uring_wait_cqe: %s", strerror(-ret));
+			return;
+		}
+		reap(u);
+	}
+	run_flushes(u);
+}
+
 void uring_cancel_wait(struct uring *u, int fd, const bool *busy)
 {
 	struct __kernel_timespec ts = { .tv_nsec = 10 * 1000 * 1000 };

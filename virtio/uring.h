@@ -77,4 +77,7 @@ void uring_cancel_fd(struct uring *u, int fd);
  */
 void uring_cancel_wait(struct uring *u, int fd, const bool *busy);
 
+/* Block, running completions, until no request is in flight. */
+void uring_drain(struct uring *u);
+
 #endif

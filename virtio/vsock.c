@@ -170,6 +170,8 @@ static void rx_fill(struct vsock *v)
 				continue;
 		}
 		iov_write(rc->iov, rc->nin, &h, sizeof(h));
+		vm_mark_dirty_iov(v->t.vm, rc->iov, rc->nin,
+		                  VSOCK_HDR_SIZE + h.len);
 		vq_push(q, rc->head, VSOCK_HDR_SIZE + h.len);
 		v->rx_held = false;
 		v->stats.rx_packets_count++;
@@ -299,6 +301,8 @@ static void event_deliver(struct vsock *v)
 			return;
 		}
 		iov_write(v->chain.iov, v->chain.nin, &id, sizeof(id));
+		vm_mark_dirty_iov(v->t.vm, v->chain.iov, v->chain.nin,
+		                  sizeof(id));
 		vq_push(q, v->chain.head, sizeof(id));
 		v->event_pending = false;
 		if (vq_publish(q))
@@ -527,4 +531,37 @@ void vsock_destroy(struct vsock *v)
 {
 	if (v->inited)
 		release(v);
+}
+
+void vsock_save(struct vsock *v, struct vsock_snap *s)
+{
+	pthread_mutex_lock(&v->t.lock);
+	*s = (struct vsock_snap){ .rx_held = v->rx_held,
+		                  .rx_head =
+		                          v->rx_held ? v->rx_chain.head : 0 };
+	pthread_mutex_unlock(&v->t.lock);
+}
+
+int vsock_restore(struct vsock *v, const struct vsock_snap *s, char *err,
+                  size_t errlen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&v->t.lock);
+	if (s->rx_held) {
+		if (s->rx_head > UINT16_MAX ||
+		    vq_chain_at(&v->t.vq[RXQ], v->t.vm, (uint16_t)s->rx_head,
+		                &v->rx_chain) < 0) {
+			snprintf(err, errlen, "vsock: the held rx buffer: %s",
+			         v->t.vq[RXQ].error ? v->t.vq[RXQ].error
+			                            : "bad head");
+			rc = -1;
+		} else {
+			v->rx_held = true;
+		}
+	}
+	pthread_mutex_unlock(&v->t.lock);
+	if (!rc)
+		vsock_transport_reset(v);
+	return rc;
 }

@@ -207,6 +207,18 @@ void vsock_destroy(struct vsock *v);
  */
 void vsock_transport_reset(struct vsock *v);
 
+/*
+ * Snapshots keep the queues (the transport) and the one rx buffer the
+ * device may hold; connections are not kept: vsock_restore() ends with
+ * vsock_transport_reset(), as Firecracker's restore does.
+ */
+struct vsock_snap {
+	uint32_t rx_held, rx_head;
+};
+void vsock_save(struct vsock *v, struct vsock_snap *s);
+int vsock_restore(struct vsock *v, const struct vsock_snap *s, char *err,
+                  size_t errlen);
+
 /* A copy of the counters, taken under the lock. */
 void vsock_get_stats(struct vsock *v, struct vsock_stats *out);
 

@@ -34,6 +34,16 @@ struct serial {
 };
 
 int serial_init(struct serial *s, struct vm *vm, int out_fd);
+
+/* The UART's registers and unread host input, for snapshots. */
+struct serial_state {
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr, thri_pending;
+	uint32_t rx_head, rx_len;
+	uint8_t rx[SERIAL_RX_SIZE];
+};
+void serial_save(struct serial *s, struct serial_state *st);
+/* Refuses (-1) a state whose buffer indexes are out of range. */
+int serial_restore(struct serial *s, const struct serial_state *st);
 void serial_destroy(struct serial *s);
 /* Free room for host input, in bytes. */
 unsigned serial_rx_room(struct serial *s);
@@ -63,6 +73,14 @@ struct i8042 {
 };
 
 int i8042_init(struct i8042 *k, struct vm *vm);
+
+struct i8042_state {
+	uint8_t status, ctr, outp, pending;
+	uint32_t head, len;
+	uint8_t buf[I8042_BUF_SIZE];
+};
+void i8042_save(struct i8042 *k, struct i8042_state *st);
+int i8042_restore(struct i8042 *k, const struct i8042_state *st);
 /*
  * Queue the Ctrl-Alt-Del key presses and interrupt the guest. -1 when the
  * guest left no room in the keyboard buffer (it does not read it).

@@ -237,3 +237,33 @@ int i8042_init(struct i8042 *k, struct vm *vm)
 		return -1;
 	return bus_add(&vm->pio, &k->cmd);
 }
+
+void i8042_save(struct i8042 *k, struct i8042_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&k->lock);
+	st->status = k->status;
+	st->ctr = k->ctr;
+	st->outp = k->outp;
+	st->pending = k->pending;
+	st->head = k->head;
+	st->len = k->len;
+	memcpy(st->buf, k->buf, sizeof(st->buf));
+	pthread_mutex_unlock(&k->lock);
+}
+
+int i8042_restore(struct i8042 *k, const struct i8042_state *st)
+{
+	if (st->head >= I8042_BUF_SIZE || st->len > I8042_BUF_SIZE)
+		return -1;
+	pthread_mutex_lock(&k->lock);
+	k->status = st->status;
+	k->ctr = st->ctr;
+	k->outp = st->outp;
+	k->pending = st->pending;
+	k->head = st->head;
+	k->len = st->len;
+	memcpy(k->buf, st->buf, sizeof(k->buf));
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}

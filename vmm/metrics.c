@@ -164,6 +164,12 @@ int metrics_flush(struct vmm *m)
 	    atomic_load(&metrics.pause_vm_us));
 	put(group(root, "latencies_us"), "resume_vm",
 	    atomic_load(&metrics.resume_vm_us));
+	put(group(root, "latencies_us"), "full_create_snapshot",
+	    atomic_load(&metrics.full_create_snapshot_us));
+	put(group(root, "latencies_us"), "diff_create_snapshot",
+	    atomic_load(&metrics.diff_create_snapshot_us));
+	put(group(root, "latencies_us"), "load_snapshot",
+	    atomic_load(&metrics.load_snapshot_us));
 	blk = zero_group(root, "block", blk_names, ARRAY_SIZE(blk_names));
 	for (unsigned i = 0; i < m->cfg.ndrives; i++) {
 		char name[CONFIG_ID_MAX + 8];

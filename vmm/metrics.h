@@ -34,6 +34,10 @@
 	X(put_api_requests, network_fails)                                     \
 	X(put_api_requests, vsock_count)                                       \
 	X(put_api_requests, vsock_fails)                                       \
+	X(put_api_requests, snapshot_create_count)                             \
+	X(put_api_requests, snapshot_create_fails)                             \
+	X(put_api_requests, snapshot_load_count)                               \
+	X(put_api_requests, snapshot_load_fails)                               \
 	X(patch_api_requests, drive_count)                                     \
 	X(patch_api_requests, drive_fails)                                     \
 	X(patch_api_requests, machine_cfg_count)                               \
@@ -61,6 +65,8 @@ struct metrics {
 	/* Absolute values ("store" metrics), not deltas. */
 	_Atomic uint64_t startup_time_us; /* exec to API socket / guest start */
 	_Atomic uint64_t pause_vm_us, resume_vm_us; /* the last ones */
+	_Atomic uint64_t full_create_snapshot_us, diff_create_snapshot_us;
+	_Atomic uint64_t load_snapshot_us;
 };
 #undef METRICS_FIELD
 

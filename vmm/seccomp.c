@@ -137,6 +137,16 @@ static const struct rule vmm[] = {
 	ALLOW_IF(poll, "vsock: did the host close, or half close? (no wait)",
 	         ARG_EQ(2, 0)),
 	ALLOW(fcntl, "descriptor flags"),
+	/* PUT /snapshot/create writes two files by rename. */
+	ALLOW(pwrite64, "snapshot: the memory and state files"),
+	ALLOW(lseek, "snapshot: holes of a memory file (SEEK_DATA)"),
+	ALLOW(fsync, "snapshot: the files reach the disk before the rename"),
+	ALLOW(fdatasync, "snapshot: the same"),
+	ALLOW(ftruncate, "snapshot: a memory file's size, holes included"),
+	ALLOW(rename, "snapshot: the new file replaces the old at once"),
+	ALLOW(renameat, "snapshot: the same"),
+	ALLOW(unlink, "snapshot: a failed write removes its temporary file"),
+	ALLOW(fsetxattr, "snapshot: tag the memory file with the snapshot id"),
 };
 
 /* Every vCPU thread (its KVM_RUN is added with its own descriptor). */
@@ -256,6 +266,31 @@ static int add_own(scmp_filter_ctx ctx, enum seccomp_kind kind,
 	if (kind != SECCOMP_API && f->vm_fd >= 0 &&
 	    add_ioctls(ctx, f->vm_fd, vm_req, ARRAY_SIZE(vm_req)) < 0)
 		return -1;
+	/* A snapshot reads the parked vCPUs' and the VM's state. */
+	if (kind == SECCOMP_VMM) {
+		static const unsigned long vcpu_get[] = {
+			KVM_GET_REGS,   KVM_GET_SREGS,       KVM_GET_XSAVE,
+			KVM_GET_FPU,    KVM_GET_XCRS,        KVM_GET_DEBUGREGS,
+			KVM_GET_LAPIC,  KVM_GET_VCPU_EVENTS, KVM_GET_MP_STATE,
+			KVM_GET_CPUID2, KVM_GET_TSC_KHZ,     KVM_GET_MSRS,
+		};
+		static const unsigned long vm_get[] = { KVM_GET_IRQCHIP,
+			                                KVM_GET_PIT2,
+			                                KVM_GET_CLOCK,
+			                                KVM_GET_DIRTY_LOG };
+		static const unsigned long kvm_get[] = { KVM_GET_MSR_INDEX_LIST,
+			                                 KVM_CHECK_EXTENSION };
+
+		for (unsigned i = 0; i < f->nvcpu; i++)
+			if (add_ioctls(ctx, f->vcpu_fds[i], vcpu_get,
+			               ARRAY_SIZE(vcpu_get)) < 0)
+				return -1;
+		if ((f->vm_fd >= 0 && add_ioctls(ctx, f->vm_fd, vm_get,
+		                                 ARRAY_SIZE(vm_get)) < 0) ||
+		    (f->kvm_fd >= 0 && add_ioctls(ctx, f->kvm_fd, kvm_get,
+		                                  ARRAY_SIZE(kvm_get)) < 0))
+			return -1;
+	}
 	/* The event loop sets the offloads the guest's driver accepted. */
 	for (unsigned i = 0; kind == SECCOMP_VMM && i < f->ntap; i++)
 		if (add_ioctls(ctx, f->tap_fds[i], tap_req,

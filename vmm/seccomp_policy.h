@@ -34,6 +34,10 @@ struct seccomp_fds {
 	bool exit_path;     /* this thread also ends the process (vCPU 0) */
 	const int *tap_fds; /* SECCOMP_VMM: TUNSETOFFLOAD on these only */
 	unsigned ntap;
+	/* SECCOMP_VMM: a snapshot reads KVM's state of the parked vCPUs */
+	int kvm_fd;
+	const int *vcpu_fds;
+	unsigned nvcpu;
 };
 
 /*

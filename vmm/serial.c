@@ -218,6 +218,44 @@ int serial_init(struct serial *s, struct vm *vm, int out_fd)
 	return bus_add(&vm->pio, &s->dev);
 }
 
+void serial_save(struct serial *s, struct serial_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&s->lock);
+	st->ier = s->ier;
+	st->lcr = s->lcr;
+	st->mcr = s->mcr;
+	st->scr = s->scr;
+	st->dll = s->dll;
+	st->dlm = s->dlm;
+	st->fcr = s->fcr;
+	st->thri_pending = s->thri_pending;
+	st->rx_head = s->rx_head;
+	st->rx_len = s->rx_len;
+	memcpy(st->rx, s->rx, sizeof(st->rx));
+	pthread_mutex_unlock(&s->lock);
+}
+
+int serial_restore(struct serial *s, const struct serial_state *st)
+{
+	if (st->rx_head >= SERIAL_RX_SIZE || st->rx_len > SERIAL_RX_SIZE)
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	s->ier = st->ier;
+	s->lcr = st->lcr;
+	s->mcr = st->mcr;
+	s->scr = st->scr;
+	s->dll = st->dll;
+	s->dlm = st->dlm;
+	s->fcr = st->fcr;
+	s->thri_pending = st->thri_pending;
+	s->rx_head = st->rx_head;
+	s->rx_len = st->rx_len;
+	memcpy(s->rx, st->rx, sizeof(s->rx));
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 void serial_destroy(struct serial *s)
 {
 	if (!s->vm)

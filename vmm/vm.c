@@ -146,9 +146,22 @@ int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus,
 	 * pages fault in from the page cache, writes are copy-on-write and
 	 * every clone of the same file shares the pages it has not written.
 	 */
-	if (mem->file_fd >= 0)
+	if (mem->file_fd >= 0) {
 		flags = MAP_PRIVATE | MAP_NORESERVE;
+		if (huge)
+			log_warn("huge pages: a memory file is mapped in 4 KiB "
+			         "pages (the Uffd backend keeps 2 MiB ones)");
+		huge = false;
+	}
 	vm->dirty_log = mem->dirty_log;
+	if (vm->dirty_log) {
+		vm->dirty_vmm = calloc((vm->mem_size / 4096 + 63) / 64,
+		                       sizeof(*vm->dirty_vmm));
+		if (!vm->dirty_vmm) {
+			log_err("out of memory for the dirty log");
+			return -1;
+		}
+	}
 	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE, flags,
 	               mem->file_fd >= 0 ? mem->file_fd : -1, 0);
 	if (vm->mem == MAP_FAILED) {
@@ -207,7 +220,7 @@ int vm_dirty_log(struct vm *vm, uint64_t *bitmap)
 		return -1;
 	}
 	if (vm->mem_size == vm->low_size)
-		return 0;
+		goto vmm;
 	/* Slot 0 ends on a 2 MiB boundary (3 GiB at most): whole words. */
 	d = (struct kvm_dirty_log){ .slot = 1,
 		                    .dirty_bitmap = bitmap + low_pages / 64 };
@@ -215,7 +228,37 @@ int vm_dirty_log(struct vm *vm, uint64_t *bitmap)
 		log_err("KVM_GET_DIRTY_LOG slot 1: %s", strerror(errno));
 		return -1;
 	}
+vmm:
+	for (uint64_t i = 0;
+	     vm->dirty_vmm && i < (vm->mem_size / 4096 + 63) / 64; i++)
+		bitmap[i] |= atomic_exchange(&vm->dirty_vmm[i], 0);
 	return 0;
+}
+
+void vm_mark_dirty(const struct vm *vm, const void *p, size_t len)
+{
+	uint64_t off = (uint64_t)((const uint8_t *)p - vm->mem), first, last;
+
+	if (!vm->dirty_vmm || !len || (const uint8_t *)p < vm->mem ||
+	    off >= vm->mem_size)
+		return;
+	first = off / 4096;
+	last = (off + MIN(len, vm->mem_size - off) - 1) / 4096;
+	for (uint64_t pg = first; pg <= last; pg++)
+		atomic_fetch_or_explicit(&vm->dirty_vmm[pg / 64],
+		                         1ULL << (pg % 64),
+		                         memory_order_relaxed);
+}
+
+void vm_mark_dirty_iov(const struct vm *vm, const struct iovec *iov, unsigned n,
+                       size_t len)
+{
+	for (unsigned i = 0; i < n && len; i++) {
+		size_t k = MIN(len, iov[i].iov_len);
+
+		vm_mark_dirty(vm, iov[i].iov_base, k);
+		len -= k;
+	}
 }
 
 void vm_destroy(struct vm *vm)
@@ -230,6 +273,8 @@ void vm_destroy(struct vm *vm)
 	}
 	free(vm->vcpus);
 	free(vm->cpuid);
+	free((void *)vm->dirty_vmm);
+	vm->dirty_vmm = NULL;
 	vm->vcpus = NULL;
 	vm->nvcpus = 0;
 	vm->cpuid = NULL;

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 struct config;
 
@@ -40,6 +41,11 @@ struct vm {
 	uint64_t mem_size;
 	uint64_t low_size; /* RAM below VM_MMIO_HOLE_START */
 	bool dirty_log;    /* the slots log written pages */
+	/*
+	 * KVM logs what vCPUs write; the VMM's own writes into guest RAM
+	 * (device data, used rings) are logged here, a bit per 4 KiB page.
+	 */
+	_Atomic uint64_t *dirty_vmm;
 	struct bus pio;
 	struct bus mmio;
 	unsigned nvcpus;
@@ -95,6 +101,15 @@ int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus,
  * @bitmap of (mem_size / 4096 + 63) / 64 words; clears the log. 0 or -1.
  */
 int vm_dirty_log(struct vm *vm, uint64_t *bitmap);
+
+/*
+ * The VMM wrote [@p, @p + @len) of guest RAM (a host pointer vm_gpa()
+ * gave). Logged only while dirty logging is on; thread-safe. The iovec
+ * form marks the first @len bytes of @iov[0..@n).
+ */
+void vm_mark_dirty(const struct vm *vm, const void *p, size_t len);
+void vm_mark_dirty_iov(const struct vm *vm, const struct iovec *iov, unsigned n,
+                       size_t len);
 void vm_destroy(struct vm *vm);
 
 /*

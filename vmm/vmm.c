@@ -69,7 +69,7 @@ void vmm_init(struct vmm *m)
 		m->net[i].tap_fd = m->net[i].rx_timer.fd =
 		        m->net[i].tx_timer.fd = -1;
 	m->serial.rx_space_fd = -1;
-	m->serial_fd = m->signal_fd = m->call_fd = -1;
+	m->serial_fd = m->signal_fd = m->call_fd = m->uffd_fd = -1;
 	m->loop.epfd = -1;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
@@ -275,23 +275,13 @@ static int open_serial_out(struct vmm *m)
 	return 0;
 }
 
-static int build_vm(struct vmm *m, char *err, size_t errlen)
+int vmm_build_machine(struct vmm *m, const struct vm_mem *mem, char *err,
+                      size_t errlen)
 {
 	struct vm *vm = &m->vm;
-	struct boot_setup bs = {
-		.img = &m->img,
-		.kernel_buf = m->kernel_buf,
-		.cmdline = m->cmdline,
-		.initrd_gpa = m->initrd_gpa,
-		.initrd_size = m->initrd_size,
-	};
 
 	snprintf(err, errlen, "cannot create the VM (the log says why)");
-	if (vm_create(vm, m->cfg.mem_mib, m->cfg.vcpus,
-	              &(struct vm_mem){ .huge = m->cfg.huge_pages ==
-	                                        HUGE_PAGES_2M,
-	                                .dirty_log = m->cfg.track_dirty_pages,
-	                                .file_fd = -1 }) < 0)
+	if (vm_create(vm, m->cfg.mem_mib, m->cfg.vcpus, mem) < 0)
 		return -1;
 	if (x86_cpuid_init(vm) < 0)
 		return -1;
@@ -352,6 +342,28 @@ static int build_vm(struct vmm *m, char *err, size_t errlen)
 			return -1;
 		m->vdev[m->nvdev++] = &m->vsock.t;
 	}
+	return 0;
+}
+
+static int build_vm(struct vmm *m, char *err, size_t errlen)
+{
+	struct vm *vm = &m->vm;
+	struct boot_setup bs = {
+		.img = &m->img,
+		.kernel_buf = m->kernel_buf,
+		.cmdline = m->cmdline,
+		.initrd_gpa = m->initrd_gpa,
+		.initrd_size = m->initrd_size,
+	};
+
+	if (vmm_build_machine(
+	            m,
+	            &(struct vm_mem){ .huge = m->cfg.huge_pages ==
+	                                      HUGE_PAGES_2M,
+	                              .dirty_log = m->cfg.track_dirty_pages,
+	                              .file_fd = -1 },
+	            err, errlen) < 0)
+		return -1;
 	if (kernel_load(vm, m->kernel_buf, &m->img) < 0 || load_initrd(m) < 0)
 		return -1;
 	if (x86_boot_setup(vm, &bs) < 0) {
@@ -375,8 +387,7 @@ static int build_vm(struct vmm *m, char *err, size_t errlen)
 	return 0;
 }
 
-/* Undo build_vm(), also half-done: the VM may be configured and built anew. */
-static void teardown_vm(struct vmm *m)
+void vmm_teardown(struct vmm *m)
 {
 	for (unsigned n = 0; n < m->nvdev; n++) {
 		for (unsigned q = 0; q < VIRTIO_MMIO_MAX_QUEUE; q++) {
@@ -489,8 +500,7 @@ static void tty_restore(struct vmm *m)
 	m->tio_saved = false;
 }
 
-/* Serve the new devices from the event loop. */
-static int attach_devices(struct vmm *m)
+int vmm_attach_devices(struct vmm *m)
 {
 	m->h_rx_space =
 	        (struct ev_handler){ m->serial.rx_space_fd, on_rx_space, m };
@@ -523,7 +533,6 @@ static int attach_devices(struct vmm *m)
 int vmm_start(struct vmm *m, char *err, size_t errlen, bool *usage)
 {
 	struct vm *vm = &m->vm;
-	int taps[CONFIG_MAX_NETS];
 
 	*usage = true;
 	if (vmm_state(m) != VMM_NOT_STARTED) {
@@ -534,17 +543,29 @@ int vmm_start(struct vmm *m, char *err, size_t errlen, bool *usage)
 	if (prepare_boot(m, err, errlen) < 0)
 		return -1;
 	*usage = false;
-	if (build_vm(m, err, errlen) < 0 || attach_devices(m) < 0) {
-		teardown_vm(m);
+	if (build_vm(m, err, errlen) < 0 || vmm_attach_devices(m) < 0) {
+		vmm_teardown(m);
 		return -1;
 	}
+	vmm_go(m, false);
+	return 0;
+}
+
+void vmm_go(struct vmm *m, bool paused)
+{
+	struct vm *vm = &m->vm;
+	int taps[CONFIG_MAX_NETS], vcpus[CONFIG_MAX_VCPUS];
+
 	if (m->cfg.serial_in) {
 		m->h_stdin = (struct ev_handler){ STDIN_FILENO, on_stdin, m };
 		tty_setup(m);
 		/* Regular files and /dev/null cannot be polled: no input. */
 		watch_stdin(m, true);
 	}
-	atomic_store(&m->state, VMM_RUNNING);
+	/* A paused start: every vCPU parks before its first KVM_RUN. */
+	if (paused)
+		atomic_store(&vm->pause_req, true);
+	atomic_store(&m->state, paused ? VMM_PAUSED : VMM_RUNNING);
 	/* The vCPU threads wait at vcpu_release() for the filter below. */
 	for (unsigned i = 1; i < vm->nvcpus; i++) {
 		if (vcpu_start(&vm->vcpus[i]) < 0) {
@@ -559,11 +580,16 @@ int vmm_start(struct vmm *m, char *err, size_t errlen, bool *usage)
 	 */
 	for (unsigned i = 0; i < m->cfg.nnets; i++)
 		taps[i] = m->net[i].tap_fd;
-	if (seccomp_install(SECCOMP_VMM, &(struct seccomp_fds){
-	                                         .vm_fd = vm->vm_fd,
-	                                         .vcpu_fd = -1,
-	                                         .tap_fds = taps,
-	                                         .ntap = m->cfg.nnets }) < 0) {
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpus[i] = vm->vcpus[i].fd;
+	if (seccomp_install(SECCOMP_VMM,
+	                    &(struct seccomp_fds){ .vm_fd = vm->vm_fd,
+	                                           .vcpu_fd = -1,
+	                                           .tap_fds = taps,
+	                                           .ntap = m->cfg.nnets,
+	                                           .kvm_fd = vm->kvm_fd,
+	                                           .vcpu_fds = vcpus,
+	                                           .nvcpu = vm->nvcpus }) < 0) {
 		log_err("cannot install the event loop's seccomp filter");
 		_exit(WISP_EXIT_ERROR);
 	}
@@ -572,7 +598,6 @@ int vmm_start(struct vmm *m, char *err, size_t errlen, bool *usage)
 	m->vcpu0_go = true;
 	pthread_cond_broadcast(&m->cond);
 	pthread_mutex_unlock(&m->lock);
-	return 0;
 }
 
 int vmm_pause(struct vmm *m)
@@ -767,7 +792,7 @@ int vmm_main(struct vmm *m)
 
 void vmm_fini(struct vmm *m)
 {
-	teardown_vm(m);
+	vmm_teardown(m);
 	evloop_destroy(&m->loop);
 	if (m->signal_fd >= 0)
 		close(m->signal_fd);

@@ -92,6 +92,7 @@ struct vmm {
 	bool call_done;
 
 	int serial_fd;
+	int uffd_fd; /* a snapshot restored through a page-fault handler */
 	struct termios saved_tio;
 	bool tio_saved;
 
@@ -125,6 +126,21 @@ int vmm_loop_start(struct vmm *m);
  * started again). @usage is set when the fault is the configuration's.
  */
 int vmm_start(struct vmm *m, char *err, size_t errlen, bool *usage);
+
+/*
+ * The pieces vmm_start() and a snapshot restore share (vmm/snapshot.c).
+ * Event loop thread. vmm_build_machine: the VM, its vCPUs and every
+ * configured device, guest RAM backed as @mem says (no kernel loaded).
+ * vmm_teardown undoes it, also half done. vmm_attach_devices: serve the
+ * devices from the event loop. vmm_go: start the vCPUs (@paused: each
+ * parks before its first instruction) under their filters, this thread
+ * under its own.
+ */
+int vmm_build_machine(struct vmm *m, const struct vm_mem *mem, char *err,
+                      size_t errlen);
+void vmm_teardown(struct vmm *m);
+int vmm_attach_devices(struct vmm *m);
+void vmm_go(struct vmm *m, bool paused);
 
 /*
  * Stop every vCPU at a safe point (out of KVM_RUN, waiting) and return

@@ -7,8 +7,9 @@
  *   wisp-vsock send CID PORT N    connect, send N pattern bytes, shut the
  *                                 write side, print the peer's answer
  *                                 line next to ours
- *   wisp-vsock echo PORT          accept connections on PORT forever;
+ *   wisp-vsock echo PORT [TAG]    accept connections on PORT forever;
  *                                 answer each line "ping X" with "pong X"
+ *                                 (or "pong X TAG")
  *
  * The pattern is byte i = base[i % 65536] ^ (i / 65536) with base[j] =
  * (j * 2654435761) >> 24 (low bytes), the checksum zlib's CRC-32, so the
@@ -149,7 +150,7 @@ static int do_send(unsigned cid, unsigned port, uint64_t len)
 	return strcmp(got, want) ? 1 : 0;
 }
 
-__attribute__((noreturn)) static void do_echo(unsigned port)
+__attribute__((noreturn)) static void do_echo(unsigned port, const char *tag)
 {
 	int s = listen_on(port);
 
@@ -165,8 +166,14 @@ __attribute__((noreturn)) static void do_echo(unsigned port)
 		while ((n = read(c, buf, sizeof(buf) - 1)) > 0) {
 			buf[n] = '\0';
 			if (!strncmp(buf, "ping ", 5)) {
-				buf[1] = 'o';
-				if (write(c, buf, (size_t)n) < 0)
+				char out[512];
+				int len;
+
+				buf[strcspn(buf, "\n")] = '\0';
+				len = snprintf(out, sizeof(out),
+				               "pong %s%s%s\n", buf + 5,
+				               tag ? " " : "", tag ? tag : "");
+				if (write(c, out, (size_t)len) < 0)
 					break;
 			}
 		}
@@ -183,9 +190,10 @@ int main(int argc, char **argv)
 		return do_send((unsigned)strtoul(argv[2], NULL, 10),
 		               (unsigned)strtoul(argv[3], NULL, 10),
 		               strtoull(argv[4], NULL, 10));
-	if (argc == 3 && !strcmp(argv[1], "echo"))
-		do_echo((unsigned)strtoul(argv[2], NULL, 10));
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "echo"))
+		do_echo((unsigned)strtoul(argv[2], NULL, 10),
+		        argc == 4 ? argv[3] : NULL);
 	fprintf(stderr, "usage: wisp-vsock recv PORT | send CID PORT BYTES | "
-	                "echo PORT\n");
+	                "echo PORT [TAG]\n");
 	return 2;
 }

@@ -135,6 +135,29 @@ void scenario_blk_rw(const struct boot *b)
 	probe_exit(0);
 }
 
+/*
+ * count with blk=1: each line's number is written to sector 1 (8 bytes,
+ * little-endian) and read back, so a restored VM must carry on with the
+ * device's queue where the snapshot left it.
+ */
+void count_blk_init(const struct boot *b)
+{
+	find_device(b->cmdline);
+	dev_init();
+}
+
+void count_blk_step(uint64_t n)
+{
+	for (unsigned i = 0; i < 512; i++)
+		buf[i] = 0;
+	*(uint64_t *)buf = n;
+	if (request(T_OUT, 1, 512, false) != S_OK)
+		fail("count: the write of sector 1");
+	*(uint64_t *)buf = 0;
+	if (request(T_IN, 1, 512, true) != S_OK || *(uint64_t *)buf != n)
+		fail("count: sector 1 did not read back");
+}
+
 void scenario_blk_ro(const struct boot *b)
 {
 	find_device(b->cmdline);

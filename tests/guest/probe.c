@@ -6,6 +6,7 @@
  * 3). Under QEMU the isa-debug-exit port 0xf4 gets the status as well.
  */
 #include "probe.h"
+#include "virtio.h"
 
 #define COM1            0x3f8
 #define I8042_DATA      0x60
@@ -364,10 +365,56 @@ static void scenario_kbd(const struct boot *b)
 	}
 }
 
+/*
+ * count: a counter in guest memory, printed line by line ("probe: count
+ * N"), and 256 KiB of a pattern written once and checked a page a line: a
+ * restored snapshot must go on counting from where it was, with the
+ * memory it had. With blk=1 each number also goes through virtio-blk. Each line
+ * waits ~1000 port reads (VM exits), so the rate depends on exits, not on how
+ * fast this host emulates CPL 0.
+ */
+#define COUNT_PATTERN_WORDS ((256u << 10) / 8)
+
+static uint64_t count_pattern[COUNT_PATTERN_WORDS];
+static volatile uint64_t counter;
+
+static uint64_t pattern_word(uint64_t i)
+{
+	return i * 0x9e3779b97f4a7c15ULL ^ 0x5157155151571551ULL;
+}
+
+static void scenario_count(const struct boot *b)
+{
+	uint64_t page = 0;
+	bool blk = arg_u64(b->cmdline, "blk=", 0);
+
+	for (uint64_t i = 0; i < COUNT_PATTERN_WORDS; i++)
+		count_pattern[i] = pattern_word(i);
+	if (blk)
+		count_blk_init(b);
+	put_str("probe: count ready\n");
+	for (;;) {
+		uint64_t base = (page++ % (COUNT_PATTERN_WORDS / 512)) * 512;
+
+		for (uint64_t i = base; i < base + 512; i++)
+			if (count_pattern[i] != pattern_word(i))
+				fail("the memory pattern changed");
+		counter++;
+		if (blk)
+			count_blk_step(counter);
+		put_str("probe: count ");
+		put_u64(counter);
+		put_str("\n");
+		for (int d = 0; d < 1000; d++)
+			(void)inb(0x80);
+	}
+}
+
 static const struct {
 	const char *name;
 	void (*run)(const struct boot *b);
 } scenarios[] = {
+	{ "count", scenario_count },
 	{ "kbd", scenario_kbd },
 	{ "blk-rw", scenario_blk_rw },
 	{ "blk-ro", scenario_blk_ro },

@@ -72,6 +72,8 @@ __attribute__((noreturn)) void fail(const char *why);
 /* virtio-blk scenarios (blk.c): the device in the first virtio slot. */
 void scenario_blk_rw(const struct boot *b);
 void scenario_blk_ro(const struct boot *b);
+void count_blk_init(const struct boot *b);
+void count_blk_step(uint64_t n);
 void scenario_blk_hostile(const struct boot *b);
 void scenario_blk_bench(const struct boot *b);
 

@@ -288,4 +288,131 @@ fi
 expect_no_line "linux net and vsock" out 'Kernel panic|BUG:|Oops'
 expect_no_line "linux net and vsock" err 'AddressSanitizer|runtime error'
 
+# Snapshots with Linux, as a fast-start service uses them: one boot (root
+# on virtio-blk, eth0 on a tap, vsock, the console a FIFO), the guest
+# makes a random tag and serves it over vsock; pause, snapshot, copy the
+# root disk, kill. Then three clones of the snapshot run side by side,
+# each in a network namespace of its own with its own tap
+# (network_overrides), vsock socket (vsock_override) and root disk
+# (PATCH /drives while paused): each answers over vsock with the tag it
+# had before the snapshot, answers pings, takes commands on its console
+# and writes its own disk, then reboots on Ctrl-Alt-Del and leaves that
+# disk clean.
+SNS=()
+snap_ns() { # NAME TAP: a namespace with a host-only tap at 172.17.0.1
+	ip netns add "$1" && SNS+=("$1")
+	ip netns exec "$1" ip link set lo up
+	ip netns exec "$1" "$(dirname "$0")/../../rootfs-tools/net-setup.sh" host-only "$2" 172.17.0.1/24 ||
+		bad "linux snapshot" "net-setup.sh host-only $2 failed"
+}
+trap 'for n in "${SNS[@]}"; do ip netns del "$n" 2>/dev/null; done
+	ip netns del "$NS" 2>/dev/null; ip netns del "$UP" 2>/dev/null; rm -rf "$TMP"' EXIT
+# lsnap_vm NAME NETNS: wisp in NETNS on $TMP/NAME.sock, the console
+# FIFO $TMP/NAME.in held open on fd 7+ (so it never sees EOF).
+declare -A LPID LFD
+lsnap_vm() {
+	SOCK=$TMP/$1.sock
+	mkfifo "$TMP/$1.in"
+	exec {fd}<>"$TMP/$1.in"
+	LFD[$1]=$fd
+	ip netns exec "$2" "$WISP" --api-sock "$SOCK" --id "$1" \
+		<"$TMP/$1.in" >"$TMP/$1.raw" 2>"$TMP/$1.err" &
+	LPID[$1]=$!
+	for _ in $(seq 200); do
+		[ -S "$SOCK" ] && curl -s --unix-socket "$SOCK" -o /dev/null http://x/ && return 0
+		sleep 0.05
+	done
+	bad "$1" "the API socket never answered"
+	return 1
+}
+# lsnap_wait NAME REGEX SECONDS: until NAME's console has a matching line.
+lsnap_wait() {
+	for _ in $(seq $(($3 * 2))); do
+		tr -d '\r' <"$TMP/$1.raw" | grep -Eq -- "$2" && return 0
+		kill -0 "${LPID[$1]}" 2>/dev/null || return 1
+		sleep 0.5
+	done
+	return 1
+}
+snap_ns wisp-ls0-$$ wsnap0
+cp "$GUEST/rootfs.ext4" "$TMP/ls-root.ext4"
+lsnap_vm ls0 wisp-ls0-$$ || exit 1
+api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}'
+expect "linux snapshot: machine-config" 204
+api PUT /boot-source "{\"kernel_image_path\": \"$(realpath "$GUEST/vmlinux")\", \"boot_args\": \"console=ttyS0 reboot=k panic=1 wisp.run=\\\"ip addr add 172.17.0.2/24 dev eth0; ip link set eth0 up; t=\$(cat /proc/sys/kernel/random/uuid); echo tag=\$t; wisp-vsock echo 5000 \$t & sleep 2; echo snap-ready; sh\\\"\"}"
+expect "linux snapshot: boot-source" 204
+api PUT /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$TMP/ls-root.ext4\", \"is_root_device\": true, \"is_read_only\": false}"
+expect "linux snapshot: root drive" 204
+api PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "wsnap0"}'
+expect "linux snapshot: eth0" 204
+api PUT /vsock "{\"guest_cid\": 3, \"uds_path\": \"$TMP/ls0.vsock\"}"
+expect "linux snapshot: vsock" 204
+start=$(date +%s)
+api PUT /actions '{"action_type": "InstanceStart"}'
+expect "linux snapshot: InstanceStart" 204
+lsnap_wait ls0 '^snap-ready' "$BOOT_TIMEOUT"
+echo "     (snapshot boot: $(($(date +%s) - start)) s)"
+tag=$(tr -d '\r' <"$TMP/ls0.raw" | sed -n 's/^tag=\([0-9a-f-]*\)$/\1/p' | head -n 1)
+[ -n "$tag" ] && ok "linux snapshot: the guest is up (tag $tag)" || bad "linux snapshot: boot" "no tag line"
+python3 "$(dirname "$0")/vsock_peer.py" ping "$TMP/ls0.vsock" 5000 120 ls0 >"$TMP/lsping" 2>&1
+grep -q "got pong ls0 $tag\$" "$TMP/lsping" && ok "linux snapshot: vsock before the snapshot" ||
+	bad "linux snapshot: vsock before" "$(cat "$TMP/lsping")"
+SOCK=$TMP/ls0.sock
+api PATCH /vm '{"state": "Paused"}'
+expect "linux snapshot: pause" 204
+api PUT /snapshot/create "{\"snapshot_path\": \"$TMP/ls.state\", \"mem_file_path\": \"$TMP/ls.mem\"}"
+expect "linux snapshot: create" 204
+grep -o 'snapshot Full: .* in [0-9]* us' "$TMP/ls0.err" | sed 's/^/     (/; s/$/)/'
+for k in 1 2 3; do cp --sparse=always "$TMP/ls-root.ext4" "$TMP/lc$k.ext4"; done
+kill -9 "${LPID[ls0]}"
+wait "${LPID[ls0]}" 2>/dev/null
+for k in 1 2 3; do
+	snap_ns "wisp-lc$k-$$" "wcl$k"
+	lsnap_vm "lc$k" "wisp-lc$k-$$" || exit 1
+	api PUT /snapshot/load "{\"snapshot_path\": \"$TMP/ls.state\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$TMP/ls.mem\"}, \"network_overrides\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"wcl$k\"}], \"vsock_override\": {\"uds_path\": \"$TMP/lc$k.vsock\"}}"
+	expect "linux clone $k: load" 204
+	api PATCH /drives/rootfs "{\"drive_id\": \"rootfs\", \"path_on_host\": \"$TMP/lc$k.ext4\"}"
+	expect "linux clone $k: its own root disk" 204
+	api PATCH /vm '{"state": "Resumed"}'
+	expect "linux clone $k: resume" 204
+	grep -o "snapshot '[^']*' loaded in [0-9]* us" "$TMP/lc$k.err" | sed 's/^/     (/; s/$/)/'
+done
+for k in 1 2 3; do
+	python3 "$(dirname "$0")/vsock_peer.py" ping "$TMP/lc$k.vsock" 5000 120 "lc$k" >"$TMP/lsping" 2>&1
+	grep -q "got pong lc$k $tag\$" "$TMP/lsping" && ok "linux clone $k: answers over its vsock with the tag" ||
+		bad "linux clone $k: vsock" "$(cat "$TMP/lsping")"
+	if ip netns exec "wisp-lc$k-$$" busybox ping -c 2 -W 10 172.17.0.2 >"$TMP/lsping" 2>&1; then
+		ok "linux clone $k: answers pings on its own tap"
+	else
+		bad "linux clone $k: ping" "$(tail -n 2 "$TMP/lsping" | tr '\n' ' ')"
+	fi
+	printf 'echo lc%s > /clone; sync; echo clone-ok-$((%s+10))\n' "$k" "$k" >&"${LFD[lc$k]}"
+done
+for k in 1 2 3; do
+	lsnap_wait "lc$k" "^clone-ok-$((k + 10))\$" 300 && ok "linux clone $k: its console takes commands" ||
+		bad "linux clone $k: console" "$(tr -d '\r' <"$TMP/lc$k.raw" | tail -n 5 | tr '\n' ' ')"
+	SOCK=$TMP/lc$k.sock
+	api PUT /actions '{"action_type": "SendCtrlAltDel"}'
+	expect "linux clone $k: SendCtrlAltDel" 204
+done
+for k in 1 2 3; do
+	PID=${LPID[lc$k]}
+	cp "$TMP/lc$k.raw" "$TMP/raw"
+	wait_exit 300
+	expect_rc "linux clone $k: reboots" 0
+	tr -d '\r' <"$TMP/lc$k.raw" >"$TMP/out"
+	expect_no_line "linux clone $k" out 'Kernel panic|BUG:|Oops|EXT4-fs error'
+	cp "$TMP/lc$k.err" "$TMP/err"
+	expect_no_line "linux clone $k" err 'AddressSanitizer|runtime error'
+	e2fsck -fn "$TMP/lc$k.ext4" >/dev/null 2>&1 && got=$(debugfs -R 'cat /clone' "$TMP/lc$k.ext4" 2>/dev/null)
+	[ "${got:-}" = "lc$k" ] && ok "linux clone $k: its disk is clean and holds its own /clone" ||
+		bad "linux clone $k: disk" "e2fsck or /clone ('${got:-}')"
+	got=
+done
+if tr -d '\r' <"$TMP/lc1.raw" | grep -q '^snap-ready'; then
+	bad "linux clones" "a clone booted again"
+else
+	ok "linux clones: none booted again"
+fi
+
 summary linux

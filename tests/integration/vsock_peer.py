@@ -9,8 +9,9 @@ side is used: Unix sockets.
   vsock_peer.py listen PATH [TIMEOUT]
       listen on PATH (the VM's uds_path + "_" + port), take one
       connection, read to EOF and answer "<bytes> <crc32>"
-  vsock_peer.py ping UDS PORT [TIMEOUT]
-      "ping 1" to the guest's echo server, expect "pong 1"
+  vsock_peer.py ping UDS PORT [TIMEOUT [WORD]]
+      "ping WORD" (WORD 1 by default) to the guest's echo server, expect
+      "pong WORD", or "pong WORD TAG" from an echo server given a TAG
 
 The pattern and checksum are rootfs-tools/rootfs/wisp-vsock.c's: byte i =
 base[i % 65536] ^ (i / 65536), base[j] = ((j * 2654435761) >> 24) & 0xff.
@@ -109,13 +110,13 @@ def listen(path, timeout):
     return 0
 
 
-def ping(uds, port, timeout):
+def ping(uds, port, timeout, word="1"):
     s = host_connect(uds, port, time.monotonic() + timeout)
     s.settimeout(timeout)
-    s.sendall(b"ping 1\n")
+    s.sendall(f"ping {word}\n".encode())
     got = read_line(s)
-    print(f"sent ping 1, got {got}", flush=True)
-    return 0 if got == "pong 1" else 1
+    print(f"sent ping {word}, got {got}", flush=True)
+    return 0 if got == f"pong {word}" or got.startswith(f"pong {word} ") else 1
 
 
 def main(a):
@@ -125,7 +126,8 @@ def main(a):
         if len(a) >= 3 and a[1] == "listen":
             return listen(a[2], float(a[3]) if len(a) > 3 else 60)
         if len(a) >= 4 and a[1] == "ping":
-            return ping(a[2], int(a[3]), float(a[4]) if len(a) > 4 else 60)
+            return ping(a[2], int(a[3]), float(a[4]) if len(a) > 4 else 60,
+                        a[5] if len(a) > 5 else "1")
     except (OSError, TimeoutError) as e:
         print(f"vsock_peer: {e}", flush=True)
         return 1

@@ -2,6 +2,7 @@
 #include "log.h"
 #include "util.h"
 #include "vm.h"
+#include "x86.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -206,22 +207,35 @@ leaf(const struct kvm_cpuid_entry2 *e, uint32_t n, uint32_t fn, uint32_t index)
 	return NULL;
 }
 
-int x86_cpuid_compatible(struct vm *vm, const struct x86_vcpu_state *s,
+int x86_cpuid_compatible(struct vcpu *v, const struct x86_vcpu_state *s,
                          char *err, size_t errlen)
 {
 	static const struct {
 		uint32_t fn, index;
 	} feature_leaves[] = { { 1, 0 }, { 7, 0 }, { 0x80000001, 0 } };
-	const struct kvm_cpuid2 *host = vm->cpuid;
+	static const char *const names[] = { "ecx", "edx", "ebx" };
+	struct {
+		struct kvm_cpuid2 c;
+		struct kvm_cpuid_entry2 e[X86_STATE_MAX_CPUID];
+	} host = { .c.nent = X86_STATE_MAX_CPUID };
 
-	if (!host)
-		return 0;
+	/*
+	 * What this host gives a guest is what KVM reports after it took our
+	 * table: on kvm-pvm that is the real CPU's features, not those of
+	 * KVM_GET_SUPPORTED_CPUID (PVM.md). The snapshot's own CPUID is set
+	 * over it by x86_vcpu_restore().
+	 */
+	if (x86_cpuid_set(v) < 0 || ioctl(v->fd, KVM_GET_CPUID2, &host) < 0) {
+		snprintf(err, errlen, "cannot read this host's CPUID: %s",
+		         strerror(errno));
+		return -1;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(feature_leaves); i++) {
 		const struct kvm_cpuid_entry2 *g =
 		        leaf(s->cpuid, s->ncpuid, feature_leaves[i].fn,
 		             feature_leaves[i].index);
 		const struct kvm_cpuid_entry2 *h =
-		        leaf(host->entries, host->nent, feature_leaves[i].fn,
+		        leaf(host.e, host.c.nent, feature_leaves[i].fn,
 		             feature_leaves[i].index);
 		/* Leaf 1 EBX holds the APIC id and counts, not features. */
 		uint32_t gr[3] = { g ? g->ecx : 0, g ? g->edx : 0,
@@ -230,7 +244,6 @@ int x86_cpuid_compatible(struct vm *vm, const struct x86_vcpu_state *s,
 		uint32_t hr[3] = { h ? h->ecx : 0, h ? h->edx : 0,
 			           h && feature_leaves[i].fn == 7 ? h->ebx
 			                                          : 0 };
-		static const char *const names[] = { "ecx", "edx", "ebx" };
 
 		for (int r = 0; r < 3; r++) {
 			uint32_t missing = gr[r] & ~hr[r];

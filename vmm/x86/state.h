@@ -54,10 +54,11 @@ int x86_vm_restore(struct vm *vm, const struct x86_vm_state *s);
 /*
  * Can this host run a vCPU with the CPUID of @s? Every feature bit the
  * snapshot's guest was shown (leaf 1 and 7 registers, extended leaf
- * 0x80000001) must be one this host's KVM supports. Returns 0, or -1 with
- * the first missing leaf and bits in @err.
+ * 0x80000001) must be one this host gives a guest of wisp's (read back
+ * from @v, a fresh vCPU, after setting wisp's table). Returns 0, or -1
+ * with the first missing leaf and bits in @err.
  */
-int x86_cpuid_compatible(struct vm *vm, const struct x86_vcpu_state *s,
+int x86_cpuid_compatible(struct vcpu *v, const struct x86_vcpu_state *s,
                          char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,650 @@
+#include "snapshot.h"
+#include "log.h"
+#include "snapfile.h"
+#include "snapmem.h"
+#include "snaptmp.h"
+#include "uffd.h"
+#include "util.h"
+#include "vmm.h"
+#include "x86/state.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+/* Section types of the state file (the layout is snapfile.h's). */
+enum {
+	SEC_INFO = 1,
+	SEC_CONFIG,
+	SEC_VM,
+	SEC_VCPU, /* index: the vCPU */
+	SEC_SERIAL,
+	SEC_I8042,
+	SEC_BOOT_TIMER,
+	SEC_VIRTIO, /* index: the device's slot */
+};
+
+#define PAGE 4096ULL
+
+struct snap_info {
+	char version[16];  /* wisp's, for messages */
+	uint64_t mem_size; /* guest RAM, bytes: the memory file's size */
+	uint64_t created_ms;
+	uint32_t nvcpus, ndev;
+	uint32_t diff; /* the memory file holds only the pages written */
+	uint32_t page_size;
+	uint8_t id[SNAP_ID_LEN]; /* also in the memory file's tag */
+};
+
+/* The machine as configured; paths are the host's at snapshot time. */
+struct snap_config {
+	uint32_t vcpus, huge_pages;
+	uint64_t mem_mib;
+	uint32_t ndrives, nnets;
+	struct drive_config drives[CONFIG_MAX_DRIVES];
+	struct net_config nets[CONFIG_MAX_NETS];
+	struct vsock_config vsock;
+};
+
+struct snap_virtio {
+	struct virtio_mmio_state t;
+	union {
+		struct blk_snap blk;
+		struct net_snap net;
+		struct vsock_snap vsock;
+	} d;
+};
+
+/* The device in slot @n and what kind it is. */
+enum dev_kind { DEV_BLK, DEV_NET, DEV_VSOCK };
+
+static enum dev_kind dev_kind(const struct vmm *m, unsigned n, unsigned *i)
+{
+	if (n < m->cfg.ndrives) {
+		*i = n;
+		return DEV_BLK;
+	}
+	if (n < m->cfg.ndrives + m->cfg.nnets) {
+		*i = n - m->cfg.ndrives;
+		return DEV_NET;
+	}
+	*i = 0;
+	return DEV_VSOCK;
+}
+
+/* ---- create --------------------------------------------------------- */
+
+#ifdef WISP_TEST_HOOKS
+/*
+ * Test builds: WISP_SNAPSHOT_STALL=mem stops the event loop for good once
+ * the new memory file is in place and before the state file is written,
+ * so a test can kill wisp in the window between the two renames.
+ */
+static void test_stall(const char *point)
+{
+	const char *want = getenv("WISP_SNAPSHOT_STALL");
+	static int never;
+
+	if (!want || strcmp(want, point))
+		return;
+	log_warn("snapshot: stalled after the %s file (test hook)", point);
+	for (;;)
+		syscall(SYS_futex, &never, FUTEX_WAIT_PRIVATE, 0, NULL);
+}
+#else
+static inline void test_stall(const char *point)
+{
+}
+#endif
+
+static void save_config(const struct vmm *m, struct snap_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->vcpus = m->cfg.vcpus;
+	c->huge_pages = m->cfg.huge_pages;
+	c->mem_mib = m->cfg.mem_mib;
+	c->ndrives = m->cfg.ndrives;
+	c->nnets = m->cfg.nnets;
+	memcpy(c->drives, m->cfg.drives, sizeof(c->drives));
+	memcpy(c->nets, m->cfg.nets, sizeof(c->nets));
+	c->vsock = m->cfg.vsock;
+}
+
+/* Nothing may write guest RAM while it is saved: drain the devices. */
+static void quiesce(struct vmm *m, bool on)
+{
+	for (unsigned i = 0; i < m->cfg.nnets; i++) {
+		if (on)
+			net_quiesce(&m->net[i]);
+		else
+			net_unquiesce(&m->net[i]);
+	}
+	if (on && m->uring.ready)
+		uring_drain(&m->uring);
+}
+
+/* The state file, complete and synced at the temporary name @tmp. */
+static int write_state(struct vmm *m, const char *path,
+                       const struct snap_info *info, char *tmp, size_t tmplen,
+                       char *err, size_t errlen)
+{
+	struct vm *vm = &m->vm;
+	struct snap_writer w;
+	struct snap_config *cfg = malloc(sizeof(*cfg));
+	struct x86_vcpu_state *vs = malloc(sizeof(*vs));
+	struct x86_vm_state vms;
+	struct serial_state ser;
+	struct i8042_state kbd;
+	uint32_t fired = m->boot_timer.fired;
+	int rc = -1;
+
+	if (!cfg || !vs) {
+		snprintf(err, errlen, "snapshot: out of memory");
+		goto out;
+	}
+	save_config(m, cfg);
+	if (x86_vm_save(vm, &vms) < 0) {
+		snprintf(err, errlen,
+		         "snapshot: cannot read the VM's state "
+		         "(the log says why)");
+		goto out;
+	}
+	if (snap_write_begin(&w, path, err, errlen) < 0)
+		goto out;
+	snap_write_section(&w, SEC_INFO, 0, info, sizeof(*info));
+	snap_write_section(&w, SEC_CONFIG, 0, cfg, sizeof(*cfg));
+	snap_write_section(&w, SEC_VM, 0, &vms, sizeof(vms));
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		if (x86_vcpu_save(&vm->vcpus[i], vs) < 0) {
+			snap_write_abort(&w);
+			snprintf(err, errlen,
+			         "snapshot: cannot read vCPU %u (the log says "
+			         "why)",
+			         i);
+			goto out;
+		}
+		snap_write_section(&w, SEC_VCPU, i, vs, sizeof(*vs));
+	}
+	serial_save(&m->serial, &ser);
+	i8042_save(&m->i8042, &kbd);
+	snap_write_section(&w, SEC_SERIAL, 0, &ser, sizeof(ser));
+	snap_write_section(&w, SEC_I8042, 0, &kbd, sizeof(kbd));
+	snap_write_section(&w, SEC_BOOT_TIMER, 0, &fired, sizeof(fired));
+	for (unsigned n = 0; n < m->nvdev; n++) {
+		struct snap_virtio d;
+		unsigned i;
+
+		memset(&d, 0, sizeof(d));
+		virtio_mmio_save(m->vdev[n], &d.t);
+		switch (dev_kind(m, n, &i)) {
+		case DEV_BLK:
+			blk_save(&m->blk[i], &d.d.blk);
+			break;
+		case DEV_NET:
+			net_save(&m->net[i], &d.d.net);
+			break;
+		case DEV_VSOCK:
+			vsock_save(&m->vsock, &d.d.vsock);
+			break;
+		}
+		snap_write_section(&w, SEC_VIRTIO, n, &d, sizeof(d));
+	}
+	rc = snap_write_finish(&w, tmp, tmplen, err, errlen);
+out:
+	free(cfg);
+	free(vs);
+	return rc;
+}
+
+int vmm_snapshot_create(struct vmm *m, const char *state_path,
+                        const char *mem_path, bool diff, char *err,
+                        size_t errlen)
+{
+	struct vm *vm = &m->vm;
+	struct snap_info info = { .mem_size = vm->mem_size,
+		                  .nvcpus = vm->nvcpus,
+		                  .ndev = m->nvdev,
+		                  .diff = diff,
+		                  .page_size = PAGE };
+	uint64_t *dirty = NULL, t0 = util_now_us();
+	char mem_tmp[PATH_MAX] = "", state_tmp[PATH_MAX] = "";
+	struct snap_mem_tag tag = { .kind = diff ? SNAP_MEM_DIFF
+		                                 : SNAP_MEM_FULL };
+	struct timeval tv;
+	int rc = -1;
+
+	if (vmm_state(m) != VMM_PAUSED) {
+		snprintf(err, errlen,
+		         "a snapshot is taken of a Paused microVM (it is %s)",
+		         vmm_state_name(vmm_state(m)));
+		return -1;
+	}
+	if (diff && !vm->dirty_log) {
+		snprintf(err, errlen,
+		         "a Diff snapshot needs track_dirty_pages "
+		         "(machine-config, or snapshot/load)");
+		return -1;
+	}
+	snprintf(info.version, sizeof(info.version), "%s", WISP_VERSION);
+	gettimeofday(&tv, NULL);
+	info.created_ms =
+	        (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+	if (getrandom(info.id, sizeof(info.id), 0) != sizeof(info.id)) {
+		snprintf(err, errlen, "snapshot: getrandom: %s",
+		         strerror(errno));
+		return -1;
+	}
+	memcpy(tag.id, info.id, sizeof(tag.id));
+	quiesce(m, true);
+	/*
+	 * The dirty log is read (and cleared) for a Full snapshot too, so the
+	 * next Diff holds what changed after this one.
+	 */
+	if (vm->dirty_log) {
+		dirty = calloc((vm->mem_size / PAGE + 63) / 64, sizeof(*dirty));
+		if (!dirty || vm_dirty_log(vm, dirty) < 0) {
+			snprintf(err, errlen,
+			         "snapshot: cannot read the dirty "
+			         "log (the log says why)");
+			goto out;
+		}
+	}
+	/*
+	 * Both files are written and synced at temporary names, then renamed
+	 * into place one right after the other, the memory first: a failure
+	 * before that leaves the paths as they were, and a crash between the
+	 * two renames leaves the old state file with the new memory file,
+	 * which a load refuses (their ids differ).
+	 */
+	if (snap_mem_write_tmp(mem_path, vm->mem, vm->mem_size,
+	                       diff ? dirty : NULL, PAGE, &tag, mem_tmp,
+	                       sizeof(mem_tmp), err, errlen) < 0) {
+		mem_tmp[0] = '\0';
+		goto out;
+	}
+	if (write_state(m, state_path, &info, state_tmp, sizeof(state_tmp), err,
+	                errlen) < 0) {
+		state_tmp[0] = '\0';
+		goto out;
+	}
+	if (snap_tmp_place(mem_tmp, mem_path, "memory file", err, errlen) < 0) {
+		mem_tmp[0] = '\0'; /* removed, or in place but not durable */
+		goto out;
+	}
+	mem_tmp[0] = '\0';
+	test_stall("mem");
+	if (snap_tmp_place(state_tmp, state_path, "snapshot", err, errlen) <
+	    0) {
+		state_tmp[0] = '\0';
+		goto out;
+	}
+	state_tmp[0] = '\0';
+	log_info("snapshot %s: '%s' and '%s' (%llu MiB of RAM) in %llu us",
+	         diff ? "Diff" : "Full", state_path, mem_path,
+	         (unsigned long long)(vm->mem_size >> 20),
+	         (unsigned long long)(util_now_us() - t0));
+	rc = 0;
+out:
+	if (mem_tmp[0])
+		unlink(mem_tmp);
+	if (state_tmp[0])
+		unlink(state_tmp);
+	free(dirty);
+	quiesce(m, false);
+	return rc;
+}
+
+/* ---- load ----------------------------------------------------------- */
+
+/* Section (@type, @index) of exactly @len bytes, copied into @dst. */
+static int want(const struct snap_reader *r, const char *path, uint32_t type,
+                uint32_t index, void *dst, uint64_t len, char *err,
+                size_t errlen)
+{
+	uint64_t got;
+	const void *p = snap_read_section(r, type, index, &got);
+
+	if (!p || got != len) {
+		snprintf(err, errlen,
+		         "snapshot '%s': section %u.%u %s (want %llu bytes): "
+		         "another wisp version's?",
+		         path, type, index,
+		         p ? "has the wrong size" : "missing",
+		         (unsigned long long)len);
+		return -1;
+	}
+	memcpy(dst, p, len);
+	return 0;
+}
+
+/* The configuration a snapshot brings, with the clone's overrides. */
+static int load_config(struct vmm *m, const struct snap_config *c,
+                       const struct snapshot_load *l, char *err, size_t errlen)
+{
+	struct config *cfg = &m->cfg;
+
+	if (c->vcpus < 1 || c->vcpus > CONFIG_MAX_VCPUS ||
+	    c->ndrives > CONFIG_MAX_DRIVES || c->nnets > CONFIG_MAX_NETS ||
+	    c->mem_mib < CONFIG_MIN_MEM_MIB ||
+	    c->mem_mib > CONFIG_MAX_MEM_MIB) {
+		snprintf(err, errlen,
+		         "snapshot '%s': bad machine configuration",
+		         l->state_path);
+		return -1;
+	}
+	cfg->vcpus = c->vcpus;
+	cfg->mem_mib = c->mem_mib;
+	cfg->huge_pages = c->huge_pages == HUGE_PAGES_2M ? HUGE_PAGES_2M
+	                                                 : HUGE_PAGES_NONE;
+	cfg->track_dirty_pages = l->track_dirty_pages;
+	cfg->ndrives = c->ndrives;
+	memcpy(cfg->drives, c->drives, sizeof(cfg->drives));
+	cfg->nnets = c->nnets;
+	memcpy(cfg->nets, c->nets, sizeof(cfg->nets));
+	cfg->vsock = c->vsock;
+	/* Strings from a file: terminated where they must be. */
+	for (unsigned i = 0; i < cfg->ndrives; i++) {
+		cfg->drives[i].id[CONFIG_ID_MAX - 1] = '\0';
+		cfg->drives[i].path[CONFIG_PATH_MAX - 1] = '\0';
+		cfg->drives[i].partuuid[sizeof(cfg->drives[i].partuuid) - 1] =
+		        '\0';
+	}
+	for (unsigned i = 0; i < cfg->nnets; i++) {
+		cfg->nets[i].id[CONFIG_ID_MAX - 1] = '\0';
+		cfg->nets[i].host_dev_name[CONFIG_IFNAME_MAX - 1] = '\0';
+	}
+	cfg->vsock.uds_path[CONFIG_UDS_MAX - 1] = '\0';
+	for (unsigned k = 0; k < l->nnet; k++) {
+		unsigned i;
+
+		for (i = 0; i < cfg->nnets; i++)
+			if (!strcmp(cfg->nets[i].id, l->net[k].iface_id))
+				break;
+		if (i == cfg->nnets) {
+			snprintf(err, errlen,
+			         "network_overrides: the snapshot has no "
+			         "interface '%s'",
+			         l->net[k].iface_id);
+			return -1;
+		}
+		snprintf(cfg->nets[i].host_dev_name,
+		         sizeof(cfg->nets[i].host_dev_name), "%s",
+		         l->net[k].host_dev_name);
+	}
+	if (l->vsock_uds[0]) {
+		if (!cfg->vsock.present) {
+			snprintf(err, errlen,
+			         "vsock_override: the snapshot has "
+			         "no vsock device");
+			return -1;
+		}
+		snprintf(cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path), "%s",
+		         l->vsock_uds);
+	}
+	return 0;
+}
+
+/* The memory file: the right size, and this snapshot's where tagged. */
+static int open_mem(const struct snapshot_load *l, const struct snap_info *info,
+                    char *err, size_t errlen)
+{
+	struct snap_mem_tag tag;
+	struct stat st;
+	int fd = open(l->mem_path, O_RDONLY | O_CLOEXEC), tagged;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "memory file '%s': %s", l->mem_path,
+		         strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != info->mem_size) {
+		snprintf(err, errlen,
+		         "memory file '%s': %llu bytes, the snapshot's guest "
+		         "has %llu",
+		         l->mem_path, (unsigned long long)st.st_size,
+		         (unsigned long long)info->mem_size);
+		close(fd);
+		return -1;
+	}
+	tagged = snap_mem_tag_get(fd, &tag);
+	if (tagged < 0) {
+		snprintf(err, errlen,
+		         "memory file '%s': cannot read its tag: %s",
+		         l->mem_path, strerror(-tagged));
+		goto bad;
+	}
+	if (!tagged) {
+		/* A file system without user xattrs: nothing to check. */
+		if (info->diff)
+			log_warn("snapshot '%s' is a Diff: its memory file "
+			         "must have been merged onto its base "
+			         "(wisp-snap "
+			         "merge BASE DIFF)",
+			         l->state_path);
+		return fd;
+	}
+	if (tag.kind == SNAP_MEM_MERGING) {
+		snprintf(err, errlen,
+		         "memory file '%s': a merge into it did not finish",
+		         l->mem_path);
+		goto bad;
+	}
+	if (memcmp(tag.id, info->id, sizeof(tag.id))) {
+		snprintf(err, errlen,
+		         "memory file '%s' belongs to another snapshot than "
+		         "'%s' (one that did not complete, or the diff's "
+		         "base not merged yet?)",
+		         l->mem_path, l->state_path);
+		goto bad;
+	}
+	if (tag.kind != SNAP_MEM_FULL) {
+		snprintf(err, errlen,
+		         "memory file '%s' holds only a Diff's pages: merge it "
+		         "onto its base (wisp-snap merge BASE DIFF) and load "
+		         "the base",
+		         l->mem_path);
+		goto bad;
+	}
+	return fd;
+bad:
+	close(fd);
+	return -1;
+	return fd;
+}
+
+static int restore_devices(struct vmm *m, const struct snap_reader *r,
+                           const struct snapshot_load *l, char *err,
+                           size_t errlen)
+{
+	struct serial_state ser;
+	struct i8042_state kbd;
+	uint32_t fired;
+
+	if (want(r, l->state_path, SEC_SERIAL, 0, &ser, sizeof(ser), err,
+	         errlen) < 0 ||
+	    want(r, l->state_path, SEC_I8042, 0, &kbd, sizeof(kbd), err,
+	         errlen) < 0 ||
+	    want(r, l->state_path, SEC_BOOT_TIMER, 0, &fired, sizeof(fired),
+	         err, errlen) < 0)
+		return -1;
+	if (serial_restore(&m->serial, &ser) < 0 ||
+	    i8042_restore(&m->i8042, &kbd) < 0) {
+		snprintf(err, errlen, "snapshot '%s': bad legacy device state",
+		         l->state_path);
+		return -1;
+	}
+	m->boot_timer.fired = fired;
+	for (unsigned n = 0; n < m->nvdev; n++) {
+		struct snap_virtio d;
+		unsigned i;
+		int rc = 0;
+
+		if (want(r, l->state_path, SEC_VIRTIO, n, &d, sizeof(d), err,
+		         errlen) < 0 ||
+		    virtio_mmio_restore(m->vdev[n], &d.t, err, errlen) < 0)
+			return -1;
+		switch (dev_kind(m, n, &i)) {
+		case DEV_BLK:
+			rc = blk_restore(&m->blk[i], &d.d.blk, err, errlen);
+			break;
+		case DEV_NET:
+			rc = net_restore(&m->net[i], &d.d.net, err, errlen);
+			break;
+		case DEV_VSOCK:
+			rc = vsock_restore(&m->vsock, &d.d.vsock, err, errlen);
+			break;
+		}
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int restore_cpus(struct vmm *m, const struct snap_reader *r,
+                        const struct snapshot_load *l, char *err, size_t errlen)
+{
+	struct vm *vm = &m->vm;
+	struct x86_vcpu_state *vs = malloc(sizeof(*vs));
+	struct x86_vm_state vms;
+	int rc = -1;
+
+	if (!vs) {
+		snprintf(err, errlen, "snapshot: out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		if (want(r, l->state_path, SEC_VCPU, i, vs, sizeof(*vs), err,
+		         errlen) < 0)
+			goto out;
+		if (!i &&
+		    x86_cpuid_compatible(&vm->vcpus[0], vs, err, errlen) < 0)
+			goto out;
+		if (x86_vcpu_restore(&vm->vcpus[i], vs) < 0) {
+			snprintf(err, errlen,
+			         "snapshot '%s': KVM refused vCPU %u's state "
+			         "(the log says why)",
+			         l->state_path, i);
+			goto out;
+		}
+	}
+	if (want(r, l->state_path, SEC_VM, 0, &vms, sizeof(vms), err, errlen) <
+	    0)
+		goto out;
+	if (x86_vm_restore(vm, &vms) < 0) {
+		snprintf(err, errlen,
+		         "snapshot '%s': KVM refused the VM's "
+		         "state (the log says why)",
+		         l->state_path);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(vs);
+	return rc;
+}
+
+int vmm_snapshot_load(struct vmm *m, const struct snapshot_load *l, char *err,
+                      size_t errlen)
+{
+	struct snap_reader r;
+	struct snap_config *cfg = NULL;
+	struct config *before = NULL; /* put back if the load fails */
+	struct snap_info info;
+	uint64_t t0 = util_now_us();
+	int fd = -1, rc = -1;
+
+	if (vmm_state(m) != VMM_NOT_STARTED) {
+		snprintf(err, errlen,
+		         "a snapshot is loaded before the microVM "
+		         "starts");
+		return -1;
+	}
+	/* The snapshot brings the whole machine: nothing may be half set. */
+	if (m->cfg.kernel[0] || m->cfg.ndrives || m->cfg.nnets ||
+	    m->cfg.vsock.present) {
+		snprintf(err, errlen,
+		         "Loading a microVM snapshot not allowed after "
+		         "configuring boot-specific resources.");
+		return -1;
+	}
+	if (snap_read_open(&r, l->state_path, SNAPSHOT_STATE_MAX, err, errlen) <
+	    0)
+		return -1;
+	cfg = malloc(sizeof(*cfg));
+	before = malloc(sizeof(*before));
+	if (!cfg || !before) {
+		snprintf(err, errlen, "snapshot: out of memory");
+		goto out;
+	}
+	*before = m->cfg;
+	if (want(&r, l->state_path, SEC_INFO, 0, &info, sizeof(info), err,
+	         errlen) < 0 ||
+	    want(&r, l->state_path, SEC_CONFIG, 0, cfg, sizeof(*cfg), err,
+	         errlen) < 0 ||
+	    load_config(m, cfg, l, err, errlen) < 0)
+		goto out;
+	info.version[sizeof(info.version) - 1] = '\0';
+	if (strcmp(info.version, WISP_VERSION))
+		log_warn("snapshot '%s' was made by wisp %s, this is %s",
+		         l->state_path, info.version, WISP_VERSION);
+	if (info.mem_size != m->cfg.mem_mib * MIB ||
+	    info.nvcpus != m->cfg.vcpus || info.page_size != PAGE) {
+		snprintf(err, errlen, "snapshot '%s': inconsistent sizes",
+		         l->state_path);
+		goto out;
+	}
+	if (!l->uffd && (fd = open_mem(l, &info, err, errlen)) < 0)
+		goto out;
+	if (vmm_build_machine(
+	            m,
+	            &(struct vm_mem){ .huge = m->cfg.huge_pages ==
+	                                      HUGE_PAGES_2M,
+	                              .dirty_log = l->track_dirty_pages,
+	                              .file_fd = fd,
+	                              .uffd = l->uffd },
+	            err, errlen) < 0)
+		goto fail;
+	if (l->uffd &&
+	    uffd_attach(m->vm.mem, m->vm.mem_size,
+	                m->cfg.huge_pages == HUGE_PAGES_2M ? 2 * MIB : PAGE,
+	                l->mem_path, &m->uffd_fd, err, errlen) < 0)
+		goto fail;
+	if (m->nvdev != info.ndev) {
+		snprintf(err, errlen, "snapshot '%s': %u devices, %u expected",
+		         l->state_path, m->nvdev, info.ndev);
+		goto fail;
+	}
+	if (restore_cpus(m, &r, l, err, errlen) < 0 ||
+	    restore_devices(m, &r, l, err, errlen) < 0 ||
+	    vmm_attach_devices(m) < 0)
+		goto fail;
+	vmm_go(m, true);
+	log_info("snapshot '%s' loaded in %llu us", l->state_path,
+	         (unsigned long long)(util_now_us() - t0));
+	if (l->resume)
+		vmm_resume(m);
+	rc = 0;
+	goto out;
+fail:
+	vmm_teardown(m);
+out:
+	if (rc < 0 && before)
+		m->cfg = *before;
+	if (fd >= 0)
+		close(fd); /* the mapping keeps the file */
+	free(before);
+	free(cfg);
+	snap_read_close(&r);
+	return rc;
+}
