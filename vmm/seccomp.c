@@ -146,6 +146,8 @@ static const struct rule vmm[] = {
 	ALLOW(rename, "snapshot: the new file replaces the old at once"),
 	ALLOW(renameat, "snapshot: the same"),
 	ALLOW(unlink, "snapshot: a failed write removes its temporary file"),
+	ALLOW(link, "snapshot: the old memory file kept until the state is in"),
+	ALLOW(linkat, "snapshot: the same"),
 	ALLOW(fsetxattr, "snapshot: tag the memory file with the snapshot id"),
 };
 

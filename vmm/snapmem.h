@@ -31,7 +31,9 @@
  * diff or a merge cut short is refused instead of run.
  */
 #define SNAP_MEM_XATTR "user.wisp.snapshot"
-#define SNAP_ID_LEN    16
+/* The old memory file while a new snapshot goes into place (snapshot.c). */
+#define SNAP_MEM_PREV ".prev"
+#define SNAP_ID_LEN   16
 
 enum snap_mem_kind {
 	SNAP_MEM_FULL = 1,    /* every page: a Full snapshot, or a merge */

@@ -85,9 +85,10 @@ static enum dev_kind dev_kind(const struct vmm *m, unsigned n, unsigned *i)
 
 #ifdef WISP_TEST_HOOKS
 /*
- * Test builds: WISP_SNAPSHOT_STALL=mem stops the event loop for good once
- * the new memory file is in place and before the state file is written,
- * so a test can kill wisp in the window between the two renames.
+ * Test builds: WISP_SNAPSHOT_STALL=POINT stops the event loop for good
+ * at that point of a create, so a test can kill wisp there: mem-tmp (the
+ * memory file written), state-tmp (both written), mem (the new memory
+ * file in place, the state file not), state (both in place).
  */
 static void test_stall(const char *point)
 {
@@ -96,7 +97,7 @@ static void test_stall(const char *point)
 
 	if (!want || strcmp(want, point))
 		return;
-	log_warn("snapshot: stalled after the %s file (test hook)", point);
+	log_warn("snapshot: stopped at %s (test hook)", point);
 	for (;;)
 		syscall(SYS_futex, &never, FUTEX_WAIT_PRIVATE, 0, NULL);
 }
@@ -216,7 +217,8 @@ int vmm_snapshot_create(struct vmm *m, const char *state_path,
 		                  .diff = diff,
 		                  .page_size = PAGE };
 	uint64_t *dirty = NULL, t0 = util_now_us();
-	char mem_tmp[PATH_MAX] = "", state_tmp[PATH_MAX] = "";
+	char mem_tmp[PATH_MAX] = "", state_tmp[PATH_MAX] = "", prev[PATH_MAX];
+	bool have_prev = false, placed = false;
 	struct snap_mem_tag tag = { .kind = diff ? SNAP_MEM_DIFF
 		                                 : SNAP_MEM_FULL };
 	struct timeval tv;
@@ -259,11 +261,12 @@ int vmm_snapshot_create(struct vmm *m, const char *state_path,
 		}
 	}
 	/*
-	 * Both files are written and synced at temporary names, then renamed
-	 * into place one right after the other, the memory first: a failure
-	 * before that leaves the paths as they were, and a crash between the
-	 * two renames leaves the old state file with the new memory file,
-	 * which a load refuses (their ids differ).
+	 * Both files are written and synced at temporary names, then go into
+	 * place one right after the other, the memory first. Until the new
+	 * state file is in place the old memory file stays reachable as
+	 * "<mem_path>.prev", which a load of the old state file falls back
+	 * to: whenever wisp dies, the pair at the two paths restores, the
+	 * old one or the new. A failure puts the old memory file back.
 	 */
 	if (snap_mem_write_tmp(mem_path, vm->mem, vm->mem_size,
 	                       diff ? dirty : NULL, PAGE, &tag, mem_tmp,
@@ -271,16 +274,39 @@ int vmm_snapshot_create(struct vmm *m, const char *state_path,
 		mem_tmp[0] = '\0';
 		goto out;
 	}
+	test_stall("mem-tmp");
 	if (write_state(m, state_path, &info, state_tmp, sizeof(state_tmp), err,
 	                errlen) < 0) {
 		state_tmp[0] = '\0';
 		goto out;
 	}
-	if (snap_tmp_place(mem_tmp, mem_path, "memory file", err, errlen) < 0) {
-		mem_tmp[0] = '\0'; /* removed, or in place but not durable */
+	test_stall("state-tmp");
+	if ((size_t)snprintf(prev, sizeof(prev), "%s%s", mem_path,
+	                     SNAP_MEM_PREV) >= sizeof(prev)) {
+		snprintf(err, errlen, "memory file '%s': the name is too long",
+		         mem_path);
 		goto out;
 	}
-	mem_tmp[0] = '\0';
+	if (unlink(prev) < 0 && errno != ENOENT) {
+		snprintf(err, errlen,
+		         "memory file '%s': cannot remove '%s': %s", mem_path,
+		         prev, strerror(errno));
+		goto out;
+	}
+	if (link(mem_path, prev) == 0) {
+		have_prev = true;
+	} else if (errno != ENOENT) {
+		snprintf(
+		        err, errlen,
+		        "memory file '%s': cannot keep the old one as '%s': %s",
+		        mem_path, prev, strerror(errno));
+		goto out;
+	}
+	placed = snap_tmp_place(mem_tmp, mem_path, "memory file", err,
+	                        errlen) == 0;
+	mem_tmp[0] = '\0'; /* renamed, or removed by the failure */
+	if (!placed)
+		goto out;
 	test_stall("mem");
 	if (snap_tmp_place(state_tmp, state_path, "snapshot", err, errlen) <
 	    0) {
@@ -288,12 +314,25 @@ int vmm_snapshot_create(struct vmm *m, const char *state_path,
 		goto out;
 	}
 	state_tmp[0] = '\0';
+	test_stall("state");
+	if (have_prev)
+		unlink(prev);
+	have_prev = placed = false;
 	log_info("snapshot %s: '%s' and '%s' (%llu MiB of RAM) in %llu us",
 	         diff ? "Diff" : "Full", state_path, mem_path,
 	         (unsigned long long)(vm->mem_size >> 20),
 	         (unsigned long long)(util_now_us() - t0));
 	rc = 0;
 out:
+	/* Failed once the new memory file was in place: the old one back. */
+	if (have_prev) {
+		if (rename(prev, mem_path) < 0)
+			log_warn("snapshot: cannot put '%s' back as '%s': %s",
+			         prev, mem_path, strerror(errno));
+		unlink(prev); /* left when both names were one file */
+	} else if (placed) {
+		unlink(mem_path); /* there was none before */
+	}
 	if (mem_tmp[0])
 		unlink(mem_tmp);
 	if (state_tmp[0])
@@ -394,15 +433,50 @@ static int load_config(struct vmm *m, const struct snap_config *c,
 }
 
 /* The memory file: the right size, and this snapshot's where tagged. */
+static int open_mem_at(const char *path, const struct snapshot_load *l,
+                       const struct snap_info *info, bool prev_ok, char *err,
+                       size_t errlen);
+
+/*
+ * A create that died after its new memory file went into place and
+ * before its state file did leaves the old memory file as
+ * "<mem>.prev": the old state file's pair. -1 when there is none.
+ */
+static int open_prev(const struct snapshot_load *l,
+                     const struct snap_info *info)
+{
+	char prev[PATH_MAX], e[16];
+	int fd;
+
+	if ((size_t)snprintf(prev, sizeof(prev), "%s%s", l->mem_path,
+	                     SNAP_MEM_PREV) >= sizeof(prev) ||
+	    access(prev, F_OK) < 0)
+		return -1;
+	fd = open_mem_at(prev, l, info, true, e, sizeof(e));
+	if (fd >= 0)
+		log_warn("memory file '%s' is newer than '%s' (a snapshot "
+		         "that did not complete): using '%s'",
+		         l->mem_path, l->state_path, prev);
+	return fd;
+}
+
 static int open_mem(const struct snapshot_load *l, const struct snap_info *info,
                     char *err, size_t errlen)
 {
+	return open_mem_at(l->mem_path, l, info, false, err, errlen);
+}
+
+/* @path: the memory file, or with @prev_ok its ".prev" (no fallback). */
+static int open_mem_at(const char *path, const struct snapshot_load *l,
+                       const struct snap_info *info, bool prev_ok, char *err,
+                       size_t errlen)
+{
 	struct snap_mem_tag tag;
 	struct stat st;
-	int fd = open(l->mem_path, O_RDONLY | O_CLOEXEC), tagged;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), tagged;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "memory file '%s': %s", l->mem_path,
+		snprintf(err, errlen, "memory file '%s': %s", path,
 		         strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -412,7 +486,7 @@ static int open_mem(const struct snapshot_load *l, const struct snap_info *info,
 		snprintf(err, errlen,
 		         "memory file '%s': %llu bytes, the snapshot's guest "
 		         "has %llu",
-		         l->mem_path, (unsigned long long)st.st_size,
+		         path, (unsigned long long)st.st_size,
 		         (unsigned long long)info->mem_size);
 		close(fd);
 		return -1;
@@ -420,8 +494,8 @@ static int open_mem(const struct snapshot_load *l, const struct snap_info *info,
 	tagged = snap_mem_tag_get(fd, &tag);
 	if (tagged < 0) {
 		snprintf(err, errlen,
-		         "memory file '%s': cannot read its tag: %s",
-		         l->mem_path, strerror(-tagged));
+		         "memory file '%s': cannot read its tag: %s", path,
+		         strerror(-tagged));
 		goto bad;
 	}
 	if (!tagged) {
@@ -437,15 +511,23 @@ static int open_mem(const struct snapshot_load *l, const struct snap_info *info,
 	if (tag.kind == SNAP_MEM_MERGING) {
 		snprintf(err, errlen,
 		         "memory file '%s': a merge into it did not finish",
-		         l->mem_path);
+		         path);
 		goto bad;
+	}
+	if (memcmp(tag.id, info->id, sizeof(tag.id)) && !prev_ok) {
+		int p = open_prev(l, info);
+
+		if (p >= 0) {
+			close(fd);
+			return p;
+		}
 	}
 	if (memcmp(tag.id, info->id, sizeof(tag.id))) {
 		snprintf(err, errlen,
 		         "memory file '%s' belongs to another snapshot than "
 		         "'%s' (one that did not complete, or the diff's "
 		         "base not merged yet?)",
-		         l->mem_path, l->state_path);
+		         path, l->state_path);
 		goto bad;
 	}
 	if (tag.kind != SNAP_MEM_FULL) {
@@ -453,14 +535,13 @@ static int open_mem(const struct snapshot_load *l, const struct snap_info *info,
 		         "memory file '%s' holds only a Diff's pages: merge it "
 		         "onto its base (wisp-snap merge BASE DIFF) and load "
 		         "the base",
-		         l->mem_path);
+		         path);
 		goto bad;
 	}
 	return fd;
 bad:
 	close(fd);
 	return -1;
-	return fd;
 }
 
 static int restore_devices(struct vmm *m, const struct snap_reader *r,

@@ -371,30 +371,52 @@ else
 	[ "$rc" = 0 ] && ok "uffd-handler ends with its VM" || bad "uffd-handler" "exit $rc: $(tail -n 3 "$TMP/uffd.out")"
 fi
 
-# --- A create cut short between its two files --------------------------
-vm h || exit 1
-disk_back s1
-load "$TMP/s1.state" "$TMP/s1.mem"
-wait_count h $((N1 + 5))
-pause h
-create h Full "$TMP/h.state" "$TMP/h.mem"
-expect "h: snapshot of a restored VM" 204
-keep_disk h
-stop h
-WISP_SNAPSHOT_STALL=mem vm h2 || exit 1
-disk_back h
-load "$TMP/h.state" "$TMP/h.mem"
-wait_count h2 $(($(last h) + 5))
-pause h2
-create h2 Full "$TMP/h.state" "$TMP/h.mem" &
-cpid=$!
-for _ in $(seq 200); do grep -q 'stalled after the mem' "$TMP/h2.err" && break; sleep 0.05; done
-stop h2
-wait "$cpid" 2>/dev/null
-vm h3 || exit 1
-load "$TMP/h.state" "$TMP/h.mem"
-fault_has "the old state with the new memory" 400 "belongs to another snapshot"
-stop h3
+# --- A create killed at each step: the pair at the paths restores ------
+# The test build stops a create at a chosen point; wisp is killed there.
+# Until the new state file is in place the old pair restores (from
+# "<mem>.prev" once the new memory file is in); after, the new one.
+for point in mem-tmp state-tmp mem state; do
+	P=cut-$point
+	vm hb || exit 1
+	disk_back s1
+	load "$TMP/s1.state" "$TMP/s1.mem"
+	wait_count hb $((N1 + 5))
+	pause hb
+	create hb Full "$TMP/$P.state" "$TMP/$P.mem"
+	keep_disk "$P"
+	NH=$(last hb)
+	stop hb
+	WISP_SNAPSHOT_STALL=$point vm hs || exit 1
+	disk_back "$P"
+	load "$TMP/$P.state" "$TMP/$P.mem"
+	wait_count hs $((NH + 5))
+	pause hs
+	NP=$(last hs)
+	keep_disk "$P-new"
+	create hs Full "$TMP/$P.state" "$TMP/$P.mem" &
+	cpid=$!
+	for _ in $(seq 200); do grep -q "stopped at $point " "$TMP/hs.err" && break; sleep 0.05; done
+	grep -q "stopped at $point " "$TMP/hs.err" || bad "kill at $point" "the create never got there"
+	stop hs
+	wait "$cpid" 2>/dev/null
+	if [ "$point" = state ]; then
+		from=$NP
+		disk_back "$P-new"
+	else
+		from=$NH
+		disk_back "$P"
+	fi
+	vm hr || exit 1
+	load "$TMP/$P.state" "$TMP/$P.mem"
+	expect "killed at $point: the pair at the paths loads" 204
+	goes_on hr "$from"
+	if [ "$point" = mem ]; then
+		grep -q "using '$TMP/$P.mem.prev'" "$TMP/hr.err" &&
+			ok "killed at mem: the load fell back to the old memory file" ||
+			bad "killed at mem" "no fallback to $P.mem.prev in the log"
+	fi
+	stop hr
+done
 
 # --- A full disk: the create fails, the snapshot there stays good -----
 mkdir -p "$SMALL"
