@@ -29,13 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
+#include "benchlib.h"
 
 static const char *sock_path = "/tmp/wisp-apibench.sock";
 
@@ -81,44 +75,7 @@ static pid_t spawn_qemu(const char *probe)
 
 static int try_connect(void)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	strcpy(a.sun_path, sock_path);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
-		return fd;
-	close(fd);
-	return -1;
-}
-
-/* Send one request and read its response head (+ body if any). */
-static int request(int fd, const char *method, const char *path,
-                   const char *body)
-{
-	char buf[4096];
-	int n = snprintf(buf, sizeof(buf),
-	                 "%s %s HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s",
-	                 method, path, strlen(body), body);
-	size_t got = 0;
-
-	if (write(fd, buf, (size_t)n) != n)
-		return -1;
-	for (;;) {
-		ssize_t r = read(fd, buf + got, sizeof(buf) - 1 - got);
-		char *end, *cl;
-
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-		buf[got] = 0;
-		end = strstr(buf, "\r\n\r\n");
-		if (!end)
-			continue;
-		cl = strcasestr(buf, "Content-Length:");
-		if (!cl || cl > end ||
-		    got >= (size_t)(end + 4 - buf) + strtoul(cl + 15, NULL, 10))
-			return atoi(buf + 9); /* "HTTP/1.1 204" */
-	}
+	return unix_connect(sock_path);
 }
 
 static void stop(pid_t pid)
@@ -171,7 +128,8 @@ int main(int argc, char **argv)
 		for (int i = 0; i < runs * 20; i++) {
 			uint64_t t0 = now_us();
 
-			if (request(fd, "PUT", "/machine-config",
+			if (http_request(
+			            fd, "PUT", "/machine-config",
 			            "{\"vcpu_count\": 1, \"mem_size_mib\": "
 			            "128}") != 204) {
 				fprintf(stderr, "apibench: PUT failed\n");
@@ -196,13 +154,14 @@ int main(int argc, char **argv)
 
 		while ((fd = try_connect()) < 0)
 			usleep(100);
-		if (request(fd, "PUT", "/boot-source", body) != 204) {
+		if (http_request(fd, "PUT", "/boot-source", body) != 204) {
 			fprintf(stderr, "apibench: boot-source failed\n");
 			return 1;
 		}
 		t0 = now_us();
-		if (request(fd, "PUT", "/actions",
-		            "{\"action_type\": \"InstanceStart\"}") != 204) {
+		if (http_request(fd, "PUT", "/actions",
+		                 "{\"action_type\": \"InstanceStart\"}") !=
+		    204) {
 			fprintf(stderr, "apibench: InstanceStart failed\n");
 			return 1;
 		}

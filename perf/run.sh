@@ -308,6 +308,77 @@ RUNS=$RUNS perf/jailbench.sh >"$OUT/jail.txt"
 jail_table=$(awk 'NR > 2 { label = $0; sub(/ +[0-9.]+ +[0-9.]+ *$/, "", label)
 	n = split($0, f, " "); printf "| %s | %s | %s |\n", label, f[n - 1], f[n] }' "$OUT/jail.txt")
 
+# Snapshots: the probe guest at 128 MiB and 1 GiB (create, load, the
+# guest's first byte after it), QEMU's migration to a file as the peer,
+# 50 clones of a probe guest idle in HLT, and with PERF_LINUX a Linux
+# guest (initramfs, vsock echo server): loads and clones.
+cc -O2 -Wall -Werror -o "$B/snapbench" perf/snapbench.c
+SNAP_DIR=$OUT/snap
+mkdir -p "$SNAP_DIR"
+CLONES=${CLONES:-50}
+echo "perf: snapshots, probe guest, $RUNS loads at 128 MiB and 1 GiB (wisp and QEMU)"
+for mib in 128 1024; do
+	"$B/snapbench" probe "$WISP" "$(realpath "$PROBE")" "$SNAP_DIR" "$RUNS" "$mib" >"$OUT/snap-$mib.txt"
+	"$B/snapbench" qemu "$(realpath "$PROBE")" "$SNAP_DIR" "$RUNS" "$mib" >"$OUT/qsnap-$mib.txt"
+	rm -f "$SNAP_DIR"/*.mem "$SNAP_DIR"/*.mig
+done
+snap_fig() { # FILE KEY -> "median p90" in ms
+	sed -n "s/^$2 //p" "$1" | tr ' ' '\n' | stats | awk '{ print $2, $3 }'
+}
+snap_row() { # MIB
+	local f=$OUT/snap-$1.txt c l d e q ratio
+	read -r _ c st ms ma <"$f"
+	l=$(snap_fig "$f" load) d=$(snap_fig "$f" dot) e=$(snap_fig "$f" exec)
+	q=$(snap_fig "$OUT/qsnap-$1.txt" exec)
+	ratio=$(awk -v q="${q%% *}" -v w="${e%% *}" 'BEGIN { printf "%.1f", q / w }')
+	printf '| %s MiB | %.1f | %d / %d | %s | %s | %s | %s | %s× |\n' "$1" \
+		"$(awk -v c="$c" 'BEGIN { print c / 1000 }')" $((st / 1024)) $((ma / 1024)) \
+		"${l/ / / }" "${d/ / / }" "${e/ / / }" "${q/ / / }" "$ratio"
+}
+snap_rows="$(snap_row 128)
+$(snap_row 1024)"
+echo "perf: $CLONES clones of one snapshot (probe guest in HLT)"
+"$B/snapbench" snap "$WISP" "$(realpath "$PROBE")" "$SNAP_DIR" 128 halt >/dev/null
+"$B/snapbench" clones "$WISP" "$SNAP_DIR" "$SNAP_DIR/halt-128.state" "$SNAP_DIR/halt-128.mem" "$CLONES" >"$OUT/clones.txt"
+avg() { tr ' ' '\n' | awk 'NF { s += $1; n++ } END { printf "%.0f", s / n }'; }
+c_all=$(sed -n 's/^all //p' "$OUT/clones.txt")
+c_pss=$(sed -n 's/^pss //p' "$OUT/clones.txt" | avg)
+c_rss=$(sed -n 's/^rss //p' "$OUT/clones.txt" | avg)
+clone_rows="| probe guest in HLT, 128 MiB | $CLONES | $(awk -v a="$c_all" 'BEGIN { printf "%.0f", a / 1000 }') | $c_pss | $c_rss | n/a |"
+snap_linux="Linux guest: not run (PERF_LINUX=0)."
+if [ "$PERF_LINUX" = 1 ] && [ -e "$B/guest/vmlinux" ]; then
+	echo "perf: snapshot of the Linux guest (1 boot), $RUNS loads, $CLONES clones"
+	LS=$SNAP_DIR/linux.sock
+	"$WISP" --api-sock "$LS" </dev/null >"$OUT/lsnap.out" 2>"$OUT/lsnap.err" &
+	lpid=$!
+	for _ in $(seq 200); do curl -s --unix-socket "$LS" -o /dev/null http://x/ && break; sleep 0.05; done
+	lput() { curl -s --unix-socket "$LS" -X "${3:-PUT}" -H 'Content-Type: application/json' -d "$2" "http://x$1"; }
+	lput /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}'
+	lput /boot-source "{\"kernel_image_path\": \"$(realpath "$B/guest/vmlinux")\", \"initrd_path\": \"$(realpath "$B/guest/initramfs.cpio")\", \"boot_args\": \"console=ttyS0 reboot=k panic=1 wisp.run=\\\"wisp-vsock echo 5000 & sleep 2; echo snap-ready; sleep 1000000\\\"\"}"
+	lput /vsock "{\"guest_cid\": 3, \"uds_path\": \"$SNAP_DIR/linux.vsock\"}"
+	lput /actions '{"action_type": "InstanceStart"}'
+	for _ in $(seq 1800); do grep -q '^snap-ready' "$OUT/lsnap.out" && break; sleep 0.5; done
+	lput /vm '{"state": "Paused"}' PATCH
+	lput /snapshot/create "{\"snapshot_path\": \"$SNAP_DIR/linux.state\", \"mem_file_path\": \"$SNAP_DIR/linux.mem\"}"
+	l_create=$(sed -n "s/.*snapshot Full: .* in \([0-9]*\) us.*/\1/p" "$OUT/lsnap.err")
+	kill -9 "$lpid"
+	wait "$lpid" 2>/dev/null || true
+	"$B/snapbench" loads "$WISP" "$SNAP_DIR" "$SNAP_DIR/linux.state" "$SNAP_DIR/linux.mem" "$RUNS" 5000 >"$OUT/lloads.txt"
+	"$B/snapbench" clones "$WISP" "$SNAP_DIR" "$SNAP_DIR/linux.state" "$SNAP_DIR/linux.mem" "$CLONES" 5000 >"$OUT/lclones.txt"
+	l_alloc=$(( $(stat -c %b "$SNAP_DIR/linux.mem") * 512 / 1048576 ))
+	read -r ll_med ll_p90 <<<"$(snap_fig "$OUT/lloads.txt" load)"
+	read -r lr_med lr_p90 <<<"$(snap_fig "$OUT/lloads.txt" run)"
+	read -r lp_med lp_p90 <<<"$(snap_fig "$OUT/lloads.txt" pong)"
+	snap_linux="Linux guest (256 MiB, 2 vCPUs, initramfs, \`wisp-vsock echo\` serving vsock port 5000): create $(awk -v c="$l_create" 'BEGIN { printf "%.0f", c / 1000 }') ms, memory file $l_alloc MiB allocated of 256; over $RUNS loads, median / p90: PUT /snapshot/load (resume_vm) → 204 $ll_med / $ll_p90 ms; the load's start → vCPU 0 in KVM_RUN (wisp's log) $lr_med / $lr_p90 ms; the 204 → the guest's \`pong\` over vsock $lp_med / $lp_p90 ms (the guest kernel's work, emulated on kvm-pvm)."
+	lc_all=$(sed -n 's/^all //p' "$OUT/lclones.txt")
+	lc_pss=$(sed -n 's/^pss //p' "$OUT/lclones.txt" | avg)
+	lc_rss=$(sed -n 's/^rss //p' "$OUT/lclones.txt" | avg)
+	lc_ping=$(sed -n 's/^ping //p' "$OUT/lclones.txt" | tr ' ' '\n' | stats | awk '{ print $2 }')
+	clone_rows="$clone_rows
+| Linux guest, 256 MiB | $CLONES | $(awk -v a="$lc_all" 'BEGIN { printf "%.0f", a / 1000 }') | $lc_pss | $lc_rss | $lc_ping |"
+fi
+rm -rf "$SNAP_DIR"
+
 host="$(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 [ -d /sys/module/kvm_pvm ] && host="$host, /dev/kvm is kvm-pvm"
 cat >docs/perf.md <<MD
@@ -395,6 +466,39 @@ $VSOCK_MIB MiB to or from tests/vsock_host.c on \`<uds_path>_7000\`
 without vhost-vsock, which this host lacks, so there is no peer figure.
 
 $linux_net_row
+
+## Snapshots
+
+perf/snapbench.c, $RUNS runs each, median / p90 in milliseconds. The
+probe guest's \`dots\` scenario writes '.' to the serial port without
+end, so its first byte on wisp's stdout after a load shows the restored
+guest running. Memory files are mapped from the page cache (the case of
+a snapshot in use). QEMU: the same guest, migrated to a file
+(\`migrate exec:cat > FILE\`, QEMU's way to save a VM to a plain file)
+and started with \`-incoming exec:cat FILE\`.
+
+| guest RAM | create (ms) | state file / memory file on disk (KiB) | load → 204 | load → guest running | exec → guest running | QEMU: exec → guest running | QEMU / wisp |
+|---|---|---|---|---|---|---|---|
+$snap_rows
+
+"load" is PUT /snapshot/load with \`resume_vm\` sent on a connected API
+socket; "exec" includes starting wisp and its API socket. Firecracker
+publishes < 8 ms for a snapshot load.
+
+$snap_linux
+
+Clones: N wisp processes started at once, each loading the same
+snapshot (File backend, \`resume_vm\`); "all" is the first exec to the
+last 204. PSS and RSS (KiB, /proc/PID/smaps_rollup, half a second
+later) per clone, averaged: pages of the memory file that no clone
+wrote are shared through the page cache, so PSS is what each clone
+really costs. The Linux row pings each clone's guest over its own vsock
+socket (\`vsock_override\`); "ping" is the median from a clone's 204 to
+its guest's answer.
+
+| snapshot | clones | all loaded and running (ms) | PSS per clone (KiB) | RSS per clone (KiB) | ping (ms) |
+|---|---|---|---|---|---|
+$clone_rows
 
 ## Isolation
 

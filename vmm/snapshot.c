@@ -710,6 +710,7 @@ int vmm_snapshot_load(struct vmm *m, const struct snapshot_load *l, char *err,
 	    restore_devices(m, &r, l, err, errlen) < 0 ||
 	    vmm_attach_devices(m) < 0)
 		goto fail;
+	m->vm.restore_t0_us = t0;
 	vmm_go(m, true);
 	log_info("snapshot '%s' loaded in %llu us", l->state_path,
 	         (unsigned long long)(util_now_us() - t0));

@@ -218,6 +218,16 @@ void vcpu_run(struct vcpu *v)
 			park(vm);
 			continue;
 		}
+		if (!v->entered) {
+			v->entered = true;
+			if (vm->restore_t0_us)
+				log_info(
+				        "vcpu %u: runs the restored guest %llu "
+				        "us after the snapshot load began",
+				        v->id,
+				        (unsigned long long)(util_now_us() -
+				                             vm->restore_t0_us));
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;

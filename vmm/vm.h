@@ -31,6 +31,7 @@ struct vcpu {
 	pthread_t thread;
 	bool thread_started;
 	uint64_t first_exit_us; /* when this vCPU first left the guest */
+	bool entered;           /* it has called KVM_RUN */
 };
 
 struct vm {
@@ -39,8 +40,9 @@ struct vm {
 	size_t run_size; /* bytes of the kvm_run mapping */
 	uint8_t *mem;    /* host view of all guest RAM */
 	uint64_t mem_size;
-	uint64_t low_size; /* RAM below VM_MMIO_HOLE_START */
-	bool dirty_log;    /* the slots log written pages */
+	uint64_t low_size;      /* RAM below VM_MMIO_HOLE_START */
+	bool dirty_log;         /* the slots log written pages */
+	uint64_t restore_t0_us; /* when the snapshot load began, or 0 */
 	/*
 	 * KVM logs what vCPUs write; the VMM's own writes into guest RAM
 	 * (device data, used rings) are logged here, a bit per 4 KiB page.
