@@ -11,12 +11,18 @@ import sys
 END = 0xFFFFFFFF
 
 
+TABLE = []
+for _i in range(256):
+    _c = _i
+    for _ in range(8):
+        _c = (_c >> 1) ^ (0xC96C5795D7870F42 if _c & 1 else 0)
+    TABLE.append(_c)
+
+
 def crc64_xz(data):
     crc = 0xFFFFFFFFFFFFFFFF
     for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0xC96C5795D7870F42 if crc & 1 else 0)
+        crc = TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
     return crc ^ 0xFFFFFFFFFFFFFFFF
 
 

@@ -52,6 +52,18 @@ run_wisp() {
 # --- The REST API (api.sh, linux.sh) ---------------------------------------
 SOCK=$TMP/api.sock
 
+# wait_api SOCK PID: until the API on SOCK answers (10 s at most, and
+# only while PID lives); 1 and a failure if it never does.
+wait_api() {
+	for _ in $(seq 200); do
+		[ -S "$1" ] && curl -s --unix-socket "$1" -o /dev/null http://x/ && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.05
+	done
+	bad "API socket ${1##*/}" "it never answered"
+	return 1
+}
+
 # start_api [wisp args...]: wisp in the background on $SOCK, waits until
 # it answers. $PID is its pid; its stdout goes to $TMP/out (CRs dropped
 # later by stop_api), stderr to $TMP/err.
@@ -59,12 +71,7 @@ start_api() {
 	rm -f "$SOCK"
 	"$WISP" --api-sock "$SOCK" "$@" </dev/null >"$TMP/raw" 2>"$TMP/err" &
 	PID=$!
-	for _ in $(seq 200); do
-		[ -S "$SOCK" ] && curl -s --unix-socket "$SOCK" -o /dev/null http://x/ && return 0
-		sleep 0.05
-	done
-	bad "start_api" "the API socket never answered"
-	return 1
+	wait_api "$SOCK" "$PID"
 }
 
 # wait_exit SECONDS: wait for $PID to end; RC is its status (124: killed).

@@ -91,10 +91,7 @@ SOCK=$JROOT/run/api.sock
 	--chroot-base-dir "$JBASE" -- --api-sock /run/api.sock \
 	</dev/null >"$TMP/raw" 2>"$TMP/err" &
 PID=$!
-for _ in $(seq 200); do
-	[ -S "$SOCK" ] && curl -s --unix-socket "$SOCK" -o /dev/null http://x/ && break
-	sleep 0.05
-done
+wait_api "$SOCK" "$PID"
 api GET /
 expect "api: jailed wisp answers" 200 '.state == "Not started"'
 if grep -q '^Uid:[[:space:]]*40101[[:space:]]' "/proc/$PID/status" &&
@@ -318,12 +315,7 @@ lsnap_vm() {
 	ip netns exec "$2" "$WISP" --api-sock "$SOCK" --id "$1" \
 		<"$TMP/$1.in" >"$TMP/$1.raw" 2>"$TMP/$1.err" &
 	LPID[$1]=$!
-	for _ in $(seq 200); do
-		[ -S "$SOCK" ] && curl -s --unix-socket "$SOCK" -o /dev/null http://x/ && return 0
-		sleep 0.05
-	done
-	bad "$1" "the API socket never answered"
-	return 1
+	wait_api "$SOCK" "${LPID[$1]}"
 }
 # lsnap_wait NAME REGEX SECONDS: until NAME's console has a matching line.
 lsnap_wait() {

@@ -14,20 +14,9 @@ import random
 import struct
 import sys
 
-END = 0xFFFFFFFF
-TABLE = []
-for i in range(256):
-    c = i
-    for _ in range(8):
-        c = (c >> 1) ^ (0xC96C5795D7870F42 if c & 1 else 0)
-    TABLE.append(c)
-
-
-def crc64_xz(data):
-    crc = 0xFFFFFFFFFFFFFFFF
-    for b in data:
-        crc = TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFFFFFFFFFF
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "fuzz"))
+from snap_seeds import END, state_file  # noqa: E402
 
 
 def sections(buf):
@@ -39,15 +28,6 @@ def sections(buf):
             return out
         out.append([typ, index, bytearray(buf[off:off + length])])
         off += length + (-length % 8)
-
-
-def build(secs):
-    out = bytearray(b"WISPSNAP" + struct.pack("<II", 1, 0))
-    for typ, index, payload in secs:
-        out += struct.pack("<IIQ", typ, index, len(payload)) + payload
-        out += bytes(-len(payload) % 8)
-    out += struct.pack("<IIQ", END, 0, len(secs))
-    return bytes(out + struct.pack("<Q", crc64_xz(out)))
 
 
 def mutate(rng, p):
@@ -71,7 +51,7 @@ def main(a):
             secs = [[t, i, bytearray(p)] for t, i, p in good]
             mutate(rng, rng.choice([s for s in secs if s[0] == typ])[2])
             name = os.path.join(a[2], f"{typ}-{n}.state")
-            open(name, "wb").write(build(secs))
+            open(name, "wb").write(state_file(secs))
             print(name)
 
 

@@ -28,12 +28,7 @@ vm() {
 	rm -f "$SOCK"
 	"$WISP" --api-sock "$SOCK" --id "$n" "$@" </dev/null >"$TMP/$n.raw" 2>"$TMP/$n.err" &
 	VPID[$n]=$!
-	for _ in $(seq 200); do
-		[ -S "$SOCK" ] && curl -s --unix-socket "$SOCK" -o /dev/null http://x/ && return 0
-		sleep 0.05
-	done
-	bad "$n" "the API socket never answered"
-	return 1
+	wait_api "$SOCK" "${VPID[$n]}"
 }
 use() { SOCK=$TMP/$1.sock; }
 # The count lines NAME printed, whole lines only.
