@@ -7,6 +7,7 @@
 #include "snaptmp.h"
 #include "util.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,7 +25,12 @@ struct snap_key {
 
 /* ---- CRC-64/XZ ------------------------------------------------------ */
 
-static uint64_t crc_table[256];
+/*
+ * Slicing-by-8: table k holds the CRC of a byte followed by k zero bytes,
+ * so eight table lookups fold in eight bytes at once (a state file is
+ * checked on every load: ~5x faster than a byte at a time).
+ */
+static uint64_t crc_table[8][256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void)
@@ -35,8 +41,13 @@ static void crc_init(void)
 
 		for (int k = 0; k < 8; k++)
 			c = c & 1 ? c >> 1 ^ 0xc96c5795d7870f42ULL : c >> 1;
-		crc_table[i] = c;
+		crc_table[0][i] = c;
 	}
+	for (unsigned k = 1; k < 8; k++)
+		for (unsigned i = 0; i < 256; i++)
+			crc_table[k][i] =
+			        crc_table[k - 1][i] >> 8 ^
+			        crc_table[0][crc_table[k - 1][i] & 0xff];
 }
 
 uint64_t snap_crc64(uint64_t crc, const void *buf, size_t len)
@@ -45,8 +56,20 @@ uint64_t snap_crc64(uint64_t crc, const void *buf, size_t len)
 
 	pthread_once(&crc_once, crc_init);
 	crc = ~crc;
+	for (; len >= 8; len -= 8, p += 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		crc ^= le64toh(w);
+		crc = crc_table[7][crc & 0xff] ^ crc_table[6][crc >> 8 & 0xff] ^
+		      crc_table[5][crc >> 16 & 0xff] ^
+		      crc_table[4][crc >> 24 & 0xff] ^
+		      crc_table[3][crc >> 32 & 0xff] ^
+		      crc_table[2][crc >> 40 & 0xff] ^
+		      crc_table[1][crc >> 48 & 0xff] ^ crc_table[0][crc >> 56];
+	}
 	while (len--)
-		crc = crc_table[(crc ^ *p++) & 0xff] ^ crc >> 8;
+		crc = crc_table[0][(crc ^ *p++) & 0xff] ^ crc >> 8;
 	return ~crc;
 }
 

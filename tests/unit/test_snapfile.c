@@ -81,6 +81,31 @@ START_TEST(crc64_xz_check_value)
 }
 END_TEST
 
+/* Eight bytes at a time or one: any split of a buffer gives one CRC. */
+START_TEST(crc64_any_split)
+{
+	uint8_t buf[300];
+	uint64_t whole, bitwise = ~0ULL;
+
+	for (unsigned i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 37 + 11);
+	/* The definition: reflected, polynomial 0x42f0e1eba9ea3693. */
+	for (unsigned i = 0; i < sizeof(buf); i++) {
+		bitwise ^= buf[i];
+		for (int k = 0; k < 8; k++)
+			bitwise = bitwise & 1
+			                  ? bitwise >> 1 ^ 0xc96c5795d7870f42ULL
+			                  : bitwise >> 1;
+	}
+	whole = snap_crc64(0, buf, sizeof(buf));
+	ck_assert_uint_eq(whole, ~bitwise);
+	for (unsigned cut = 0; cut <= sizeof(buf); cut++)
+		ck_assert_uint_eq(snap_crc64(snap_crc64(0, buf, cut), buf + cut,
+		                             sizeof(buf) - cut),
+		                  whole);
+}
+END_TEST
+
 START_TEST(round_trip)
 {
 	char dir[64], path[128], err[512];
@@ -565,6 +590,7 @@ Suite *snapfile_suite(void)
 	TCase *atomic = tcase_create("atomic");
 
 	tcase_add_test(tc, crc64_xz_check_value);
+	tcase_add_test(tc, crc64_any_split);
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, every_byte_corruption_detected);
 	tcase_add_test(tc, every_truncation_refused);
