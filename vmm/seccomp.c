@@ -11,8 +11,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <linux/filter.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,7 +22,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
@@ -351,18 +355,60 @@ void seccomp_test_hook_init(void)
 #endif
 }
 
-int seccomp_install(enum seccomp_kind kind, const struct seccomp_fds *fds)
+/* The BPF libseccomp makes, read back from the memfd it was written to. */
+static int export_bpf(scmp_filter_ctx ctx, struct seccomp_prog *out)
+{
+	struct stat st;
+	int fd, rc = -1;
+
+	fd = memfd_create("wisp-seccomp", MFD_CLOEXEC);
+	if (fd < 0) {
+		log_err("seccomp: memfd_create: %s", strerror(errno));
+		return -1;
+	}
+	rc = seccomp_export_bpf(ctx, fd);
+	if (rc < 0) {
+		log_err("seccomp: cannot build the %s filter: %s",
+		        kind_name(out->kind), strerror(-rc));
+		rc = -1;
+		goto out;
+	}
+	rc = -1;
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
+	    st.st_size % sizeof(struct sock_filter) ||
+	    st.st_size > BPF_MAXINSNS * (off_t)sizeof(struct sock_filter)) {
+		log_err("seccomp: the %s filter came out malformed",
+		        kind_name(out->kind));
+		goto out;
+	}
+	out->insns = malloc((size_t)st.st_size);
+	if (!out->insns ||
+	    pread(fd, out->insns, (size_t)st.st_size, 0) != st.st_size) {
+		log_err("seccomp: cannot read the %s filter back",
+		        kind_name(out->kind));
+		free(out->insns);
+		out->insns = NULL;
+		goto out;
+	}
+	out->len = (unsigned)(st.st_size / sizeof(struct sock_filter));
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+int seccomp_compile(enum seccomp_kind kind, const struct seccomp_fds *fds,
+                    struct seccomp_prog *out)
 {
 #ifdef WISP_DEBUG
 	uint32_t deflt = SCMP_ACT_TRAP;
-	struct sigaction sa = { .sa_sigaction = on_sigsys,
-		                .sa_flags = SA_SIGINFO };
 #else
 	uint32_t deflt = SCMP_ACT_KILL_PROCESS;
 #endif
 	scmp_filter_ctx ctx;
 	int rc = -1;
 
+	*out = (struct seccomp_prog){ .kind = kind };
 	if (disabled)
 		return 0;
 	ctx = seccomp_init(deflt);
@@ -370,8 +416,6 @@ int seccomp_install(enum seccomp_kind kind, const struct seccomp_fds *fds)
 		log_err("seccomp: cannot make a filter");
 		return -1;
 	}
-	/* The kernel logs what it kills for, where the host audits. */
-	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
 	/* glibc tries clone3 first; this makes it fall back to clone(2). */
 	seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	if (add(ctx, common, ARRAY_SIZE(common)) < 0)
@@ -393,15 +437,29 @@ int seccomp_install(enum seccomp_kind kind, const struct seccomp_fds *fds)
 			rc = add(ctx, exit_path, ARRAY_SIZE(exit_path));
 		break;
 	}
-	if (rc < 0 || add_own(ctx, kind, fds) < 0) {
+	if (rc < 0 || add_own(ctx, kind, fds) < 0 || export_bpf(ctx, out) < 0)
 		rc = -1;
-		goto out;
-	}
+out:
+	seccomp_release(ctx);
+	return rc;
+}
+
+int seccomp_apply(struct seccomp_prog *p)
+{
+	struct sock_fprog prog = { .len = (unsigned short)p->len,
+		                   .filter = p->insns };
+	long rc;
+	int e;
+
+	if (disabled)
+		return 0;
 #ifdef WISP_DEBUG
 	{
+		struct sigaction sa = { .sa_sigaction = on_sigsys,
+			                .sa_flags = SA_SIGINFO };
 		sigset_t sys;
 
-		thread_kind = kind_name(kind);
+		thread_kind = kind_name(p->kind);
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGSYS, &sa, NULL);
 		/* Threads block most signals; this one must reach us. */
@@ -410,17 +468,39 @@ int seccomp_install(enum seccomp_kind kind, const struct seccomp_fds *fds)
 		pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
 	}
 #endif
-	rc = seccomp_load(ctx);
+	/* The kernel logs what it kills for, where the host audits. */
+	rc = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (!rc) {
+		rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+		             SECCOMP_FILTER_FLAG_LOG, &prog);
+		if (rc < 0 && errno == EINVAL) /* a kernel before 4.14 */
+			rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0,
+			             &prog);
+	}
+	e = errno;
+	seccomp_prog_free(p);
 	if (rc < 0) {
 		log_err("seccomp: cannot load the %s filter: %s",
-		        kind_name(kind), strerror(-rc));
-		rc = -1;
-		goto out;
+		        kind_name(p->kind), strerror(e));
+		return -1;
 	}
-	log_debug("seccomp: %s filter on", kind_name(kind));
-	forbidden_call(kind);
-	rc = 0;
-out:
-	seccomp_release(ctx);
-	return rc;
+	log_debug("seccomp: %s filter on", kind_name(p->kind));
+	forbidden_call(p->kind);
+	return 0;
+}
+
+void seccomp_prog_free(struct seccomp_prog *p)
+{
+	free(p->insns);
+	p->insns = NULL;
+	p->len = 0;
+}
+
+int seccomp_install(enum seccomp_kind kind, const struct seccomp_fds *fds)
+{
+	struct seccomp_prog p;
+
+	if (seccomp_compile(kind, fds, &p) < 0)
+		return -1;
+	return seccomp_apply(&p);
 }

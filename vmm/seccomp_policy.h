@@ -47,6 +47,23 @@ struct seccomp_fds {
 int seccomp_install(enum seccomp_kind kind, const struct seccomp_fds *fds);
 
 /*
+ * The same in two steps, so a thread can build its filter (the slow
+ * part: a few hundred microseconds in libseccomp) while it waits to run,
+ * and install it the moment it may: seccomp_compile() on any thread,
+ * seccomp_apply() on the one to be filtered (it frees the program, also
+ * on failure). Disabled: an empty program that applies as a no-op.
+ */
+struct seccomp_prog {
+	enum seccomp_kind kind;
+	unsigned len; /* instructions */
+	void *insns;  /* struct sock_filter[len] */
+};
+int seccomp_compile(enum seccomp_kind kind, const struct seccomp_fds *fds,
+                    struct seccomp_prog *out);
+int seccomp_apply(struct seccomp_prog *p);
+void seccomp_prog_free(struct seccomp_prog *p);
+
+/*
  * Test builds only (-DWISP_TEST_HOOKS): with WISP_SECCOMP_TEST=KIND[:CALL]
  * (api; vmm, vmm:inet; vcpu, vcpu:exec-map) in the environment, that
  * thread kind makes one forbidden system call right after its filter is

@@ -258,15 +258,21 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *v = arg;
 	char name[16];
 
+	struct seccomp_prog filter;
+	int rc;
+
 	snprintf(name, sizeof(name), "wisp-vcpu%u", v->id);
 	pthread_setname_np(pthread_self(), name);
+	/* Built while the event loop builds its own; in place at the go. */
+	rc = seccomp_compile(SECCOMP_VCPU,
+	                     &(struct seccomp_fds){ .vm_fd = v->vm->vm_fd,
+	                                            .vcpu_fd = v->fd },
+	                     &filter);
 	pthread_mutex_lock(&v->vm->park_lock);
 	while (!v->vm->go && !must_stop(v->vm))
 		pthread_cond_wait(&v->vm->park_cond, &v->vm->park_lock);
 	pthread_mutex_unlock(&v->vm->park_lock);
-	if (seccomp_install(SECCOMP_VCPU,
-	                    &(struct seccomp_fds){ .vm_fd = v->vm->vm_fd,
-	                                           .vcpu_fd = v->fd }) < 0) {
+	if (rc < 0 || seccomp_apply(&filter) < 0) {
 		log_err("vcpu %u: cannot install its seccomp filter", v->id);
 		_exit(WISP_EXIT_ERROR);
 	}

@@ -40,7 +40,7 @@ static int set_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
 	return 0;
 }
 
-static int check_caps(struct vm *vm)
+static int check_caps(struct vm *vm, enum log_level lvl)
 {
 	static const struct {
 		int cap;
@@ -56,7 +56,8 @@ static int check_caps(struct vm *vm)
 
 	for (size_t i = 0; i < ARRAY_SIZE(need); i++) {
 		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, need[i].cap) <= 0) {
-			log_err("/dev/kvm lacks KVM_CAP_%s", need[i].name);
+			log_msg(lvl, __FILE__, __LINE__,
+			        "/dev/kvm lacks KVM_CAP_%s", need[i].name);
 			return -1;
 		}
 	}
@@ -87,43 +88,66 @@ void vm_fini(struct vm *vm)
 	vm->exit_fd = -1;
 }
 
+/* Errors are the caller's to report when done ahead (@lvl LOG_DEBUG). */
+static int open_vm(struct vm *vm, enum log_level lvl)
+{
+	int ret;
+
+	vm->pvm = vm_host_is_pvm();
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		log_msg(lvl, __FILE__, __LINE__, "/dev/kvm: %s",
+		        strerror(errno));
+		return -1;
+	}
+	ret = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (ret != KVM_API_VERSION) {
+		log_msg(lvl, __FILE__, __LINE__,
+		        "/dev/kvm: API version %d, need %d", ret,
+		        KVM_API_VERSION);
+		return -1;
+	}
+	if (check_caps(vm, lvl) < 0)
+		return -1;
+	ret = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (ret <= 0) {
+		log_msg(lvl, __FILE__, __LINE__, "KVM_GET_VCPU_MMAP_SIZE: %s",
+		        strerror(errno));
+		return -1;
+	}
+	vm->run_size = (size_t)ret;
+	do
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	while (vm->vm_fd < 0 && errno == EINTR);
+	if (vm->vm_fd < 0) {
+		log_msg(lvl, __FILE__, __LINE__, "KVM_CREATE_VM: %s",
+		        strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int vm_prepare(struct vm *vm)
+{
+	if (vm->vm_fd >= 0)
+		return 0;
+	if (open_vm(vm, LOG_DEBUG) < 0) {
+		vm_destroy(vm);
+		return -1;
+	}
+	return 0;
+}
+
 int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus,
               const struct vm_mem *mem)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 	bool huge = mem->huge;
-	int ret;
 
-	vm->pvm = vm_host_is_pvm();
-
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0) {
-		log_err("/dev/kvm: %s", strerror(errno));
+	/* An empty VM made ahead by vm_prepare(), or one made now. */
+	if (vm->vm_fd < 0 && open_vm(vm, LOG_ERROR) < 0)
 		return -1;
-	}
-	ret = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
-	if (ret != KVM_API_VERSION) {
-		log_err("/dev/kvm: API version %d, need %d", ret,
-		        KVM_API_VERSION);
-		return -1;
-	}
-	if (check_caps(vm) < 0)
-		return -1;
-	ret = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (ret <= 0) {
-		log_err("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
-		return -1;
-	}
-	vm->run_size = (size_t)ret;
-
-	do
-		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
-	while (vm->vm_fd < 0 && errno == EINTR);
-	if (vm->vm_fd < 0) {
-		log_err("KVM_CREATE_VM: %s", strerror(errno));
-		return -1;
-	}
 	/*
 	 * Memory slots first: each KVM memory or I/O bus change waits for an
 	 * SRCU grace period, which is instant while the VM is fresh and costs
@@ -273,6 +297,8 @@ void vm_destroy(struct vm *vm)
 	}
 	free(vm->vcpus);
 	free(vm->cpuid);
+	free(vm->cpuid_kvm);
+	vm->cpuid_kvm = NULL;
 	free((void *)vm->dirty_vmm);
 	vm->dirty_vmm = NULL;
 	vm->vcpus = NULL;

@@ -54,6 +54,7 @@ struct vm {
 	struct vcpu *vcpus;
 	bool pvm;                 /* the host's /dev/kvm is kvm-pvm (PVM.md) */
 	struct kvm_cpuid2 *cpuid; /* filtered; per-vCPU fields patched in */
+	struct kvm_cpuid2 *cpuid_kvm; /* KVM_GET_SUPPORTED_CPUID, as it came */
 
 	int exit_fd; /* eventfd: a vCPU asks the VMM to stop */
 	atomic_bool stopping;
@@ -96,6 +97,14 @@ struct vm_mem {
 
 int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus,
               const struct vm_mem *mem);
+
+/*
+ * The part of vm_create() that needs no configuration, done ahead while
+ * the API waits for one: /dev/kvm opened, an empty VM created (no memory
+ * slot yet: slots set before the irqchip cost no SRCU grace period).
+ * Quiet on failure (the later vm_create() tries again and says why).
+ */
+int vm_prepare(struct vm *vm);
 
 /*
  * The pages written since the last call (or since the VM was made), one

@@ -78,10 +78,14 @@ struct vmm {
 	volatile bool stop; /* set and read on the event loop thread */
 	int signal_fd;
 
-	/* The main thread waits here until InstanceStart or an exit. */
+	/*
+	 * The main thread waits here until InstanceStart or an exit: it
+	 * builds vCPU 0's filter once the machine is built (vcpu0_prep),
+	 * and runs the guest at vcpu0_go.
+	 */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool vcpu0_go;
+	bool vcpu0_prep, vcpu0_go;
 	bool exiting;
 
 	/* vmm_call(): one function at a time run on the loop for a caller. */

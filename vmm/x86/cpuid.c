@@ -154,11 +154,13 @@ static void set_topology(struct kvm_cpuid2 *c, unsigned nvcpus)
 	}
 }
 
-int x86_cpuid_init(struct vm *vm)
+int x86_cpuid_fetch(struct vm *vm, enum log_level lvl)
 {
 	unsigned nent = 128;
 	struct kvm_cpuid2 *c = NULL;
 
+	if (vm->cpuid_kvm)
+		return 0;
 	for (;;) {
 		c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
 		if (!c)
@@ -168,11 +170,28 @@ int x86_cpuid_init(struct vm *vm)
 			break;
 		free(c);
 		if (errno != E2BIG || nent >= 4096) {
-			log_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+			log_msg(lvl, __FILE__, __LINE__,
+			        "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
 			return -1;
 		}
 		nent *= 2;
 	}
+	vm->cpuid_kvm = c;
+	return 0;
+}
+
+int x86_cpuid_init(struct vm *vm)
+{
+	struct kvm_cpuid2 *c;
+	size_t size;
+
+	if (x86_cpuid_fetch(vm, LOG_ERROR) < 0)
+		return -1;
+	size = sizeof(*c) + vm->cpuid_kvm->nent * sizeof(c->entries[0]);
+	c = malloc(size);
+	if (!c)
+		return -1;
+	memcpy(c, vm->cpuid_kvm, size);
 	apply_rules(c, base_rules, ARRAY_SIZE(base_rules));
 	if (vm->pvm) {
 		apply_rules(c, pvm_rules, ARRAY_SIZE(pvm_rules));

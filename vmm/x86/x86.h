@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "log.h"
 
 struct vm;
 struct vcpu;
@@ -127,6 +128,10 @@ int x86_initrd_place(uint64_t low_ram, uint64_t size, uint64_t min_gpa,
  * (see the table in cpuid.c); applies the kvm-pvm quirks when vm->pvm.
  */
 int x86_cpuid_init(struct vm *vm);
+
+/* KVM_GET_SUPPORTED_CPUID into vm->cpuid_kvm, once per /dev/kvm fd;
+ * errors logged at @lvl. */
+int x86_cpuid_fetch(struct vm *vm, enum log_level lvl);
 
 /* Write the 4-entry boot GDT for @kind into @p (32 bytes). */
 void x86_gdt_write(uint8_t *p, enum kernel_kind kind);
