@@ -127,18 +127,24 @@ void log_msg(enum log_level level, const char *file, int lineno,
 	util_write_all(log_fd, line, (size_t)n);
 }
 
-int log_ratelimit_ok(struct log_ratelimit *rl)
+int log_ratelimit_ok(struct log_ratelimit *rl, enum log_level level)
 {
-	uint64_t now = util_now_us();
-	uint64_t refill = (now - rl->last_us) / 1000000;
+	uint64_t now, refill;
+
+	/* A line that would not print costs no token and is not counted. */
+	if (level > cur_level)
+		return 0;
+	now = util_now_us();
+	refill = (now - rl->last_us) / 1000000;
 
 	if (refill) {
 		rl->tokens =
 		        (unsigned)MIN((uint64_t)rl->burst, rl->tokens + refill);
 		rl->last_us = now;
 		if (rl->suppressed && rl->tokens) {
-			log_warn("%u similar messages suppressed",
-			         rl->suppressed);
+			log_msg(level, __FILE__, __LINE__,
+			        "%u similar messages suppressed",
+			        rl->suppressed);
 			rl->suppressed = 0;
 		}
 	}

@@ -64,12 +64,15 @@ struct log_ratelimit {
 		.tokens = (b), .burst = (b)                                    \
 	}
 
-/* True when a line may be printed now. */
-int log_ratelimit_ok(struct log_ratelimit *rl);
+/*
+ * True when a line at @level may be printed now. The count of lines held
+ * back is reported at the same level once tokens come back.
+ */
+int log_ratelimit_ok(struct log_ratelimit *rl, enum log_level level);
 
 #define log_limited(rl, level, ...)                                            \
 	do {                                                                   \
-		if (log_ratelimit_ok(rl))                                      \
+		if (log_ratelimit_ok(rl, level))                               \
 			log_msg(level, __FILE__, __LINE__, __VA_ARGS__);       \
 	} while (0)
 

@@ -5,6 +5,7 @@
 #include <check.h>
 
 Suite *loader_suite(void);
+Suite *log_suite(void);
 Suite *boot_suite(void);
 Suite *bus_suite(void);
 Suite *config_suite(void);
