@@ -215,23 +215,24 @@ static int put_actions(struct ctx *x)
 			return -1;
 		return 0;
 	}
-	if (!strcmp(a, "SendCtrlAltDel") || !strcmp(a, "FlushMetrics")) {
+	/* Any time, as in Firecracker: the counters so far, devices once
+	 * there are some. */
+	if (!strcmp(a, "FlushMetrics"))
+		return metrics_flush(x->m) < 0
+		               ? (snprintf(x->err, sizeof(x->err),
+		                           "actions: cannot write the metrics "
+		                           "(see the log)"),
+		                  -1)
+		               : 0;
+	if (!strcmp(a, "SendCtrlAltDel")) {
 		if (!started(x->m))
 			return snprintf(x->err, sizeof(x->err),
 			                MSG_BEFORE_START),
 			       -1;
-		if (a[0] == 'F')
-			return metrics_flush(x->m) < 0
-			               ? (snprintf(x->err, sizeof(x->err),
-			                           "actions: cannot write the "
-			                           "metrics (see the log)"),
-			                  -1)
-			               : 0;
 		if (vmm_ctrl_alt_del(x->m) < 0)
 			return snprintf(x->err, sizeof(x->err),
 			                "actions: the guest's keyboard buffer "
-			                "is "
-			                "full (it does not read its i8042)"),
+			                "is full (it does not read its i8042)"),
 			       -1;
 		return 0;
 	}

@@ -140,6 +140,13 @@ api PATCH /vm '{"state": "Paused"}'
 fault_has "pause before boot" 400 "not supported before starting"
 api PUT /actions '{"action_type": "SendCtrlAltDel"}'
 fault_has "ctrl-alt-del before boot" 400 "not supported before starting"
+api PUT /actions '{"action_type": "FlushMetrics"}'
+expect "FlushMetrics before boot" 204
+if jq -e -s 'length >= 1 and (.[-1].put_api_requests.metrics_count >= 1) and (.[-1] | has("block_rootfs") | not)' "$TMP/metrics" >/dev/null; then
+	ok "a metrics line before boot: API counts, no devices yet"
+else
+	bad "metrics before boot" "$(tail -c 600 "$TMP/metrics")"
+fi
 api PUT /actions '{"action_type": "Reboot"}'
 fault_has "unknown action" 400 "action_type 'Reboot'"
 STATUS=$(curl -s --unix-socket "$SOCK" -o "$TMP/body" -w '%{http_code}' -X GET --data-binary '{}' http://localhost/)
