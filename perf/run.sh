@@ -328,12 +328,12 @@ snap_fig() { # FILE KEY -> "median p90" in ms
 snap_row() { # MIB
 	local f=$OUT/snap-$1.txt c l d e q ratio
 	read -r _ c st ms ma <"$f"
-	l=$(snap_fig "$f" load) d=$(snap_fig "$f" dot) e=$(snap_fig "$f" exec)
-	q=$(snap_fig "$OUT/qsnap-$1.txt" exec)
+	l=$(snap_fig "$f" load) r=$(snap_fig "$f" run) d=$(snap_fig "$f" dot)
+	e=$(snap_fig "$f" exec) q=$(snap_fig "$OUT/qsnap-$1.txt" exec)
 	ratio=$(awk -v q="${q%% *}" -v w="${e%% *}" 'BEGIN { printf "%.1f", q / w }')
-	printf '| %s MiB | %.1f | %d / %d | %s | %s | %s | %s | %s× |\n' "$1" \
+	printf '| %s MiB | %.1f | %d / %d | %s | %s | %s | %s | %s | %s× |\n' "$1" \
 		"$(awk -v c="$c" 'BEGIN { print c / 1000 }')" $((st / 1024)) $((ma / 1024)) \
-		"${l/ / / }" "${d/ / / }" "${e/ / / }" "${q/ / / }" "$ratio"
+		"${l/ / / }" "${r/ / / }" "${d/ / / }" "${e/ / / }" "${q/ / / }" "$ratio"
 }
 snap_rows="$(snap_row 128)
 $(snap_row 1024)"
@@ -477,13 +477,17 @@ a snapshot in use). QEMU: the same guest, migrated to a file
 (\`migrate exec:cat > FILE\`, QEMU's way to save a VM to a plain file)
 and started with \`-incoming exec:cat FILE\`.
 
-| guest RAM | create (ms) | state file / memory file on disk (KiB) | load → 204 | load → guest running | exec → guest running | QEMU: exec → guest running | QEMU / wisp |
-|---|---|---|---|---|---|---|---|
+| guest RAM | create (ms) | state file / memory file on disk (KiB) | load → 204 | load → vCPU 0 in KVM_RUN | load → guest's first byte | exec → guest's first byte | QEMU: exec → guest's first byte | QEMU / wisp |
+|---|---|---|---|---|---|---|---|---|
 $snap_rows
 
 "load" is PUT /snapshot/load with \`resume_vm\` sent on a connected API
-socket; "exec" includes starting wisp and its API socket. Firecracker
-publishes < 8 ms for a snapshot load.
+socket, timed by the client; "vCPU 0 in KVM_RUN" is wisp's own figure
+(its log: the load's start to the restored vCPU's first KVM_RUN, the
+first guest instruction after the restore); the first byte is the
+guest's next '.' reaching the client through wisp's stdout; "exec"
+includes starting wisp and its API socket. Firecracker publishes < 8 ms
+for a snapshot load.
 
 $snap_linux
 

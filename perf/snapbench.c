@@ -11,6 +11,7 @@
  *       dot V...     the same request sent -> the guest's next '.' on
  *                    wisp's stdout: the restored guest is running
  *       exec V...    exec of wisp -> that '.' (socket, load, resume)
+ *       run V...     wisp's log: the load's start -> vCPU 0 in KVM_RUN
  *
  *   snapbench snap WISP PROBE DIR MIB SCENARIO
  *     Only the snapshot, of another probe scenario, to
@@ -179,11 +180,29 @@ static void make_snap(const char *wisp, const char *kernel, const char *dir,
 	unlink(sock);
 }
 
+/* The "runs the restored guest N us after" figure from a wisp log. */
+static uint64_t logged_run(const char *err)
+{
+	char line[512];
+	uint64_t v = 0;
+	FILE *f = fopen(err, "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, "runs the restored guest ");
+
+		if (p && !v)
+			v = strtoull(p + 24, NULL, 10);
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
 static void probe(const char *wisp, const char *kernel, const char *dir,
                   int runs, unsigned mib)
 {
 	char sock[512], err[512], state[512], mem[512], body[2048];
-	uint64_t load[runs], dot[runs], exec[runs];
+	uint64_t load[runs], dot[runs], exec[runs], run[runs];
 	pid_t pid;
 	int fd;
 
@@ -217,6 +236,7 @@ static void probe(const char *wisp, const char *kernel, const char *dir,
 		close(fd);
 		close(out[0]);
 		stop(pid);
+		run[i] = logged_run(err);
 	}
 	printf("load");
 	for (int i = 0; i < runs; i++)
@@ -227,6 +247,9 @@ static void probe(const char *wisp, const char *kernel, const char *dir,
 	printf("\nexec");
 	for (int i = 0; i < runs; i++)
 		printf(" %llu", (unsigned long long)exec[i]);
+	printf("\nrun");
+	for (int i = 0; i < runs; i++)
+		printf(" %llu", (unsigned long long)run[i]);
 	printf("\n");
 	unlink(sock);
 }
@@ -488,24 +511,6 @@ static void clones(const char *wisp, const char *dir, const char *state,
 	}
 	for (int i = 0; i < n; i++)
 		stop(pid[i]);
-}
-
-/* The "runs the restored guest N us after" figure from a wisp log. */
-static uint64_t logged_run(const char *err)
-{
-	char line[512];
-	uint64_t v = 0;
-	FILE *f = fopen(err, "r");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, "runs the restored guest ");
-
-		if (p && !v)
-			v = strtoull(p + 24, NULL, 10);
-	}
-	if (f)
-		fclose(f);
-	return v;
 }
 
 /*
