@@ -20,7 +20,7 @@ PROBE=$(realpath "$B/probe.elf")
 OUT=$(mktemp -d /tmp/wisp-jailbench.XXXXXX)
 BASE=$OUT/base
 PARENT=wisp-bench-$$
-trap 'rmdir /sys/fs/cgroup/*/$PARENT/* /sys/fs/cgroup/*/$PARENT 2>/dev/null; rm -rf "$OUT"' EXIT
+trap 'rmdir /sys/fs/cgroup/*/$PARENT/*/ /sys/fs/cgroup/*/$PARENT 2>/dev/null || true; rm -rf "$OUT"' EXIT
 cc -O2 -Wall -Werror -o "$B/bootbench" perf/bootbench.c
 mkdir -p "$BASE"
 V2=$(grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null && echo 1 || true)
