@@ -141,8 +141,9 @@ test-api: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf
 	WISP=$(BUILD)/asan/wisp WISP_PLAIN=$(BUILD)/wisp PROBE=$(BUILD)/probe.elf \
 		tests/integration/api.sh
 
-test-net: $(BUILD)/asan/wisp $(BUILD)/probe.elf
-	WISP=$(BUILD)/asan/wisp PROBE=$(BUILD)/probe.elf tests/integration/net.sh
+test-net: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf
+	WISP=$(BUILD)/asan/wisp WISP_PLAIN=$(BUILD)/wisp PROBE=$(BUILD)/probe.elf \
+		tests/integration/net.sh
 
 test-seccomp: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf
 	WISP=$(BUILD)/asan/wisp WISP_PLAIN=$(BUILD)/wisp PROBE=$(BUILD)/probe.elf \

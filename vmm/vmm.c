@@ -723,6 +723,15 @@ static void *loop_thread(void *arg)
 			break;
 		}
 	}
+	/*
+	 * Tap reads still posted on the ring would keep each tap attached
+	 * after the process is gone, until the kernel's deferred ring
+	 * teardown gets to them: a VM started on the same tap right after
+	 * this one would find it busy. Cancel them now.
+	 */
+	for (unsigned i = 0; i < m->cfg.nnets; i++)
+		if (m->net[i].tap_fd >= 0)
+			net_quiesce(&m->net[i]);
 	metrics_flush(m); /* the last line, on this thread's filter */
 	pthread_mutex_lock(&m->lock);
 	m->exiting = true;
