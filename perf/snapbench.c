@@ -51,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,6 +76,8 @@ static pid_t spawn_wisp(const char *wisp, const char *sock, int out_fd,
 		int null = open("/dev/null", O_RDWR);
 		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
+		/* A bench that dies leaves no VM behind. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(null, 0);
 		dup2(out_fd >= 0 ? out_fd : null, 1);
 		dup2(e >= 0 ? e : null, 2);
