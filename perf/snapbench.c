@@ -66,6 +66,15 @@ static void die(const char *what)
 	exit(1);
 }
 
+/* One figure's line: NAME V... */
+static void series(const char *name, const uint64_t *v, int n)
+{
+	printf("%s", name);
+	for (int i = 0; i < n; i++)
+		printf(" %llu", (unsigned long long)v[i]);
+	printf("\n");
+}
+
 /* wisp --api-sock SOCK, stdout to @out_fd (-1: /dev/null), stderr to @err. */
 static pid_t spawn_wisp(const char *wisp, const char *sock, int out_fd,
                         const char *err)
@@ -241,19 +250,10 @@ static void probe(const char *wisp, const char *kernel, const char *dir,
 		stop(pid);
 		run[i] = logged_run(err);
 	}
-	printf("load");
-	for (int i = 0; i < runs; i++)
-		printf(" %llu", (unsigned long long)load[i]);
-	printf("\ndot");
-	for (int i = 0; i < runs; i++)
-		printf(" %llu", (unsigned long long)dot[i]);
-	printf("\nexec");
-	for (int i = 0; i < runs; i++)
-		printf(" %llu", (unsigned long long)exec[i]);
-	printf("\nrun");
-	for (int i = 0; i < runs; i++)
-		printf(" %llu", (unsigned long long)run[i]);
-	printf("\n");
+	series("load", load, runs);
+	series("dot", dot, runs);
+	series("exec", exec, runs);
+	series("run", run, runs);
 	unlink(sock);
 }
 
@@ -377,10 +377,7 @@ static void qemu(const char *kernel, const char *dir, int runs, unsigned mib)
 		close(out[0]);
 		stop(pid);
 	}
-	printf("exec");
-	for (int i = 0; i < runs; i++)
-		printf(" %llu", (unsigned long long)exec[i]);
-	printf("\n");
+	series("exec", exec, runs);
 	unlink(qmp);
 }
 
@@ -559,16 +556,9 @@ static void linux_loads(const char *wisp, const char *dir, const char *state,
 		stop(pid);
 		run[i] = logged_run(err);
 	}
-	printf("load");
-	for (int i = 0; i < runs; i++)
-		printf(" %llu", (unsigned long long)load[i]);
-	printf("\nrun");
-	for (int i = 0; i < runs; i++)
-		printf(" %llu", (unsigned long long)run[i]);
-	printf("\npong");
-	for (int i = 0; i < runs; i++)
-		printf(" %llu", (unsigned long long)pong[i]);
-	printf("\n");
+	series("load", load, runs);
+	series("run", run, runs);
+	series("pong", pong, runs);
 	unlink(sock);
 }
 

@@ -64,10 +64,12 @@ static int save_msrs(struct vcpu *v, struct x86_vcpu_state *s)
 	return 0;
 }
 
-#define GET(fd, req, p, what)                                                  \
+/* One KVM_GET_* or KVM_SET_* ioctl for vCPU @v: logs and returns -1 if it
+ * fails. */
+#define VCPU_IOCTL(fd, req, p)                                                 \
 	do {                                                                   \
 		if (ioctl(fd, req, p) < 0) {                                   \
-			log_err("vcpu %u: %s: %s", v->id, what,                \
+			log_err("vcpu %u: %s: %s", v->id, #req,                \
 			        strerror(errno));                              \
 			return -1;                                             \
 		}                                                              \
@@ -82,38 +84,29 @@ int x86_vcpu_save(struct vcpu *v, struct x86_vcpu_state *s)
 	int khz;
 
 	memset(s, 0, sizeof(*s));
-	GET(v->fd, KVM_GET_REGS, &s->regs, "KVM_GET_REGS");
-	GET(v->fd, KVM_GET_SREGS, &s->sregs, "KVM_GET_SREGS");
+	VCPU_IOCTL(v->fd, KVM_GET_REGS, &s->regs);
+	VCPU_IOCTL(v->fd, KVM_GET_SREGS, &s->sregs);
 	s->has_xsave =
 	        ioctl(v->vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
 	if (s->has_xsave)
-		GET(v->fd, KVM_GET_XSAVE, &s->xsave, "KVM_GET_XSAVE");
+		VCPU_IOCTL(v->fd, KVM_GET_XSAVE, &s->xsave);
 	else
-		GET(v->fd, KVM_GET_FPU, &s->fpu, "KVM_GET_FPU");
+		VCPU_IOCTL(v->fd, KVM_GET_FPU, &s->fpu);
 	s->has_xcrs =
 	        ioctl(v->vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
 	if (s->has_xcrs)
-		GET(v->fd, KVM_GET_XCRS, &s->xcrs, "KVM_GET_XCRS");
-	GET(v->fd, KVM_GET_DEBUGREGS, &s->debugregs, "KVM_GET_DEBUGREGS");
-	GET(v->fd, KVM_GET_LAPIC, &s->lapic, "KVM_GET_LAPIC");
-	GET(v->fd, KVM_GET_VCPU_EVENTS, &s->events, "KVM_GET_VCPU_EVENTS");
-	GET(v->fd, KVM_GET_MP_STATE, &s->mp_state, "KVM_GET_MP_STATE");
-	GET(v->fd, KVM_GET_CPUID2, &cpuid, "KVM_GET_CPUID2");
+		VCPU_IOCTL(v->fd, KVM_GET_XCRS, &s->xcrs);
+	VCPU_IOCTL(v->fd, KVM_GET_DEBUGREGS, &s->debugregs);
+	VCPU_IOCTL(v->fd, KVM_GET_LAPIC, &s->lapic);
+	VCPU_IOCTL(v->fd, KVM_GET_VCPU_EVENTS, &s->events);
+	VCPU_IOCTL(v->fd, KVM_GET_MP_STATE, &s->mp_state);
+	VCPU_IOCTL(v->fd, KVM_GET_CPUID2, &cpuid);
 	s->ncpuid = cpuid.c.nent;
 	memcpy(s->cpuid, cpuid.e, s->ncpuid * sizeof(s->cpuid[0]));
 	khz = ioctl(v->fd, KVM_GET_TSC_KHZ);
 	s->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
 	return save_msrs(v, s);
 }
-
-#define SET(fd, req, p, what)                                                  \
-	do {                                                                   \
-		if (ioctl(fd, req, p) < 0) {                                   \
-			log_err("vcpu %u: %s: %s", v->id, what,                \
-			        strerror(errno));                              \
-			return -1;                                             \
-		}                                                              \
-	} while (0)
 
 int x86_vcpu_restore(struct vcpu *v, const struct x86_vcpu_state *s)
 {
@@ -133,23 +126,23 @@ int x86_vcpu_restore(struct vcpu *v, const struct x86_vcpu_state *s)
 	cpuid.c.nent = s->ncpuid;
 	memcpy(cpuid.e, s->cpuid, s->ncpuid * sizeof(s->cpuid[0]));
 	/* CPUID first: it decides which MSRs and XSAVE state exist. */
-	SET(v->fd, KVM_SET_CPUID2, &cpuid, "KVM_SET_CPUID2");
+	VCPU_IOCTL(v->fd, KVM_SET_CPUID2, &cpuid);
 	/* The guest's TSC runs at the rate it booted with, where KVM can. */
 	if (s->tsc_khz && ioctl(v->fd, KVM_GET_TSC_KHZ) != (int)s->tsc_khz &&
 	    ioctl(v->fd, KVM_SET_TSC_KHZ, s->tsc_khz) < 0)
 		log_warn("vcpu %u: cannot set the TSC to %u kHz: %s", v->id,
 		         s->tsc_khz, strerror(errno));
-	SET(v->fd, KVM_SET_MP_STATE, &s->mp_state, "KVM_SET_MP_STATE");
-	SET(v->fd, KVM_SET_REGS, &s->regs, "KVM_SET_REGS");
-	SET(v->fd, KVM_SET_SREGS, &s->sregs, "KVM_SET_SREGS");
+	VCPU_IOCTL(v->fd, KVM_SET_MP_STATE, &s->mp_state);
+	VCPU_IOCTL(v->fd, KVM_SET_REGS, &s->regs);
+	VCPU_IOCTL(v->fd, KVM_SET_SREGS, &s->sregs);
 	if (s->has_xsave)
-		SET(v->fd, KVM_SET_XSAVE, &s->xsave, "KVM_SET_XSAVE");
+		VCPU_IOCTL(v->fd, KVM_SET_XSAVE, &s->xsave);
 	else
-		SET(v->fd, KVM_SET_FPU, &s->fpu, "KVM_SET_FPU");
+		VCPU_IOCTL(v->fd, KVM_SET_FPU, &s->fpu);
 	if (s->has_xcrs)
-		SET(v->fd, KVM_SET_XCRS, &s->xcrs, "KVM_SET_XCRS");
-	SET(v->fd, KVM_SET_DEBUGREGS, &s->debugregs, "KVM_SET_DEBUGREGS");
-	SET(v->fd, KVM_SET_LAPIC, &s->lapic, "KVM_SET_LAPIC");
+		VCPU_IOCTL(v->fd, KVM_SET_XCRS, &s->xcrs);
+	VCPU_IOCTL(v->fd, KVM_SET_DEBUGREGS, &s->debugregs);
+	VCPU_IOCTL(v->fd, KVM_SET_LAPIC, &s->lapic);
 	memset(&msrs, 0, sizeof(msrs));
 	msrs.m.nmsrs = s->nmsrs;
 	memcpy(msrs.e, s->msrs, s->nmsrs * sizeof(s->msrs[0]));
@@ -161,7 +154,7 @@ int x86_vcpu_restore(struct vcpu *v, const struct x86_vcpu_state *s)
 		                                        : 0);
 		return -1;
 	}
-	SET(v->fd, KVM_SET_VCPU_EVENTS, &s->events, "KVM_SET_VCPU_EVENTS");
+	VCPU_IOCTL(v->fd, KVM_SET_VCPU_EVENTS, &s->events);
 	return 0;
 }
 
