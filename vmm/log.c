@@ -142,9 +142,8 @@ int log_ratelimit_ok(struct log_ratelimit *rl, enum log_level level)
 		        (unsigned)MIN((uint64_t)rl->burst, rl->tokens + refill);
 		rl->last_us = now;
 		if (rl->suppressed && rl->tokens) {
-			log_msg(level, __FILE__, __LINE__,
-			        "%u similar messages suppressed",
-			        rl->suppressed);
+			log_at(level, "%u similar messages suppressed",
+			       rl->suppressed);
 			rl->suppressed = 0;
 		}
 	}

@@ -46,6 +46,8 @@ void log_msg(enum log_level level, const char *file, int line, const char *fmt,
 #define log_warn(...)  log_msg(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
+/* At a level chosen at run time. */
+#define log_at(level, ...) log_msg(level, __FILE__, __LINE__, __VA_ARGS__)
 
 /*
  * A token bucket for messages a guest can provoke at will: at most

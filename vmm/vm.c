@@ -56,8 +56,7 @@ static int check_caps(struct vm *vm, enum log_level lvl)
 
 	for (size_t i = 0; i < ARRAY_SIZE(need); i++) {
 		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, need[i].cap) <= 0) {
-			log_msg(lvl, __FILE__, __LINE__,
-			        "/dev/kvm lacks KVM_CAP_%s", need[i].name);
+			log_at(lvl, "/dev/kvm lacks KVM_CAP_%s", need[i].name);
 			return -1;
 		}
 	}
@@ -96,23 +95,20 @@ static int open_vm(struct vm *vm, enum log_level lvl)
 	vm->pvm = vm_host_is_pvm();
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
-		log_msg(lvl, __FILE__, __LINE__, "/dev/kvm: %s",
-		        strerror(errno));
+		log_at(lvl, "/dev/kvm: %s", strerror(errno));
 		return -1;
 	}
 	ret = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (ret != KVM_API_VERSION) {
-		log_msg(lvl, __FILE__, __LINE__,
-		        "/dev/kvm: API version %d, need %d", ret,
-		        KVM_API_VERSION);
+		log_at(lvl, "/dev/kvm: API version %d, need %d", ret,
+		       KVM_API_VERSION);
 		return -1;
 	}
 	if (check_caps(vm, lvl) < 0)
 		return -1;
 	ret = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (ret <= 0) {
-		log_msg(lvl, __FILE__, __LINE__, "KVM_GET_VCPU_MMAP_SIZE: %s",
-		        strerror(errno));
+		log_at(lvl, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
 		return -1;
 	}
 	vm->run_size = (size_t)ret;
@@ -120,8 +116,7 @@ static int open_vm(struct vm *vm, enum log_level lvl)
 		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	while (vm->vm_fd < 0 && errno == EINTR);
 	if (vm->vm_fd < 0) {
-		log_msg(lvl, __FILE__, __LINE__, "KVM_CREATE_VM: %s",
-		        strerror(errno));
+		log_at(lvl, "KVM_CREATE_VM: %s", strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -170,8 +170,8 @@ int x86_cpuid_fetch(struct vm *vm, enum log_level lvl)
 			break;
 		free(c);
 		if (errno != E2BIG || nent >= 4096) {
-			log_msg(lvl, __FILE__, __LINE__,
-			        "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+			log_at(lvl, "KVM_GET_SUPPORTED_CPUID: %s",
+			       strerror(errno));
 			return -1;
 		}
 		nent *= 2;
