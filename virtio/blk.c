@@ -99,8 +99,10 @@ static void on_done(struct uring_req *ur, int res)
 
 	pthread_mutex_lock(&b->t.lock);
 	b->inflight--;
-	if (r->gen != b->gen) {
-		r->busy = false; /* the driver reset the device meanwhile */
+	if (!vq_current(&b->t.vq[0], r->gen)) {
+		/* The driver reset the device meanwhile: the request and the
+		 * ring it came from are gone. */
+		r->busy = false;
 	} else {
 		finish(b, r,
 		       res >= 0 && (uint64_t)res == r->expect
@@ -133,6 +135,15 @@ static int start(struct blk *b, struct blk_req *r, uint32_t type,
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
 	case VIRTIO_BLK_T_OUT:
+		/*
+		 * The data must go the way the request says: a read's buffers
+		 * device-writable (after the header, nothing readable), a
+		 * write's device-readable (before the status, nothing
+		 * writable but the status). Otherwise it would be answered as a
+		 * success that moved no data.
+		 */
+		if (wr ? c->nin != 1 : c->out_len != HDR_SIZE)
+			return VIRTIO_BLK_S_IOERR;
 		if (wr)
 			r->niov = iov_slice(c->iov, c->nout, HDR_SIZE, 0,
 			                    r->iov, &len);
@@ -277,7 +288,7 @@ static bool take(struct blk *b, const struct vq_chain *c, bool *completed)
 		.blk = b,
 		.busy = true,
 		.head = c->head,
-		.gen = b->gen,
+		.gen = vq_gen(&b->t.vq[0]),
 		.status = (uint8_t *)last->iov_base + last->iov_len - 1,
 	};
 	st = start(b, r, type, sector, c);
@@ -348,11 +359,9 @@ static void blk_reset(struct virtio_mmio *t)
 	struct blk *b = t->dev;
 
 	/* Requests in flight finish into guest RAM (still mapped) but are
-	 * not reported: their generation no longer matches. */
-	if (b) {
-		b->gen++;
+	 * not reported: the queue's generation no longer matches. */
+	if (b)
 		b->holding = false;
-	}
 }
 
 static const struct virtio_ops blk_ops = {

@@ -27,7 +27,7 @@ struct blk_req {
 	struct blk *blk;
 	bool busy;
 	uint16_t head;
-	uint32_t gen;     /* device generation when it was taken */
+	uint32_t gen;     /* its queue's generation when it was taken */
 	uint8_t *status;  /* the guest's status byte */
 	uint32_t written; /* bytes written into the chain on success */
 	uint64_t expect;  /* bytes the operation must move */
@@ -73,7 +73,6 @@ struct blk {
 	bool read_only, direct;
 	char id[BLK_ID_LEN];
 	struct virtio_blk_config cfg;
-	uint32_t gen; /* bumped by reset: stale completions are dropped */
 	unsigned inflight;
 	struct blk_stats stats, reported; /* reported: at the last flush */
 	struct vq_chain chain;            /* scratch for vq_pop() */

@@ -121,12 +121,35 @@ static void write_status(struct virtio_mmio *t, uint32_t v)
 		virtio_mmio_needs_reset(t, "device failed to start");
 }
 
+/*
+ * May the driver write the queue registers now? Only while it sets the
+ * device up: after FEATURES_OK and before DRIVER_OK (virtio 1.2, 3.1.1),
+ * as Firecracker allows. Once DRIVER_OK is set the rings are frozen:
+ * requests in flight hold pointers into them, and a ring moved or
+ * resized under a completion would be written out of bounds. A reset
+ * (status 0) is the only way back. Later writes are ignored and counted.
+ */
+static bool queue_writable(struct virtio_mmio *t)
+{
+	uint32_t s = t->status;
+
+	if ((s & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	    !(s & (VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_FAILED |
+	           VIRTIO_CONFIG_S_NEEDS_RESET)))
+		return true;
+	t->queue_writes_ignored++;
+	log_limited(&t->rl, LOG_WARN,
+	            "%s: queue register written with status 0x%x; ignored",
+	            t->ops->name, s);
+	return false;
+}
+
 static void set_addr(struct virtio_mmio *t, uint64_t *field, bool high,
                      uint32_t v)
 {
 	struct vq *q = cur_vq(t);
 
-	if (!q || q->s.ready)
+	if (!q || !queue_writable(t) || q->s.ready)
 		return; /* 4.2.2.2: only while the queue is not ready */
 	*field = high ? (*field & 0xffffffffULL) | ((uint64_t)v << 32)
 	              : (*field & ~0xffffffffULL) | v;
@@ -136,10 +159,10 @@ static void queue_ready(struct virtio_mmio *t, uint32_t v)
 {
 	struct vq *q = cur_vq(t);
 
-	if (!q)
+	if (!q || !queue_writable(t))
 		return;
 	if (!v) {
-		q->s.ready = false;
+		vq_deactivate(q);
 		return;
 	}
 	if (q->s.ready)
@@ -178,7 +201,7 @@ static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v)
 		t->queue_sel = v;
 		break;
 	case VIRTIO_MMIO_QUEUE_NUM:
-		if (q && !q->s.ready)
+		if (q && queue_writable(t) && !q->s.ready)
 			q->s.num = (uint16_t)MIN(v, 0xffffu);
 		break;
 	case VIRTIO_MMIO_QUEUE_READY:

@@ -62,6 +62,8 @@ struct virtio_mmio {
 	uint32_t isr;
 	uint32_t config_gen;
 	uint64_t withheld; /* device features this instance does not offer */
+	/* Queue register writes outside setup, ignored (queue_writable). */
+	uint64_t queue_writes_ignored;
 	struct vq vq[VIRTIO_MMIO_MAX_QUEUE];
 
 	int irq_fd;                           /* KVM_IRQFD, or polled */

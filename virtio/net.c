@@ -79,12 +79,41 @@ static void rx_fill(struct net *n);
 static void rx_drop_held(struct net *n)
 {
 	n->nheld = n->nheld_iov = 0;
+	memset(n->rx_taken, 0, sizeof(n->rx_taken));
+}
+
+/*
+ * The device holds head @h (in the pool or in a read) until it is used.
+ * A driver that posts a head again before it came back breaks the ring:
+ * with it refused, the chains held never outnumber the queue's heads,
+ * and held[] cannot overflow.
+ */
+static bool rx_take_head(struct net *n, uint16_t h)
+{
+	if (n->rx_taken[h]) {
+		virtio_mmio_needs_reset(&n->t, "receive head posted again "
+		                               "while the device holds it");
+		return false;
+	}
+	n->rx_taken[h] = true;
+	return true;
 }
 
 /* Put chain @c (its iovecs at @iov) at the front of the pool. */
 static void pool_unget(struct net *n, const struct net_rxchain *c,
                        const struct iovec *iov)
 {
+	/*
+	 * Heads are distinct, so held[] has room; the iovecs may not fit
+	 * for a driver that posts hundreds of tiny buffers a chain. The
+	 * chain is then dropped and the device stops until reset.
+	 */
+	if (n->nheld == VQ_MAX_SIZE || n->nheld_iov + c->niov > NET_RX_IOV) {
+		n->rx_taken[c->head] = false;
+		virtio_mmio_needs_reset(&n->t, "receive buffers too "
+		                               "fragmented to hold");
+		return;
+	}
 	memmove(n->held + 1, n->held, n->nheld * sizeof(n->held[0]));
 	memmove(n->rx_iov + c->niov, n->rx_iov,
 	        n->nheld_iov * sizeof(n->rx_iov[0]));
@@ -140,6 +169,8 @@ static int read_take(struct net *n, struct net_rxread *r)
 			                         "than the header");
 			return -1;
 		}
+		if (!rx_take_head(n, c->head))
+			return -1;
 		h = (struct net_rxchain){ c->head, 0, c->nin, c->in_len };
 		iov = c->iov;
 	}
@@ -192,7 +223,7 @@ static bool read_build(struct net *n, struct net_rxread *r, unsigned taken)
 	 * Short of a largest frame: wait for more buffers, unless the read
 	 * is full or every chain of the queue is taken already.
 	 */
-	if (ret == 1 && taken + r->nchain + n->nheld < n->t.vq[NET_RXQ].s.num) {
+	if (ret == 1 && taken + r->nchain + n->nheld < n->t.vq[NET_RXQ].size) {
 		read_unget(n, r, 0);
 		return false;
 	}
@@ -212,6 +243,7 @@ static void rx_deliver(struct net *n, struct net_rxread *r, uint64_t len)
 		uint64_t take = MIN(left, r->chain[k].len);
 
 		vq_push(q, r->chain[k].head, (uint32_t)take);
+		n->rx_taken[r->chain[k].head] = false;
 		left -= take;
 		k++;
 	}
@@ -258,7 +290,7 @@ static void on_rx_done(struct uring_req *ur, int res)
 	pthread_mutex_lock(&n->t.lock);
 	n->rx_inflight--;
 	n->rx_busy = n->rx_inflight > 0;
-	if (r->gen != n->gen || !n->active) {
+	if (!vq_current(&n->t.vq[NET_RXQ], r->gen) || !n->active) {
 		/* The driver reset the device meanwhile: its chains are gone.
 		 */
 	} else if (res >= NET_HDR_LEN + NET_ETH_HLEN) {
@@ -329,7 +361,7 @@ static void rx_fill(struct net *n)
 		io_uring_prep_readv(sqe, n->tap_fd, r->iov, r->niov, 0);
 		if (i + 1 < nread)
 			sqe->flags |= IOSQE_IO_HARDLINK;
-		r->gen = n->gen;
+		r->gen = vq_gen(&n->t.vq[NET_RXQ]);
 	}
 	n->rx_inflight = nread;
 	n->rx_busy = nread > 0;
@@ -342,7 +374,7 @@ static void rx_fill(struct net *n)
  */
 static void rx_cancel_stale(struct net *n)
 {
-	if (!n->rx_busy || n->rd[0].gen == n->gen)
+	if (!n->rx_busy || vq_current(&n->t.vq[NET_RXQ], n->rd[0].gen))
 		return;
 	uring_cancel_fd(n->uring, n->tap_fd);
 	rl_timer_arm(&n->rx_timer, 1000 * 1000);
@@ -371,7 +403,7 @@ static void on_tx_done(struct uring_req *ur, int res)
 	pthread_mutex_lock(&n->t.lock);
 	n->tx_inflight--;
 	r->busy = false;
-	if (r->gen == n->gen) {
+	if (vq_current(&n->t.vq[NET_TXQ], r->gen)) {
 		if (res == (int)(r->frame + NET_HDR_LEN)) {
 			n->stats.tx_packets_count++;
 			n->stats.tx_bytes_count += r->frame;
@@ -474,7 +506,7 @@ static struct net_txreq *tx_prepare(struct net *n, const struct vq_chain *c,
 		.net = n,
 		.busy = true,
 		.head = c->head,
-		.gen = n->gen,
+		.gen = vq_gen(&n->t.vq[NET_TXQ]),
 	};
 	frame = c->out_len >= NET_HDR_LEN ? c->out_len - NET_HDR_LEN : 0;
 	if (c->out_len < NET_HDR_LEN ||
@@ -621,7 +653,6 @@ static void net_reset(struct virtio_mmio *t)
 
 	if (!n)
 		return; /* the transport's own reset at init */
-	n->gen++;
 	n->active = false;
 	rx_drop_held(n);
 	/* A throttled frame was never sent: its slot is free again. */
@@ -763,7 +794,7 @@ int net_restore(struct net *n, const struct net_snap *s, char *err,
 
 	pthread_mutex_lock(&n->t.lock);
 	if (s->npool > VQ_MAX_SIZE ||
-	    (s->npool && (!rxq->s.ready || s->npool > rxq->s.num))) {
+	    (s->npool && (!rxq->s.ready || s->npool > rxq->size))) {
 		snprintf(err, errlen, "net '%s': %u held receive chains", n->id,
 		         s->npool);
 		goto out;
@@ -774,13 +805,15 @@ int net_restore(struct net *n, const struct net_snap *s, char *err,
 
 		if (vq_chain_at(rxq, n->t.vm, s->pool[i], &n->chain) < 0 ||
 		    n->chain.nout || n->chain.in_len < NET_HDR_LEN ||
-		    n->nheld_iov + n->chain.nin > NET_RX_IOV) {
+		    n->nheld_iov + n->chain.nin > NET_RX_IOV ||
+		    n->rx_taken[n->chain.head]) {
 			snprintf(err, errlen, "net '%s': held chain %u: %s",
 			         n->id, s->pool[i],
 			         rxq->error ? rxq->error
 			                    : "not a receive buffer");
 			goto out;
 		}
+		n->rx_taken[n->chain.head] = true;
 		h = &n->held[n->nheld++];
 		*h = (struct net_rxchain){ n->chain.head, n->nheld_iov,
 			                   n->chain.nin, n->chain.in_len };

@@ -112,8 +112,7 @@ struct net {
 	bool is_tap; /* offloads are set on it (net_attach: any fd) */
 	char id[32], tap[16];
 	struct virtio_net_config cfg;
-	uint32_t gen; /* bumped by reset: stale completions are dropped */
-	bool active;  /* DRIVER_OK seen: serve the queues */
+	bool active; /* DRIVER_OK seen: serve the queues */
 	bool mrg, guest_csum;
 	unsigned offload;   /* TUN_F_* the driver accepted */
 	bool offload_dirty; /* not set on the tap yet */
@@ -128,6 +127,7 @@ struct net {
 	bool quiesced;   /* a snapshot is being taken: no reads */
 	unsigned nheld, nheld_iov;
 	struct net_rxchain held[VQ_MAX_SIZE];
+	bool rx_taken[VQ_MAX_SIZE]; /* heads in the pool or in a read */
 	struct iovec rx_iov[NET_RX_IOV];
 
 	/* Transmit: one request per head; @tx_wait is throttled, or -1. */

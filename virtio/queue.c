@@ -1,6 +1,5 @@
 #include "queue.h"
 #include "vm.h"
-#include "vm.h"
 
 #include <string.h>
 
@@ -28,8 +27,11 @@ static size_t used_size(uint16_t num)
 
 void vq_reset(struct vq *q, uint16_t num)
 {
+	uint32_t gen = q->gen;
+
 	memset(q, 0, sizeof(*q));
 	q->s.num = num;
+	q->gen = gen + 1;
 }
 
 static int broken(struct vq *q, const char *why)
@@ -40,9 +42,12 @@ static int broken(struct vq *q, const char *why)
 
 int vq_activate(struct vq *q, const struct vm *vm)
 {
-	q->vm = vm;
 	uint16_t num = q->s.num;
 
+	q->vm = vm;
+	q->gen++;
+	q->desc = q->avail = q->used = NULL;
+	q->size = 0;
 	if (!num || num > VQ_MAX_SIZE || (num & (num - 1)))
 		return broken(q, "queue size is not a power of two up to 256"),
 		       -1;
@@ -52,9 +57,20 @@ int vq_activate(struct vq *q, const struct vm *vm)
 	q->desc = vm_gpa(vm, q->s.desc_gpa, (uint64_t)num * DESC_SIZE);
 	q->avail = vm_gpa(vm, q->s.avail_gpa, avail_size(num));
 	q->used = vm_gpa(vm, q->s.used_gpa, used_size(num));
-	if (!q->desc || !q->avail || !q->used)
+	if (!q->desc || !q->avail || !q->used) {
+		q->desc = q->avail = q->used = NULL;
 		return broken(q, "ring outside guest RAM"), -1;
+	}
+	q->size = num;
 	return 0;
+}
+
+void vq_deactivate(struct vq *q)
+{
+	q->s.ready = false;
+	q->desc = q->avail = q->used = NULL;
+	q->size = 0;
+	q->gen++;
 }
 
 struct desc {
@@ -136,7 +152,7 @@ static int walk_indirect(struct vq *q, const struct vm *vm, struct vq_chain *c,
 int vq_chain_at(struct vq *q, const struct vm *vm, uint16_t head,
                 struct vq_chain *c)
 {
-	uint16_t num = q->s.num, i;
+	uint16_t num = q->size, i;
 
 	if (!q->s.ready || !q->desc || head >= num)
 		return broken(q, "head index out of range");
@@ -168,7 +184,7 @@ int vq_chain_at(struct vq *q, const struct vm *vm, uint16_t head,
 
 enum vq_pop_result vq_pop(struct vq *q, const struct vm *vm, struct vq_chain *c)
 {
-	uint16_t num = q->s.num, avail_idx, head;
+	uint16_t num = q->size, avail_idx, head;
 
 	if (!q->s.ready || !q->desc)
 		return VQ_EMPTY;
@@ -191,9 +207,12 @@ enum vq_pop_result vq_pop(struct vq *q, const struct vm *vm, struct vq_chain *c)
 
 void vq_push(struct vq *q, uint16_t head, uint32_t len)
 {
-	uint8_t *e = q->used + 4 + 8 * (size_t)(q->s.used_idx % q->s.num);
+	uint8_t *e;
 	uint32_t id = head;
 
+	if (!q->used)
+		return;
+	e = q->used + 4 + 8 * (size_t)(q->s.used_idx % q->size);
 	memcpy(e, &id, 4);
 	memcpy(e + 4, &len, 4);
 	q->s.used_idx++;
@@ -206,6 +225,8 @@ bool vq_publish(struct vq *q)
 	uint16_t old = q->s.signalled_used, now = q->s.used_idx;
 	bool valid = q->s.signalled_valid;
 
+	if (!q->used)
+		return false;
 	/* The entries must be visible before the index that covers them. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	st16(q->used + 2, now);
@@ -219,15 +240,18 @@ bool vq_publish(struct vq *q)
 	q->s.signalled_valid = true;
 	if (!valid)
 		return true;
-	return vq_need_event(ld16(q->avail + 4 + 2 * (size_t)q->s.num), now,
+	return vq_need_event(ld16(q->avail + 4 + 2 * (size_t)q->size), now,
 	                     old);
 }
 
 bool vq_enable_notify(struct vq *q)
 {
-	uint8_t *p = q->event_idx ? q->used + 4 + 8 * (size_t)q->s.num
-	                          : q->used; /* avail_event, or the flags */
+	uint8_t *p;
 
+	if (!q->used)
+		return false;
+	/* avail_event, or the flags */
+	p = q->event_idx ? q->used + 4 + 8 * (size_t)q->size : q->used;
 	st16(p, q->event_idx ? q->s.last_avail : 0); /* flags: no NO_NOTIFY */
 	if (q->vm)
 		vm_mark_dirty(q->vm, p, 2);

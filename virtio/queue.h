@@ -53,10 +53,24 @@ struct vq {
 	struct vq_state s;
 	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool indirect;  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
-	/* Host views of the rings, derived from s by vq_activate(). */
+	/*
+	 * Host views of the rings and the size they were mapped for, set
+	 * together by vq_activate(): every index into a ring is taken modulo
+	 * @size, never modulo the QueueNum register (s.num), so nothing the
+	 * driver writes later can make an index reach past what was mapped.
+	 * NULL and 0 while the queue is not live.
+	 */
 	uint8_t *desc;
 	uint8_t *avail;
 	uint8_t *used;
+	uint16_t size;
+	/*
+	 * Bumped by every vq_reset() and vq_activate(): a request records it
+	 * when it takes a chain (vq_gen()) and its completion touches the
+	 * ring only if vq_current() still holds, so a reset or a ring set up
+	 * anew between the two is never written with a stale entry.
+	 */
+	uint32_t gen;
 	const char *error;   /* why the queue broke */
 	const struct vm *vm; /* its guest RAM, for the dirty log */
 };
@@ -71,7 +85,10 @@ struct vq_chain {
 
 enum vq_pop_result { VQ_BROKEN = -1, VQ_EMPTY = 0, VQ_CHAIN = 1 };
 
-/* Reset to the state after device reset (size @num, nothing mapped). */
+/*
+ * Reset to the state after device reset (QueueNum @num, nothing mapped);
+ * the generation moves on, so completions of the old queue are dropped.
+ */
 void vq_reset(struct vq *q, uint16_t num);
 
 /*
@@ -79,6 +96,9 @@ void vq_reset(struct vq *q, uint16_t num);
  * guest RAM) and map them. Returns 0, or -1 with q->error set.
  */
 int vq_activate(struct vq *q, const struct vm *vm);
+
+/* QueueReady = 0: unmap the rings; the registers keep their values. */
+void vq_deactivate(struct vq *q);
 
 /*
  * Take the next available chain into @c. VQ_EMPTY when the driver has
@@ -97,13 +117,32 @@ enum vq_pop_result vq_pop(struct vq *q, const struct vm *vm,
 int vq_chain_at(struct vq *q, const struct vm *vm, uint16_t head,
                 struct vq_chain *c);
 
-/* Put @head on the used ring with @len bytes written; not yet visible. */
+/* The queue's generation now: record it with a request taken from it. */
+static inline uint32_t vq_gen(const struct vq *q)
+{
+	return q->gen;
+}
+
+/*
+ * Is the queue live and still the one a request taken at generation
+ * @gen came from? A completion checks this before vq_push().
+ */
+static inline bool vq_current(const struct vq *q, uint32_t gen)
+{
+	return q->used && q->gen == gen;
+}
+
+/*
+ * Put @head on the used ring with @len bytes written; not yet visible.
+ * A no-op on a queue that is not live (reset meanwhile).
+ */
 void vq_push(struct vq *q, uint16_t head, uint32_t len);
 
 /*
  * Make pushed entries visible (release barrier, then used->idx) and say
  * whether the driver wants an interrupt for them (EVENT_IDX or
- * NO_INTERRUPT). Call once per batch.
+ * NO_INTERRUPT). Call once per batch. On a queue that is not live
+ * (reset meanwhile) it does nothing and returns false.
  */
 bool vq_publish(struct vq *q);
 

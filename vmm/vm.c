@@ -133,6 +133,39 @@ int vm_prepare(struct vm *vm)
 	return 0;
 }
 
+/*
+ * Guest RAM sits between two PROT_NONE guard regions of its own
+ * reservation, so a device bug that runs past either end of guest RAM
+ * faults at once instead of writing into the VMM's heap. The guards are
+ * 2 MiB, which also keeps huge-page RAM 2 MiB aligned; they cost address
+ * space only. @flags and @fd are the RAM mapping's (anonymous, huge
+ * pages, or a snapshot's memory file).
+ */
+static int map_guarded(struct vm *vm, int flags, int fd)
+{
+	uint64_t size = vm->mem_size + 3 * VM_GUARD_SIZE;
+	uint8_t *map, *ram;
+
+	map = mmap(NULL, size, PROT_NONE,
+	           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED)
+		return -1;
+	ram = (uint8_t *)ALIGN_UP((uintptr_t)map + VM_GUARD_SIZE,
+	                          VM_GUARD_SIZE);
+	if (mmap(ram, vm->mem_size, PROT_READ | PROT_WRITE, flags | MAP_FIXED,
+	         fd, 0) == MAP_FAILED) {
+		int e = errno;
+
+		munmap(map, size);
+		errno = e;
+		return -1;
+	}
+	vm->mem_map = map;
+	vm->mem_map_size = size;
+	vm->mem = ram;
+	return 0;
+}
+
 int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus,
               const struct vm_mem *mem)
 {
@@ -181,10 +214,7 @@ int vm_create(struct vm *vm, uint64_t mem_mib, unsigned nvcpus,
 			return -1;
 		}
 	}
-	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE, flags,
-	               mem->file_fd >= 0 ? mem->file_fd : -1, 0);
-	if (vm->mem == MAP_FAILED) {
-		vm->mem = NULL;
+	if (map_guarded(vm, flags, mem->file_fd) < 0) {
 		log_err("cannot map %llu MiB of guest memory%s: %s",
 		        (unsigned long long)mem_mib,
 		        huge ? " in 2 MiB huge pages (are there enough in "
@@ -306,9 +336,10 @@ void vm_destroy(struct vm *vm)
 	vm->vcpus = NULL;
 	vm->nvcpus = 0;
 	vm->cpuid = NULL;
-	if (vm->mem)
-		munmap(vm->mem, vm->mem_size);
-	vm->mem = NULL;
+	if (vm->mem_map)
+		munmap(vm->mem_map, vm->mem_map_size);
+	vm->mem = vm->mem_map = NULL;
+	vm->mem_map_size = 0;
 	vm->mem_size = vm->low_size = 0;
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);

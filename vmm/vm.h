@@ -22,6 +22,8 @@ struct config;
  */
 #define VM_MMIO_HOLE_START 0xc0000000ULL
 #define VM_MMIO_HOLE_END   0x100000000ULL
+/* PROT_NONE guard on each side of guest RAM in the host mapping. */
+#define VM_GUARD_SIZE (2ULL << 20)
 
 struct vcpu {
 	struct vm *vm;
@@ -40,6 +42,9 @@ struct vm {
 	size_t run_size; /* bytes of the kvm_run mapping */
 	uint8_t *mem;    /* host view of all guest RAM */
 	uint64_t mem_size;
+	/* The reservation around it: guard pages on both sides of mem. */
+	uint8_t *mem_map;
+	uint64_t mem_map_size;
 	uint64_t low_size;      /* RAM below VM_MMIO_HOLE_START */
 	bool dirty_log;         /* the slots log written pages */
 	uint64_t restore_t0_us; /* when the snapshot load began, or 0 */

@@ -313,3 +313,93 @@ void scenario_blk_bench(const struct boot *b)
 		fail("bench image must be at least 2 MiB");
 	run_user(bench_user, &bench, bench_report);
 }
+
+/*
+ * blk-requeue: an attacker's ordering. Reads are in flight (cache=none
+ * makes them slow enough) when the driver rewrites the queue registers:
+ * QueueReady 0, QueueNum 0 or larger than the ring, another used ring,
+ * QueueReady 1. The device must ignore the writes, finish every read
+ * into the ring set up at DRIVER_OK and go on; the VMM must live. Then
+ * the same with a reset while reads are in flight, and reads and writes
+ * whose data buffers point the wrong way (refused with IOERR).
+ */
+static void requeue_round(uint32_t num)
+{
+	uint32_t id, len, done = 0;
+
+	for (unsigned s = 0; s < BIG_SLOT; s++) {
+		*(uint32_t *)bhdr[s] = T_IN;
+		*(uint64_t *)(bhdr[s] + 8) = 0;
+		bstat[s] = 0xff;
+		desc[3 * s] = (struct vdesc){ (uintptr_t)bhdr[s], 16, F_NEXT,
+			                      (uint16_t)(3 * s + 1) };
+		desc[3 * s + 1] = (struct vdesc){ (uintptr_t)bigbuf[s], 4096,
+			                          F_NEXT | F_WRITE,
+			                          (uint16_t)(3 * s + 2) };
+		desc[3 * s + 2] =
+		        (struct vdesc){ (uintptr_t)&bstat[s], 1, F_WRITE, 0 };
+		vring_post(&ring, (uint16_t)(3 * s));
+	}
+	vdev_notify(&dev, 0);
+	for (volatile unsigned spin = 0; spin < 2000; spin++)
+		;
+	vdev_wr(&dev, VIO_QUEUE_SEL, 0);
+	vdev_wr(&dev, VIO_QUEUE_READY, 0);
+	vdev_wr(&dev, VIO_QUEUE_NUM, num);
+	vdev_wr(&dev, VIO_USED, (uint32_t)(uintptr_t)bigbuf[BIG_SLOT - 1]);
+	vdev_wr(&dev, VIO_QUEUE_READY, 1);
+	if (rd(VIO_QUEUE_READY) != 1)
+		fail("QueueReady changed after DRIVER_OK");
+	for (uint32_t n = 0; done < BIG_SLOT; n++) {
+		if (vring_used(&ring, &id, &len)) {
+			if (id % 3 || id / 3 >= BIG_SLOT ||
+			    bstat[id / 3] != S_OK)
+				fail("requeue: a read did not complete OK");
+			done++;
+		} else if (n == POLL_LIMIT) {
+			fail("requeue: reads lost after the register writes");
+		}
+	}
+	if (rd(VIO_STATUS) & VIO_S_NEEDS_RESET)
+		fail("requeue: the device stopped");
+}
+
+void scenario_blk_requeue(const struct boot *b)
+{
+	find_device(b->cmdline);
+	dev_init();
+	requeue_round(0);
+	requeue_round(256);
+	requeue_round(3);
+	put_str("probe: blk requeue ignored ok\n");
+
+	/* A reset with reads in flight, then a fresh setup serves. */
+	for (unsigned s = 0; s < BIG_SLOT; s++) {
+		*(uint32_t *)bhdr[s] = T_IN;
+		*(uint64_t *)(bhdr[s] + 8) = 8 * s;
+		desc[3 * s] = (struct vdesc){ (uintptr_t)bhdr[s], 16, F_NEXT,
+			                      (uint16_t)(3 * s + 1) };
+		desc[3 * s + 1] = (struct vdesc){ (uintptr_t)bigbuf[s], 4096,
+			                          F_NEXT | F_WRITE,
+			                          (uint16_t)(3 * s + 2) };
+		desc[3 * s + 2] =
+		        (struct vdesc){ (uintptr_t)&bstat[s], 1, F_WRITE, 0 };
+		vring_post(&ring, (uint16_t)(3 * s));
+	}
+	vdev_notify(&dev, 0);
+	vdev_wr(&dev, VIO_STATUS, 0);
+	dev_init();
+	if (request(T_IN, 0, 512, true) != S_OK || !same(buf, "WISPDISK", 8))
+		fail("device did not serve after a reset with reads in flight");
+	put_str("probe: blk reset in flight ok\n");
+
+	/* Data buffers the wrong way round. */
+	if (request(T_IN, 0, 512, false) != S_IOERR)
+		fail("a read into a device-readable buffer was not refused");
+	if (request(T_OUT, 0, 512, true) != S_IOERR)
+		fail("a write from a device-writable buffer was not refused");
+	if (request(T_IN, 0, 512, true) != S_OK || !same(buf, "WISPDISK", 8))
+		fail("sector 0 changed or the device stopped");
+	put_str("probe: blk wrong direction ioerr ok\n");
+	probe_exit(0);
+}

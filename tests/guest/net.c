@@ -268,7 +268,7 @@ static void expect_reset(const struct boot *b, const char *what)
 /*
  * Broken rings must stop the device (NEEDS_RESET) and nothing else;
  * malformed frames are dropped without harm. The host counts the good
- * frames that reach the tap: 5, a seq 0 after each of the 4 recoveries
+ * frames that reach the tap: 6, a seq 0 after each of the 5 recoveries
  * and a seq 1 after the malformed ones.
  */
 void scenario_net_hostile(const struct boot *b)
@@ -294,6 +294,16 @@ void scenario_net_hostile(const struct boot *b)
 	vring_post(&rxq, 0);
 	vdev_notify(&dev, 0);
 	expect_reset(b, "tiny receive buffer");
+
+	/* MRG_RXBUF with tiny buffers, one head posted again while held */
+	net_init(b, NET_F_MRG_RXBUF);
+	for (unsigned k = 0; k < 4; k++) {
+		rxd[0] = (struct vdesc){ (uintptr_t)rxbuf[0], 16, VD_F_WRITE,
+			                 0 };
+		vring_post(&rxq, 0);
+		vdev_notify(&dev, 0);
+	}
+	expect_reset(b, "receive head posted twice");
 
 	/* transmit head out of range */
 	vring_post(&txq, NQ + 5);

@@ -431,6 +431,7 @@ static const struct {
 	{ "blk-rw", scenario_blk_rw },
 	{ "blk-ro", scenario_blk_ro },
 	{ "blk-hostile", scenario_blk_hostile },
+	{ "blk-requeue", scenario_blk_requeue },
 	{ "blk-bench", scenario_blk_bench },
 	{ "net-tx", scenario_net_tx },
 	{ "net-rx", scenario_net_rx },

@@ -75,6 +75,7 @@ void scenario_blk_ro(const struct boot *b);
 void count_blk_init(const struct boot *b);
 void count_blk_step(uint64_t n);
 void scenario_blk_hostile(const struct boot *b);
+void scenario_blk_requeue(const struct boot *b);
 void scenario_blk_bench(const struct boot *b);
 
 /* virtio-net scenarios (net.c): the first virtio-net device. */

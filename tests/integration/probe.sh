@@ -169,10 +169,12 @@ run_wisp 60 --config "$TMP/blk.ini"
 t1=$(date +%s.%N)
 expect_rc "blk rate limit" 0
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-if awk -v t="$secs" 'BEGIN { exit !(t >= 1.9 && t <= 3.5) }'; then
-	ok "blk rate limit: 300 requests at 100/s took $secs s (want about 2)"
+# At least 2 s is the limiter's doing; the upper bound only says the
+# queue was resumed (the exact figure depends on the host's load).
+if awk -v t="$secs" 'BEGIN { exit !(t >= 1.9 && t <= 15) }'; then
+	ok "blk rate limit: 300 requests at 100/s took $secs s (at least 1.9)"
 else
-	bad "blk rate limit" "300 requests at 100/s took $secs s, want 1.9 to 3.5"
+	bad "blk rate limit" "300 requests at 100/s took $secs s, want 1.9 to 15"
 fi
 cp "$TMP/disk.keep" "$TMP/disk.img"
 blk_probe blk-hostile no
@@ -182,6 +184,14 @@ for what in "head out of range" "descriptor loop" "buffer outside RAM" "4 GiB bu
 done
 expect_line "hostile rings" out '^probe: blk-hostile ok$'
 expect_line "hostile rings" err 'virtio-blk: loop in a descriptor chain; device needs reset'
+# Queue registers rewritten with reads in flight (O_DIRECT keeps them in
+# flight), a reset with reads in flight, data buffers the wrong way.
+blk_probe blk-requeue no none
+expect_rc "blk requeue" 0
+expect_line "blk requeue" out '^probe: blk requeue ignored ok$'
+expect_line "blk requeue" out '^probe: blk reset in flight ok$'
+expect_line "blk requeue" out '^probe: blk wrong direction ioerr ok$'
+expect_line "blk requeue" err 'queue register written with status 0xf; ignored'
 
 # virtio-vsock through the probe's own driver, with tests/vsock_host.c as
 # the host program a Firecracker user would write.

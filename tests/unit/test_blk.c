@@ -237,6 +237,116 @@ START_TEST(malformed_request_needs_reset)
 }
 END_TEST
 
+/* Post a read of sector 1 into DATA and kick; io_uring has not run. */
+static void post_read_no_wait(void)
+{
+	uint8_t hdr[16] = { 0 };
+	uint32_t type = VIRTIO_BLK_T_IN;
+	uint64_t sector = 1;
+
+	memcpy(hdr, &type, 4);
+	memcpy(hdr + 8, &sector, 8);
+	memcpy(vm.mem + HDR, hdr, 16);
+	vm.mem[STAT] = 0xff;
+	fake_desc(&vm, DESC, 0, HDR, 16, VRING_DESC_F_NEXT, 1);
+	fake_desc(&vm, DESC, 1, DATA, 512,
+	          VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
+	fake_desc(&vm, DESC, 2, STAT, 1, VRING_DESC_F_WRITE, 0);
+	fake_offer(&vm, AVAIL, QN, pos++, 0);
+	virtio_mmio_notify(&blk.t, 0);
+}
+
+static void run_until_idle(void)
+{
+	uring_run(&ur);
+	while (blk.inflight) {
+		struct io_uring_cqe *cqe;
+
+		ck_assert_int_eq(io_uring_wait_cqe(&ur.ring, &cqe), 0);
+		uring_run(&ur);
+	}
+}
+
+/*
+ * A driver that rewrites the queue registers while a request is in
+ * flight (QueueReady 0, then QueueNum 0 or larger than the ring mapped)
+ * is ignored: the completion lands in the ring set up at DRIVER_OK.
+ * Before the registers were frozen, QueueNum 0 made the completion
+ * divide by zero and kill the VMM.
+ */
+START_TEST(queue_registers_frozen_at_driver_ok)
+{
+	static const uint32_t nums[] = { 0, 256, 3 };
+
+	open_blk(false);
+	for (unsigned i = 0; i < 3; i++) {
+		post_read_no_wait();
+		fake_wr(&vm, BASE + VIRTIO_MMIO_QUEUE_SEL, 0);
+		fake_wr(&vm, BASE + VIRTIO_MMIO_QUEUE_READY, 0);
+		fake_wr(&vm, BASE + VIRTIO_MMIO_QUEUE_NUM, nums[i]);
+		fake_wr(&vm, BASE + VIRTIO_MMIO_QUEUE_USED_LOW, MEM - 8);
+		fake_wr(&vm, BASE + VIRTIO_MMIO_QUEUE_READY, 1);
+		ck_assert_uint_eq(fake_rd(&vm, BASE + VIRTIO_MMIO_QUEUE_READY),
+		                  1);
+		run_until_idle();
+		ck_assert_uint_eq(fake_used_idx(&vm, USED), pos);
+		ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_OK);
+		ck_assert_uint_eq(vm.mem[DATA], 2);
+	}
+	ck_assert_uint_ge(blk.t.queue_writes_ignored, 12);
+	ck_assert_uint_eq(fake_rd(&vm, BASE + VIRTIO_MMIO_STATUS) &
+	                          VIRTIO_CONFIG_S_NEEDS_RESET,
+	                  0);
+}
+END_TEST
+
+/*
+ * A reset while a read is in flight: the completion and the flush after
+ * it find the queue gone and touch no ring; the device then serves a
+ * driver that sets it up again, at other ring addresses and size.
+ */
+START_TEST(reset_with_request_in_flight)
+{
+	open_blk(false);
+	post_read_no_wait();
+	fake_wr(&vm, BASE + VIRTIO_MMIO_STATUS, 0);
+	memset(vm.mem + USED, 0, 0x100);
+	run_until_idle();
+	ck_assert_uint_eq(fake_used_idx(&vm, USED), 0);
+	ck_assert_uint_eq(vm.mem[STAT], 0xff); /* not reported */
+	/* Set up again with a smaller ring, then a request goes through. */
+	pos = 0;
+	fake_negotiate(&vm, BASE, 1ULL << VIRTIO_F_VERSION_1);
+	fake_queue(&vm, BASE, QN, DESC, AVAIL, USED);
+	fake_driver_ok(&vm, BASE);
+	request(VIRTIO_BLK_T_IN, 2, 512, true);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(vm.mem[DATA], 3);
+}
+END_TEST
+
+/*
+ * A read whose data buffer the device may only read, or a write whose
+ * data buffer it may only write, is refused: answering it OK would tell
+ * the driver data moved that never did.
+ */
+START_TEST(data_direction_refused)
+{
+	open_blk(false);
+	memset(vm.mem + DATA, 0x5a, 512);
+	request(VIRTIO_BLK_T_IN, 1, 512, false);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_IOERR);
+	ck_assert_uint_eq(vm.mem[DATA], 0x5a); /* nothing read into it */
+	request(VIRTIO_BLK_T_OUT, 1, 512, true);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_IOERR);
+	ck_assert_uint_eq(image_byte(512), 2); /* nothing written */
+	ck_assert_uint_eq(blk.stats.invalid_reqs_count, 2);
+	/* The device goes on. */
+	request(VIRTIO_BLK_T_IN, 1, 512, true);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_OK);
+}
+END_TEST
+
 START_TEST(missing_image)
 {
 	char err[256];
@@ -262,6 +372,9 @@ Suite *blk_suite(void)
 	tcase_add_test(tc, get_id_and_config);
 	tcase_add_test(tc, discard_and_write_zeroes);
 	tcase_add_test(tc, malformed_request_needs_reset);
+	tcase_add_test(tc, queue_registers_frozen_at_driver_ok);
+	tcase_add_test(tc, reset_with_request_in_flight);
+	tcase_add_test(tc, data_direction_refused);
 	tcase_add_test(tc, missing_image);
 	suite_add_tcase(s, tc);
 	return s;

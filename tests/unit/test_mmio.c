@@ -200,6 +200,46 @@ START_TEST(queue_and_driver_ok)
 }
 END_TEST
 
+/*
+ * The queue registers take writes only between FEATURES_OK and
+ * DRIVER_OK; before and after, writes are ignored and counted, and the
+ * ring size used for indexing stays the one mapped at QueueReady.
+ */
+START_TEST(queue_registers_only_during_setup)
+{
+	wr(VIRTIO_MMIO_QUEUE_SEL, 0);
+	wr(VIRTIO_MMIO_QUEUE_NUM, 4); /* before FEATURES_OK */
+	ck_assert_uint_eq(t.vq[0].s.num, VQ_MAX_SIZE);
+	ck_assert_uint_eq(t.queue_writes_ignored, 1);
+	negotiate(1ULL << VIRTIO_F_VERSION_1);
+	setup_queue(0x1000);
+	ck_assert_uint_eq(t.vq[0].size, 8);
+	/* Ready 0 during setup unmaps the queue and moves its generation. */
+	uint32_t gen = vq_gen(&t.vq[0]);
+	wr(VIRTIO_MMIO_QUEUE_READY, 0);
+	ck_assert(!vq_current(&t.vq[0], gen));
+	ck_assert_uint_eq(t.vq[0].size, 0);
+	setup_queue(0x1000);
+	wr(VIRTIO_MMIO_STATUS, ALL_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	gen = vq_gen(&t.vq[0]);
+	unsigned long before = t.queue_writes_ignored;
+	wr(VIRTIO_MMIO_QUEUE_READY, 0);
+	wr(VIRTIO_MMIO_QUEUE_NUM, 0);
+	wr(VIRTIO_MMIO_QUEUE_USED_LOW, 0x8000);
+	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	ck_assert_uint_eq(t.queue_writes_ignored, before + 4);
+	ck_assert_uint_eq(rd(VIRTIO_MMIO_QUEUE_READY), 1);
+	ck_assert_uint_eq(t.vq[0].s.num, 8);
+	ck_assert_uint_eq(t.vq[0].size, 8);
+	ck_assert(vq_current(&t.vq[0], gen));
+	ck_assert_uint_eq(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET,
+	                  0);
+	/* A reset ends the queue's generation. */
+	wr(VIRTIO_MMIO_STATUS, 0);
+	ck_assert(!vq_current(&t.vq[0], gen));
+}
+END_TEST
+
 START_TEST(bad_queue_needs_reset)
 {
 	negotiate(1ULL << VIRTIO_F_VERSION_1);
@@ -270,6 +310,7 @@ Suite *mmio_suite(void)
 	tcase_add_test(tc, features_refused);
 	tcase_add_test(tc, queue_and_driver_ok);
 	tcase_add_test(tc, bad_queue_needs_reset);
+	tcase_add_test(tc, queue_registers_only_during_setup);
 	tcase_add_test(tc, protocol_violations);
 	tcase_add_test(tc, cmdline_word);
 	suite_add_tcase(s, tc);
