@@ -170,11 +170,12 @@ static int start(struct blk *b, struct blk_req *r, uint32_t type,
 		if (!sqe)
 			return VIRTIO_BLK_S_IOERR;
 		if (wr)
-			io_uring_prep_writev(sqe, b->fd, r->iov, r->niov,
+			io_uring_prep_writev(sqe, b->slot, r->iov, r->niov,
 			                     sector * SECTOR);
 		else
-			io_uring_prep_readv(sqe, b->fd, r->iov, r->niov,
+			io_uring_prep_readv(sqe, b->slot, r->iov, r->niov,
 			                    sector * SECTOR);
+		uring_prep_fixed(sqe);
 		return -1;
 	case VIRTIO_BLK_T_FLUSH:
 		b->stats.flush_count++;
@@ -185,7 +186,8 @@ static int start(struct blk *b, struct blk_req *r, uint32_t type,
 		sqe = uring_sqe(b->uring, &r->ur);
 		if (!sqe)
 			return VIRTIO_BLK_S_IOERR;
-		io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
+		io_uring_prep_fsync(sqe, b->slot, IORING_FSYNC_DATASYNC);
+		uring_prep_fixed(sqe);
 		return -1;
 	case VIRTIO_BLK_T_GET_ID: {
 		struct iovec out[VQ_MAX_SEGS];
@@ -233,8 +235,9 @@ static int start(struct blk *b, struct blk_req *r, uint32_t type,
 		sqe = uring_sqe(b->uring, &r->ur);
 		if (!sqe)
 			return VIRTIO_BLK_S_IOERR;
-		io_uring_prep_fallocate(sqe, b->fd, mode, s_sector * SECTOR,
+		io_uring_prep_fallocate(sqe, b->slot, mode, s_sector * SECTOR,
 		                        (uint64_t)s_num * SECTOR);
+		uring_prep_fixed(sqe);
 		return -1;
 	}
 	default:
@@ -422,6 +425,7 @@ int blk_init(struct blk *b, struct vm *vm, struct uring *u,
 
 	memset(b, 0, sizeof(*b));
 	b->timer.fd = -1;
+	b->slot = -1;
 	b->flush.fn = on_flush;
 	b->uring = u;
 	b->read_only = o->read_only;
@@ -429,6 +433,13 @@ int blk_init(struct blk *b, struct vm *vm, struct uring *u,
 	b->fd = open_image(b, o->path, &b->size, err, errlen);
 	if (b->fd < 0)
 		return -1;
+	/* The ring reaches the image only through its file table. */
+	b->slot = uring_file_add(u, b->fd);
+	if (b->slot < 0) {
+		snprintf(err, errlen, "drive '%s': io_uring: %s", o->path,
+		         strerror(-b->slot));
+		return -1;
+	}
 	/* The last 20 bytes of the path: unique enough, as QEMU does. */
 	snprintf(b->id, sizeof(b->id), "%s",
 	         strlen(id) > BLK_ID_LEN ? id + strlen(id) - BLK_ID_LEN : id);
@@ -494,6 +505,14 @@ int blk_set_path(struct blk *b, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	close(fd);
+	/* The ring's table still holds the old file: point it at the new. */
+	if (uring_file_set(b->uring, b->slot, b->fd) < 0) {
+		snprintf(err, errlen,
+		         "drive '%s': io_uring: cannot switch "
+		         "to the new file",
+		         path);
+		return -1;
+	}
 	pthread_mutex_lock(&b->t.lock);
 	b->size = size;
 	b->cfg.capacity = size / SECTOR;
@@ -540,6 +559,9 @@ void blk_destroy(struct blk *b)
 	b->h_timer.cb = NULL;
 	rl_timer_destroy(&b->timer);
 	virtio_mmio_destroy(&b->t);
+	if (b->slot >= 0 && b->uring)
+		uring_file_del(b->uring, b->slot);
+	b->slot = -1;
 	if (b->fd >= 0)
 		close(b->fd);
 	b->fd = -1;

@@ -69,6 +69,7 @@ struct blk {
 	struct virtio_mmio t;
 	struct uring *uring;
 	int fd;
+	int slot;      /* @fd in the ring's file table */
 	uint64_t size; /* bytes; a multiple of 512 is exposed */
 	bool read_only, direct;
 	char id[BLK_ID_LEN];

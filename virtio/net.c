@@ -358,7 +358,8 @@ static void rx_fill(struct net *n)
 			nread = i;
 			break;
 		}
-		io_uring_prep_readv(sqe, n->tap_fd, r->iov, r->niov, 0);
+		io_uring_prep_readv(sqe, n->slot, r->iov, r->niov, 0);
+		uring_prep_fixed(sqe);
 		if (i + 1 < nread)
 			sqe->flags |= IOSQE_IO_HARDLINK;
 		r->gen = vq_gen(&n->t.vq[NET_RXQ]);
@@ -376,7 +377,7 @@ static void rx_cancel_stale(struct net *n)
 {
 	if (!n->rx_busy || vq_current(&n->t.vq[NET_RXQ], n->rd[0].gen))
 		return;
-	uring_cancel_fd(n->uring, n->tap_fd);
+	uring_cancel_file(n->uring, n->slot);
 	rl_timer_arm(&n->rx_timer, 1000 * 1000);
 }
 
@@ -473,7 +474,8 @@ static bool tx_send(struct net *n, struct net_txreq *r, bool *done)
 		*done = true;
 		return true;
 	}
-	io_uring_prep_writev(sqe, n->tap_fd, r->iov, r->niov, 0);
+	io_uring_prep_writev(sqe, n->slot, r->iov, r->niov, 0);
+	uring_prep_fixed(sqe);
 	n->tx_inflight++;
 	return true;
 }
@@ -691,6 +693,13 @@ int net_attach(struct net *n, struct vm *vm, struct uring *u,
 	memset(n, 0, sizeof(*n));
 	n->rx_timer.fd = n->tx_timer.fd = -1;
 	n->tap_fd = fd;
+	/* The ring reaches the tap only through its file table. */
+	n->slot = uring_file_add(u, fd);
+	if (n->slot < 0) {
+		snprintf(err, errlen, "net '%s': io_uring: %s", o->id,
+		         strerror(-n->slot));
+		return -1;
+	}
 	n->uring = u;
 	n->loop = loop;
 	n->tx_wait = -1;
@@ -760,7 +769,7 @@ void net_quiesce(struct net *n)
 	n->quiesced = true;
 	pthread_mutex_unlock(&n->t.lock);
 	if (n->rx_busy)
-		uring_cancel_wait(n->uring, n->tap_fd, &n->rx_busy);
+		uring_cancel_wait(n->uring, n->slot, &n->rx_busy);
 	uring_drain(n->uring);
 }
 
@@ -853,7 +862,7 @@ void net_destroy(struct net *n)
 		pthread_mutex_unlock(&n->t.lock);
 	}
 	if (n->rx_busy)
-		uring_cancel_wait(n->uring, n->tap_fd, &n->rx_busy);
+		uring_cancel_wait(n->uring, n->slot, &n->rx_busy);
 	if (n->h_rx_timer.cb && n->loop)
 		evloop_del(n->loop, &n->h_rx_timer);
 	if (n->h_tx_timer.cb && n->loop)
@@ -862,6 +871,9 @@ void net_destroy(struct net *n)
 	rl_timer_destroy(&n->rx_timer);
 	rl_timer_destroy(&n->tx_timer);
 	virtio_mmio_destroy(&n->t);
+	if (n->slot >= 0 && n->uring)
+		uring_file_del(n->uring, n->slot);
+	n->slot = -1;
 	if (n->tap_fd >= 0)
 		close(n->tap_fd);
 	n->tap_fd = -1;

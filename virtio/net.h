@@ -109,6 +109,7 @@ struct net {
 	struct uring *uring;
 	struct evloop *loop;
 	int tap_fd;
+	int slot;    /* @tap_fd in the ring's file table */
 	bool is_tap; /* offloads are set on it (net_attach: any fd) */
 	char id[32], tap[16];
 	struct virtio_net_config cfg;

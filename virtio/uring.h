@@ -12,6 +12,16 @@
  * entries and ask for a flush with uring_defer(); the flushes run once at
  * the end, so a whole batch costs one used-index update and at most one
  * interrupt per queue.
+ *
+ * The ring is locked down before it is used: it is made disabled, the
+ * devices put their drives and taps in its table of registered ("fixed")
+ * files, and uring_lock() then installs an IORING_REGISTER_RESTRICTIONS
+ * allowlist and enables it. Only the opcodes the devices submit are
+ * allowed (readv, writev, fsync, fallocate, cancel), every request must
+ * name a registered file (IOSQE_FIXED_FILE), and the only register call
+ * left is a file table update. So a compromised wisp cannot use the ring
+ * to open files or sockets the seccomp filters forbid: it can only read
+ * and write the drives and taps it was given.
  */
 #ifndef WISP_VIRTIO_URING_H
 #define WISP_VIRTIO_URING_H
@@ -32,16 +42,52 @@ struct uring_flush {
 	bool queued;
 };
 
+/* Registered files: drives and taps. */
+#define URING_FILES 32
+
 struct uring {
 	struct io_uring ring;
-	int efd; /* readable when completions are waiting */
+	int files[URING_FILES]; /* the host fd in each slot, or -1 */
+	int efd;                /* readable when completions are waiting */
 	unsigned inflight;
 	bool ready;
+	bool locked;               /* restrictions in force, ring enabled */
 	struct uring_flush *flush; /* deferred, in no particular order */
 };
 
-/* Set up a ring of @entries with a completion eventfd. 0 or -errno. */
+/*
+ * Set up a ring of @entries with a completion eventfd and an empty file
+ * table, still disabled. 0 or -errno.
+ */
 int uring_init(struct uring *u, unsigned entries);
+
+/*
+ * Install the restrictions and enable the ring (above); once the devices
+ * have registered their files, before the guest runs. The first
+ * uring_sqe() does it too, so nothing is ever submitted unrestricted.
+ * 0 or -errno (logged).
+ */
+int uring_lock(struct uring *u);
+
+/*
+ * Register @fd in a free slot of the ring's file table; requests on it
+ * then name the slot with IOSQE_FIXED_FILE (uring_prep_fixed). Returns
+ * the slot, or -errno.
+ */
+int uring_file_add(struct uring *u, int fd);
+/*
+ * Point @slot at @fd instead (a drive swapped for another file):
+ * requests already submitted keep the old file. 0 or -errno.
+ */
+int uring_file_set(struct uring *u, int slot, int fd);
+/* Empty @slot (the device is going away). */
+void uring_file_del(struct uring *u, int slot);
+
+/* Make @sqe, already prepared with a slot as its fd, use the table. */
+static inline void uring_prep_fixed(struct io_uring_sqe *sqe)
+{
+	sqe->flags |= IOSQE_FIXED_FILE;
+}
 void uring_destroy(struct uring *u);
 
 /*
@@ -66,16 +112,16 @@ void uring_run(struct uring *u);
  * -ECANCELED or its real result if it finished first.
  */
 void uring_cancel(struct uring *u, struct uring_req *r);
-/* The same for every request on @fd. */
-void uring_cancel_fd(struct uring *u, int fd);
+/* The same for every request on the file in @slot. */
+void uring_cancel_file(struct uring *u, int slot);
 
 /*
  * Block, running completions, until *@busy is false, cancelling every
- * request on @fd again and again (a hard-linked request is issued only
- * when the one before it ends): for teardown, when a request in flight
+ * request on the file in @slot again and again (a hard-linked request is issued
+ * only when the one before it ends): for teardown, when a request in flight
  * must not outlive the memory it reads into.
  */
-void uring_cancel_wait(struct uring *u, int fd, const bool *busy);
+void uring_cancel_wait(struct uring *u, int slot, const bool *busy);
 
 /* Block, running completions, until no request is in flight. */
 void uring_drain(struct uring *u);

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <linux/filter.h>
 #include <linux/if_tun.h>
+#include <linux/io_uring.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -132,6 +133,10 @@ static const struct rule vmm[] = {
 	ALLOW(newfstatat, "the size of a new drive image"),
 	ALLOW(fstat, "the size of a new drive image"),
 	ALLOW(dup3, "swap a drive's image under its descriptor"),
+	ALLOW_IF(io_uring_register,
+	         "swap a drive's image in the ring's file table (the ring's "
+	         "own restrictions allow no other register call)",
+	         ARG_EQ(1, IORING_REGISTER_FILES_UPDATE)),
 	ALLOW_IF(socket, "vsock: connect to <uds_path>_PORT for the guest",
 	         ARG_EQ(0, AF_UNIX)),
 	ALLOW(connect, "vsock: the same connection"),

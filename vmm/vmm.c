@@ -342,6 +342,11 @@ int vmm_build_machine(struct vmm *m, const struct vm_mem *mem, char *err,
 			return -1;
 		m->vdev[m->nvdev++] = &m->vsock.t;
 	}
+	/* Every drive and tap is in the ring's table: lock it down. */
+	if (m->uring.ready && uring_lock(&m->uring) < 0) {
+		snprintf(err, errlen, "io_uring: cannot restrict the ring");
+		return -1;
+	}
 	return 0;
 }
 
