@@ -68,10 +68,15 @@ static const char *elf_problem(int fd, char *why, size_t len)
 	return NULL;
 }
 
+/*
+ * The exec file stays open (O_PATH, not following a link that took the
+ * place of the resolved name): building links or copies this inode, not
+ * whatever the path names by then.
+ */
 static int check_exec(struct jail *j)
 {
 	const char *f = j->a.exec_file, *bad;
-	char why[160];
+	char why[160], p[JAIL_FD_PATH];
 	struct stat st;
 	int fd;
 
@@ -79,22 +84,23 @@ static int check_exec(struct jail *j)
 		jail_err(errno, "--exec-file '%s'", f);
 		return -1;
 	}
-	fd = open(j->exec_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
+	j->exec_fd = open(j->exec_path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (j->exec_fd < 0 || fstat(j->exec_fd, &st) < 0) {
 		jail_err(errno, "--exec-file '%s'", f);
-		if (fd >= 0)
-			close(fd);
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		jail_err(0, "--exec-file '%s' is not a regular file", f);
-		close(fd);
 		return -1;
 	}
 	if (!(st.st_mode & 0111)) {
 		jail_err(0, "--exec-file '%s' is not executable (mode %04o)", f,
 		         (unsigned)st.st_mode & 07777);
-		close(fd);
+		return -1;
+	}
+	fd = open(jail_fd_path(p, j->exec_fd), O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		jail_err(errno, "--exec-file '%s'", f);
 		return -1;
 	}
 	bad = elf_problem(fd, why, sizeof(why));
@@ -107,70 +113,24 @@ static int check_exec(struct jail *j)
 	return 0;
 }
 
-/* Exists as something: 1 a directory, 2 anything else, 0 nothing. */
-static int what_is(const char *path)
-{
-	struct stat st;
-
-	if (lstat(path, &st) < 0)
-		return 0;
-	return S_ISDIR(st.st_mode) ? 1 : 2;
-}
-
-/*
- * Every directory from / down to <id> must be root's and writable by
- * nobody else (sticky, as /tmp, will do): the jail root is bind-mounted by
- * path, and whoever could rename a directory on the way could swap the
- * jail for any directory of the host.
- */
-static int check_owners(const struct jail *j)
-{
-	const char *d = j->id_dir;
-	char p[PATH_MAX];
-	struct stat st;
-
-	for (size_t i = 0, n = strlen(d); i <= n; i++) {
-		if (i && i < n && d[i] != '/')
-			continue;
-		snprintf(p, sizeof(p), "%.*s", i ? (int)i : 1, d);
-		if (lstat(p, &st) < 0)
-			break; /* this and what is below: the jailer makes them
-			        */
-		if (st.st_uid != 0 ||
-		    ((st.st_mode & 022) && !(st.st_mode & S_ISVTX))) {
-			jail_err(0,
-			         "--chroot-base-dir '%s': %s (owner %u, mode "
-			         "%04o) must be root's and writable by nobody "
-			         "else",
-			         j->a.base, p, (unsigned)st.st_uid,
-			         (unsigned)st.st_mode & 07777);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /*
  * <base>/<exec>/<id>/root may exist (the caller puts the kernel and the
  * drives there first, as with Firecracker), but not with the jailer's own
  * entries in it: those mean a jail with this id is running, or ended and
- * was not cleaned up.
+ * was not cleaned up. <base>/<exec> and <base>/<exec>/<id> must be root's
+ * and writable by nobody else, as every directory above them (walk.c).
  */
 static int check_base(struct jail *j)
 {
-	const char *b = j->a.base, *deepest = j->base;
-	char p[PATH_MAX + NAME_MAX + 2];
+	const char *b = j->a.base, *deepest_path = j->base;
 	const char *mine[] = { j->exec_name, "dev", "sys" };
+	int fd[3] = { -1, -1, -1 }, deepest, ret = -1;
 	struct statvfs vfs;
+	struct stat st;
 
-	if (!realpath(b, j->base)) {
-		jail_err(errno, "--chroot-base-dir '%s'", b);
+	j->base_fd = jail_walk_base(j);
+	if (j->base_fd < 0)
 		return -1;
-	}
-	if (what_is(j->base) != 1) {
-		jail_err(0, "--chroot-base-dir '%s' is not a directory", b);
-		return -1;
-	}
 	if (snprintf(j->exec_dir, sizeof(j->exec_dir), "%s/%s", j->base,
 	             j->exec_name) >= (int)sizeof(j->exec_dir) ||
 	    snprintf(j->id_dir, sizeof(j->id_dir), "%s/%s", j->exec_dir,
@@ -181,47 +141,56 @@ static int check_base(struct jail *j)
 		         b);
 		return -1;
 	}
-	const char *chain[] = { j->exec_dir, j->id_dir, j->root };
+	const char *name[] = { j->exec_name, j->a.id, "root" };
+	const char *path[] = { j->exec_dir, j->id_dir, j->root };
+	deepest = j->base_fd;
 	for (size_t i = 0; i < 3; i++) {
-		int w = what_is(chain[i]);
-
-		if (w == 2) {
-			jail_err(0,
-			         "--id '%s': %s exists and is not a directory",
-			         j->a.id, chain[i]);
-			return -1;
-		}
-		if (w == 1)
-			deepest = chain[i];
+		fd[i] = jail_dir_at(j, deepest, name[i], path[i],
+		                    i < 2 ? JAIL_DIR_ROOTS : 0, 0, NULL);
+		if (fd[i] == -1)
+			goto out;
+		if (fd[i] < 0)
+			break;
+		deepest = fd[i];
+		deepest_path = path[i];
 	}
-	for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", j->root, mine[i]);
-		if (what_is(p)) {
+	for (size_t i = 0; fd[2] >= 0 && i < sizeof(mine) / sizeof(mine[0]);
+	     i++) {
+		if (fstatat(fd[2], mine[i], &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			jail_err(0,
-			         "--id '%s': %s already exists: a jail with "
-			         "this "
-			         "id is running or was not cleaned up",
-			         j->a.id, p);
-			return -1;
+			         "--id '%s': %s/%s already exists: a jail with "
+			         "this id is running or was not cleaned up",
+			         j->a.id, j->root, mine[i]);
+			goto out;
+		}
+		if (errno != ENOENT) {
+			jail_err(errno, "--id '%s': %s/%s", j->a.id, j->root,
+			         mine[i]);
+			goto out;
 		}
 	}
-	if (statvfs(deepest, &vfs) < 0) {
+	if (fstatvfs(deepest, &vfs) < 0) {
 		jail_err(errno, "--chroot-base-dir '%s': statvfs %s", b,
-		         deepest);
-		return -1;
+		         deepest_path);
+		goto out;
 	}
 	if (vfs.f_flag & (ST_NODEV | ST_NOEXEC | ST_RDONLY)) {
 		jail_err(
 		        0,
 		        "--chroot-base-dir '%s': %s is on a %s mount: the jail "
 		        "needs device nodes, exec and writes",
-		        b, deepest,
+		        b, deepest_path,
 		        vfs.f_flag & ST_RDONLY  ? "read-only"
 		        : vfs.f_flag & ST_NODEV ? "nodev"
 		                                : "noexec");
-		return -1;
+		goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	for (size_t i = 0; i < 3; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
+	return ret;
 }
 
 static int check_devs(struct jail *j)
@@ -276,8 +245,8 @@ static int check_netns(struct jail *j)
 
 int jail_check(struct jail *j)
 {
-	if (check_exec(j) < 0 || check_base(j) < 0 || check_owners(j) < 0 ||
-	    check_devs(j) < 0 || check_netns(j) < 0)
+	if (check_exec(j) < 0 || check_base(j) < 0 || check_devs(j) < 0 ||
+	    check_netns(j) < 0)
 		return -1;
 	j->host_pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
 	return jail_cgroup_plan(j);

@@ -4,9 +4,14 @@
  * pivot_root so that the host's tree is not reachable from inside at all
  * (a chroot alone leaves it one fchdir away).
  *
- * Everything before pivot_root goes through directory fds opened with
- * O_NOFOLLOW, so a symlink left in a reused jail cannot send a root-owned
- * write elsewhere; after it, paths resolve inside the jail.
+ * Everything is built before pivot_root, below the base directory fd
+ * that jail_check() opened, one directory checked by jail_dir_at() at a
+ * time (walk.c). What the kernel only takes as a path (a bind mount, a
+ * hard link, chmod of a device node) gets the fd's own path,
+ * /proc/self/fd/N, which names that inode whatever happens to the names
+ * on the way to it. The root stays root's, mode 0700, until it is built:
+ * a root the caller gave to the jail's uid cannot be filled with links
+ * behind the jailer's back.
  */
 #include "jailer.h"
 
@@ -21,26 +26,42 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-/* mkdirat + open without following a symlink; *made: this call created it. */
-static int mkdir_open(int dfd, const char *name, mode_t mode, const char *path,
-                      bool *made)
+int jail_made_add(struct jail *j, int dfd, int fd, const char *name,
+                  const char *path, bool dir)
 {
+	if (j->n_made == JAIL_MAX_MADE) {
+		jail_err(0, "creating %s: more entries than the jailer records",
+		         path);
+		return -1;
+	}
+	j->made[j->n_made++] = (struct jail_made){
+		.dfd = dfd,
+		.fd = fd,
+		.name = name,
+		.path = path,
+		.in_root = dfd != j->base_fd && dfd != j->exec_dir_fd &&
+		           dfd != j->id_fd,
+		.dir = dir,
+		.shared = dfd == j->base_fd,
+	};
+	return 0;
+}
+
+/*
+ * The directory @rel below the root, @name in @dfd: recorded with its fd
+ * when this call made it (*@made), else the caller's to close.
+ */
+static int root_dir(struct jail *j, int dfd, const char *name, const char *rel,
+                    unsigned how, mode_t mode, bool *made)
+{
+	char path[PATH_MAX + 64];
 	int fd;
 
-	if (mkdirat(dfd, name, mode) == 0)
-		*made = true;
-	else if (errno != EEXIST) {
-		jail_err(errno, "creating %s", path);
-		return -1;
-	}
-	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		jail_err(errno, "opening %s", path);
-		return -1;
-	}
-	if (*made && fchmod(fd, mode) < 0) { /* whatever the umask */
-		jail_err(errno, "chmod %s", path);
-		close(fd);
+	snprintf(path, sizeof(path), "%s/%s", j->root, rel);
+	fd = jail_dir_at(j, dfd, name, path, how, mode, made);
+	if (*made && jail_made_add(j, dfd, fd, name, rel, true) < 0) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
 	return fd;
@@ -48,10 +69,11 @@ static int mkdir_open(int dfd, const char *name, mode_t mode, const char *path,
 
 static int copy_exec(struct jail *j, const struct stat *st)
 {
+	char p[JAIL_FD_PATH];
 	int src, dst = -1, ret = -1;
 	off_t off = 0;
 
-	src = open(j->exec_path, O_RDONLY | O_CLOEXEC);
+	src = open(jail_fd_path(p, j->exec_fd), O_RDONLY | O_CLOEXEC);
 	if (src < 0) {
 		jail_err(errno, "opening %s to copy it", j->exec_path);
 		return -1;
@@ -63,7 +85,9 @@ static int copy_exec(struct jail *j, const struct stat *st)
 		jail_err(errno, "creating %s/%s", j->root, j->exec_name);
 		goto out;
 	}
-	j->made_exec = true;
+	if (jail_made_add(j, j->root_fd, -1, j->exec_name, j->exec_name,
+	                  false) < 0)
+		goto out;
 	while (off < st->st_size) {
 		ssize_t n =
 		        sendfile(dst, src, &off, (size_t)(st->st_size - off));
@@ -88,24 +112,25 @@ out:
 }
 
 /*
- * A hard link is the same inode as the host's binary, so it is used only
- * when that inode is root's and nobody else may write it; otherwise, and
- * across file systems, a root-owned copy.
+ * The exec file checked, through its fd. A hard link is the same inode
+ * as the host's binary, so it is used only when that inode is root's and
+ * nobody else may write it; otherwise, and across file systems, a
+ * root-owned copy.
  */
 static int place_exec(struct jail *j)
 {
+	char p[JAIL_FD_PATH];
 	struct stat st;
 
-	if (stat(j->exec_path, &st) < 0) {
+	if (fstat(j->exec_fd, &st) < 0) {
 		jail_err(errno, "stat %s", j->exec_path);
 		return -1;
 	}
 	if (st.st_uid == 0 && !(st.st_mode & 022)) {
-		if (linkat(AT_FDCWD, j->exec_path, j->root_fd, j->exec_name,
-		           0) == 0) {
-			j->made_exec = true;
-			return 0;
-		}
+		if (linkat(AT_FDCWD, jail_fd_path(p, j->exec_fd), j->root_fd,
+		           j->exec_name, AT_SYMLINK_FOLLOW) == 0)
+			return jail_made_add(j, j->root_fd, -1, j->exec_name,
+			                     j->exec_name, false);
 		if (errno != EXDEV && errno != EPERM) {
 			jail_err(errno, "hard-linking %s into %s", j->exec_path,
 			         j->root);
@@ -115,62 +140,177 @@ static int place_exec(struct jail *j)
 	return copy_exec(j, &st);
 }
 
-int jail_dir_build(struct jail *j)
+/* run/: wisp's sockets; the caller's own run/ is left as it is. */
+static int make_run(struct jail *j)
 {
-	int base_fd;
+	bool made;
+	int fd = root_dir(j, j->root_fd, "run", "run", JAIL_DIR_MAKE, 0700,
+	                  &made);
 
-	base_fd = open(j->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (base_fd < 0) {
-		jail_err(errno, "opening %s", j->base);
+	if (fd < 0)
+		return -1;
+	if (!made) {
+		close(fd);
+		return 0;
+	}
+	if (fchown(fd, j->a.uid, j->a.gid) < 0) {
+		jail_err(errno, "chown %s/run", j->root);
 		return -1;
 	}
-	j->exec_dir_fd = mkdir_open(base_fd, j->exec_name, 0755, j->exec_dir,
-	                            &j->made_exec_dir);
-	close(base_fd);
+	return 0;
+}
+
+/* A copy of the host's node @d, in @dfd: uid:gid's, 0600. */
+static int make_node(struct jail *j, int dfd, const struct jail_dev *d)
+{
+	const char *leaf = strrchr(d->path, '/') + 1;
+	char p[JAIL_FD_PATH];
+	struct stat st;
+	int fd, ret = -1;
+
+	if (mknodat(dfd, leaf, S_IFCHR | 0600, d->rdev) < 0) {
+		jail_err(errno, "mknod %s%s (%u:%u)", j->root, d->path,
+		         major(d->rdev), minor(d->rdev));
+		return -1;
+	}
+	if (jail_made_add(j, dfd, -1, leaf, d->path + 1, false) < 0)
+		return -1;
+	/* chown and chmod the node made, not whatever has its name now. */
+	fd = openat(dfd, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		jail_err(errno, "opening %s%s", j->root, d->path);
+		goto out;
+	}
+	if (!S_ISCHR(st.st_mode) || st.st_rdev != d->rdev) {
+		jail_err(0, "%s%s is not the node just made", j->root, d->path);
+		goto out;
+	}
+	if (fchownat(fd, "", j->a.uid, j->a.gid, AT_EMPTY_PATH) < 0 ||
+	    chmod(jail_fd_path(p, fd), 0600) < 0) {
+		jail_err(errno, "chown %s%s", j->root, d->path);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* dev/ and its nodes (those the host has); dev/ itself is root's. */
+static int make_nodes(struct jail *j)
+{
+	int dev, net = -1;
+	bool made;
+
+	dev = root_dir(j, j->root_fd, "dev", "dev", JAIL_DIR_NEW, 0755, &made);
+	if (dev < 0)
+		return -1;
+	for (unsigned i = 0; i < JAIL_NDEVS; i++) {
+		const struct jail_dev *d = &j->dev[i];
+		bool in_net = !strncmp(d->path, "/dev/net/", 9);
+
+		if (!d->present)
+			continue;
+		if (in_net && net < 0 &&
+		    (net = root_dir(j, dev, "net", "dev/net", JAIL_DIR_NEW,
+		                    0755, &made)) < 0)
+			return -1;
+		if (make_node(j, in_net ? net : dev, d) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * wisp applies the kvm-pvm host quirks when /sys/module/kvm_pvm exists
+ * (vmm/vm.c); the jail has no sysfs, so it gets the one fact.
+ */
+static int make_pvm(struct jail *j)
+{
+	int sys, mod;
+	bool made;
+
+	if (!j->host_pvm)
+		return 0;
+	sys = root_dir(j, j->root_fd, "sys", "sys", JAIL_DIR_NEW, 0555, &made);
+	mod = sys < 0 ? -1
+	              : root_dir(j, sys, "module", "sys/module", JAIL_DIR_NEW,
+	                         0555, &made);
+	if (mod < 0 || root_dir(j, mod, "kvm_pvm", "sys/module/kvm_pvm",
+	                        JAIL_DIR_NEW, 0555, &made) < 0)
+		return -1;
+	return 0;
+}
+
+int jail_dir_build(struct jail *j)
+{
+	bool made;
+
+	j->exec_dir_fd =
+	        jail_dir_at(j, j->base_fd, j->exec_name, j->exec_dir,
+	                    JAIL_DIR_ROOTS | JAIL_DIR_MAKE, 0755, &made);
+	if (made && jail_made_add(j, j->base_fd, -1, j->exec_name, j->exec_dir,
+	                          true) < 0)
+		return -1;
 	if (j->exec_dir_fd < 0)
 		return -1;
-	j->id_fd = mkdir_open(j->exec_dir_fd, j->a.id, 0755, j->id_dir,
-	                      &j->made_id_dir);
+	j->id_fd = jail_dir_at(j, j->exec_dir_fd, j->a.id, j->id_dir,
+	                       JAIL_DIR_ROOTS | JAIL_DIR_MAKE, 0755, &made);
+	if (made &&
+	    jail_made_add(j, j->exec_dir_fd, -1, j->a.id, j->id_dir, true) < 0)
+		return -1;
 	if (j->id_fd < 0)
 		return -1;
-	j->root_fd = mkdir_open(j->id_fd, "root", 0700, j->root, &j->made_root);
+	/* The caller's root may be anyone's: the id directory is root's. */
+	j->root_fd = jail_dir_at(j, j->id_fd, "root", j->root, JAIL_DIR_MAKE,
+	                         0700, &made);
+	if (made && jail_made_add(j, j->id_fd, -1, "root", j->root, true) < 0)
+		return -1;
 	if (j->root_fd < 0)
 		return -1;
-	if (!j->made_root) {
+	if (!made) {
 		if (fstat(j->root_fd, &j->root_was) < 0) {
 			jail_err(errno, "stat %s", j->root);
 			return -1;
 		}
 		j->root_chowned = true;
 	}
-	/* wisp creates its sockets in its root (and in run/). */
-	if (fchown(j->root_fd, j->a.uid, j->a.gid) < 0 ||
-	    fchmod(j->root_fd, 0700) < 0) {
-		jail_err(errno, "chown %u:%u %s", j->a.uid, j->a.gid, j->root);
+	if (fchown(j->root_fd, 0, 0) < 0 || fchmod(j->root_fd, 0700) < 0) {
+		jail_err(errno, "chown 0:0 %s while it is built", j->root);
 		return -1;
 	}
-	if (place_exec(j) < 0)
+	if (place_exec(j) < 0 || make_run(j) < 0 || make_nodes(j) < 0 ||
+	    make_pvm(j) < 0)
 		return -1;
-	if (mkdirat(j->root_fd, "run", 0700) == 0) {
-		j->made_run = true;
-		if (fchownat(j->root_fd, "run", j->a.uid, j->a.gid,
-		             AT_SYMLINK_NOFOLLOW) < 0 ||
-		    fchmodat(j->root_fd, "run", 0700, 0) < 0) {
-			jail_err(errno, "chown %s/run", j->root);
-			return -1;
-		}
-	} else if (errno != EEXIST) {
-		jail_err(errno, "creating %s/run", j->root);
+	/* wisp creates its sockets in its root (and in run/). */
+	if (fchown(j->root_fd, j->a.uid, j->a.gid) < 0) {
+		jail_err(errno, "chown %u:%u %s", j->a.uid, j->a.gid, j->root);
 		return -1;
 	}
 	return 0;
 }
 
+/*
+ * The bind mount goes by fd alone. The cwd is the one path that follows
+ * a process into its new mount namespace (unshare moves it to the copy
+ * of its mount), so the jail root is the cwd across unshare; its clone,
+ * attached on it, is entered through the clone's own fd (a
+ * /proc/self/fd link of the directory underneath would not lead into
+ * the mount on top of it).
+ */
 int jail_enter(struct jail *j)
 {
+	char p[JAIL_FD_PATH];
+	int top = -1;
+
 	j->host_mnt_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	if (j->host_mnt_fd < 0) {
 		jail_err(errno, "opening /proc/self/ns/mnt");
+		return -1;
+	}
+	if (fchdir(j->root_fd) < 0) {
+		jail_err(errno, "chdir %s", j->root);
 		return -1;
 	}
 	if (unshare(CLONE_NEWNS) < 0) {
@@ -183,18 +323,25 @@ int jail_enter(struct jail *j)
 		jail_err(errno, "making every mount private");
 		return -1;
 	}
-	/* pivot_root needs a mount point; MS_REC keeps the caller's binds. */
-	if (mount(j->root, j->root, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-	    mount(NULL, j->root, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID, NULL) <
-	            0) {
+	/* pivot_root needs a mount point; recursive keeps the caller's binds.
+	 */
+	top = open_tree(AT_FDCWD, ".",
+	                OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
+	if (top < 0 ||
+	    move_mount(top, "", AT_FDCWD, ".", MOVE_MOUNT_F_EMPTY_PATH) < 0) {
 		jail_err(errno, "bind-mounting %s on itself", j->root);
-		return -1;
+		goto fail;
 	}
-	/* By path: root_fd is the directory under the new mount. */
-	if (chdir(j->root) < 0) {
+	if (mount(NULL, jail_fd_path(p, top), NULL,
+	          MS_REMOUNT | MS_BIND | MS_NOSUID, NULL) < 0) {
+		jail_err(errno, "remounting %s nosuid", j->root);
+		goto fail;
+	}
+	if (fchdir(top) < 0) {
 		jail_err(errno, "chdir %s", j->root);
-		return -1;
+		goto fail;
 	}
+	close(top);
 	/* The old root ends up stacked on ".", where it is detached. */
 	if (syscall(SYS_pivot_root, ".", ".") < 0) {
 		jail_err(errno, "pivot_root into %s", j->root);
@@ -205,106 +352,44 @@ int jail_enter(struct jail *j)
 		return -1;
 	}
 	return 0;
+fail:
+	if (top >= 0)
+		close(top);
+	return -1;
 }
 
-static int make_dir(const char *path, mode_t mode, bool *made)
+static void undo_one(struct jail *j, const struct jail_made *m)
 {
-	if (mkdir(path, mode) < 0) {
-		jail_err(errno, "creating %s in the jail", path);
-		return -1;
-	}
-	*made = true;
-	if (chmod(path, mode) < 0) { /* whatever the umask */
-		jail_err(errno, "chmod %s in the jail", path);
-		return -1;
-	}
-	return 0;
+	if (unlinkat(m->dfd, m->name, m->dir ? AT_REMOVEDIR : 0) < 0 &&
+	    errno != ENOENT &&
+	    /* Shared by every jail of this binary: another may be using it. */
+	    !(m->shared && (errno == ENOTEMPTY || errno == EEXIST)))
+		jail_err(errno, "undo: removing %s%s%s",
+		         m->in_root ? j->root : "", m->in_root ? "/" : "",
+		         m->path);
+	if (m->fd >= 0)
+		close(m->fd);
 }
 
-int jail_make_nodes(struct jail *j)
+static void close_fd(int *fd)
 {
-	bool made;
-
-	if (make_dir("/dev", 0755, &j->made_devdir) < 0)
-		return -1;
-	for (unsigned i = 0; i < JAIL_NDEVS; i++) {
-		struct jail_dev *d = &j->dev[i];
-
-		if (!d->present)
-			continue;
-		if (!strncmp(d->path, "/dev/net/", 9) && !j->made_netdir &&
-		    make_dir("/dev/net", 0755, &j->made_netdir) < 0)
-			return -1;
-		if (mknod(d->path, S_IFCHR | 0600, d->rdev) < 0) {
-			jail_err(errno, "mknod %s (%u:%u) in the jail", d->path,
-			         major(d->rdev), minor(d->rdev));
-			return -1;
-		}
-		d->made = true;
-		if (chown(d->path, j->a.uid, j->a.gid) < 0 ||
-		    chmod(d->path, 0600) < 0) {
-			jail_err(errno, "chown %s in the jail", d->path);
-			return -1;
-		}
-	}
-	/*
-	 * wisp applies the kvm-pvm host quirks when this directory exists
-	 * (vmm/vm.c); the jail has no sysfs, so it gets the one fact.
-	 */
-	if (j->host_pvm && (make_dir("/sys", 0555, &j->made_sys) < 0 ||
-	                    make_dir("/sys/module", 0555, &made) < 0 ||
-	                    make_dir("/sys/module/kvm_pvm", 0555, &made) < 0))
-		return -1;
-	return 0;
-}
-
-static void undo_at(int dfd, const char *name, int flags, const struct jail *j)
-{
-	if (unlinkat(dfd, name, flags) < 0 && errno != ENOENT)
-		jail_err(errno, "undo: removing %s/%s", j->root, name);
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
 }
 
 void jail_dir_undo(struct jail *j)
 {
-	char pidfile[NAME_MAX + 8];
-
-	if (j->root_fd >= 0) {
-		snprintf(pidfile, sizeof(pidfile), "%s.pid", j->exec_name);
-		if (j->made_pidfile)
-			undo_at(j->root_fd, pidfile, 0, j);
-		if (j->made_sys) {
-			undo_at(j->root_fd, "sys/module/kvm_pvm", AT_REMOVEDIR,
-			        j);
-			undo_at(j->root_fd, "sys/module", AT_REMOVEDIR, j);
-			undo_at(j->root_fd, "sys", AT_REMOVEDIR, j);
-		}
-		for (unsigned i = JAIL_NDEVS; i-- > 0;)
-			if (j->dev[i].made)
-				undo_at(j->root_fd, j->dev[i].path + 1, 0, j);
-		if (j->made_netdir)
-			undo_at(j->root_fd, "dev/net", AT_REMOVEDIR, j);
-		if (j->made_devdir)
-			undo_at(j->root_fd, "dev", AT_REMOVEDIR, j);
-		if (j->made_run)
-			undo_at(j->root_fd, "run", AT_REMOVEDIR, j);
-		if (j->made_exec)
-			undo_at(j->root_fd, j->exec_name, 0, j);
-		if (j->root_chowned &&
-		    (fchown(j->root_fd, j->root_was.st_uid,
-		            j->root_was.st_gid) < 0 ||
-		     fchmod(j->root_fd, j->root_was.st_mode & 07777) < 0))
-			jail_err(errno, "undo: chown %s back", j->root);
-		close(j->root_fd);
-		j->root_fd = -1;
-	}
-	if (j->made_root && unlinkat(j->id_fd, "root", AT_REMOVEDIR) < 0)
-		jail_err(errno, "undo: removing %s", j->root);
-	if (j->made_id_dir &&
-	    unlinkat(j->exec_dir_fd, j->a.id, AT_REMOVEDIR) < 0)
-		jail_err(errno, "undo: removing %s", j->id_dir);
-	/* Shared by every jail of this binary: another may be using it. */
-	if (j->made_exec_dir && rmdir(j->exec_dir) < 0 && errno != ENOTEMPTY &&
-	    errno != EEXIST)
-		jail_err(errno, "undo: removing %s", j->exec_dir);
-	j->made_root = j->made_id_dir = j->made_exec_dir = false;
+	while (j->n_made && j->made[j->n_made - 1].in_root)
+		undo_one(j, &j->made[--j->n_made]);
+	if (j->root_chowned &&
+	    (fchown(j->root_fd, j->root_was.st_uid, j->root_was.st_gid) < 0 ||
+	     fchmod(j->root_fd, j->root_was.st_mode & 07777) < 0))
+		jail_err(errno, "undo: chown %s back", j->root);
+	j->root_chowned = false;
+	while (j->n_made)
+		undo_one(j, &j->made[--j->n_made]);
+	close_fd(&j->root_fd);
+	close_fd(&j->id_fd);
+	close_fd(&j->exec_dir_fd);
 }

@@ -1,11 +1,16 @@
 /*
  * wisp-jailer: start one wisp process in a jail, as Firecracker's jailer
  * starts Firecracker (docs/security.md). As root it builds
- * <base>/<exec name>/<id>/root, puts the wisp binary there, sets rlimits,
- * creates and joins the jail's cgroup, pivots into the jail in a mount
- * namespace of its own, makes the device nodes wisp needs, joins the
+ * <base>/<exec name>/<id>/root with the wisp binary and the device nodes
+ * wisp needs in it, sets rlimits, creates and joins the jail's cgroup,
+ * pivots into the jail in a mount namespace of its own, joins the
  * network namespace, optionally forks into a new pid namespace and/or a
  * daemon, drops to uid:gid with no capabilities and execs wisp.
+ *
+ * The jail's tree is reached only through directory fds, each opened
+ * O_PATH|O_NOFOLLOW and checked with fstat before it is used (walk.c):
+ * no path below the base directory is looked up twice, so a component
+ * swapped for a symlink between a check and a use is never followed.
  *
  * Two phases, two exit statuses. Checking (jail_parse_args, jail_check,
  * jail_cgroup_plan) reads the host and creates nothing: any refusal is one
@@ -90,10 +95,27 @@ struct jail_dev {
 	bool required;
 	bool present; /* the host has it (set by jail_check) */
 	dev_t rdev;
-	bool made;
 };
 
 #define JAIL_NDEVS 4
+
+/*
+ * One entry this run created in the jail's tree, removed by
+ * jail_dir_undo() through the directory fd it was created in: never by a
+ * path looked up again.
+ */
+struct jail_made {
+	int dfd;          /* the directory it is in (kept open) */
+	int fd;           /* a directory's own fd, closed with it; else -1 */
+	const char *name; /* its name in @dfd */
+	const char *path; /* for messages: absolute, or below the root */
+	bool in_root;     /* @path is below <root> */
+	bool dir;
+	bool shared; /* <base>/<exec name>: other jails may be in it */
+};
+
+/* exec dir, id, root, binary, run, dev, dev/net, 4 nodes, sys x3, pid */
+#define JAIL_MAX_MADE 16
 
 /* The jail being built: checked host facts and everything created. */
 struct jail {
@@ -101,7 +123,9 @@ struct jail {
 	uint64_t start_us;        /* CLOCK_MONOTONIC at the jailer's start */
 	char exec_path[PATH_MAX]; /* realpath of --exec-file */
 	const char *exec_name;    /* its last component */
-	char base[PATH_MAX];      /* realpath of --chroot-base-dir */
+	int exec_fd;              /* O_PATH of the checked exec file */
+	char base[PATH_MAX];      /* --chroot-base-dir, resolved */
+	int base_fd;              /* O_PATH of the checked base directory */
 	char exec_dir[PATH_MAX];  /* <base>/<exec name> */
 	char id_dir[PATH_MAX];    /* <base>/<exec name>/<id> */
 	char root[PATH_MAX];      /* <id_dir>/root */
@@ -111,12 +135,12 @@ struct jail {
 
 	/* Building, in order; jail_undo() reverses whatever is set. */
 	int exec_dir_fd, id_fd, root_fd;
-	bool made_exec_dir, made_id_dir, made_root;
+	struct jail_made made[JAIL_MAX_MADE];
+	unsigned n_made;
 	bool root_chowned; /* a root the caller made: owner and mode to put back
 	                    */
 	struct stat root_was;
-	bool made_exec, made_run, made_devdir, made_netdir, made_sys;
-	bool made_pidfile;
+	char pidfile[NAME_MAX + 8]; /* <exec name>.pid */
 	int host_mnt_fd; /* the host's mount namespace, to undo from */
 	bool unshared;
 	int netns_fd;
@@ -139,8 +163,10 @@ void jail_usage(int fd);
  * Check the host for @j->a: the exec file (a static x86-64 ELF), the base
  * directory (on a file system that allows device nodes and exec), that no
  * jail with this id exists, the device nodes, the network namespace and
- * the cgroup plan. Fills the checked fields of @j; creates nothing.
- * Returns 0, or -1 after printing one line (exit 2).
+ * the cgroup plan. Fills the checked fields of @j, keeping the exec file
+ * and the base directory open (exec_fd, base_fd) so that building uses
+ * what was checked; creates nothing. Returns 0, or -1 after printing one
+ * line (exit 2).
  */
 int jail_check(struct jail *j);
 
@@ -170,33 +196,75 @@ int jail_cgroup_apply(struct jail *j);
  */
 void jail_cgroup_undo(struct jail *j);
 
+/* walk.c ------------------------------------------------------------------ */
+
+/* "/proc/self/fd/N": @fd as a path that names exactly its file. */
+#define JAIL_FD_PATH 32
+char *jail_fd_path(char buf[JAIL_FD_PATH], int fd);
+
+/*
+ * Resolve --chroot-base-dir into @j->base as realpath(3) would, but one
+ * component at a time from "/", each opened O_PATH|O_NOFOLLOW and checked
+ * with fstat: every directory on the way must be root's and writable by
+ * nobody else (sticky, as /tmp, will do), and a symlink is followed only
+ * when it is root's. Returns an O_PATH fd of the base, or -1 after
+ * printing one line.
+ */
+int jail_walk_base(struct jail *j);
+
+enum {
+	JAIL_DIR_ROOTS = 1, /* root's, and writable by nobody else */
+	JAIL_DIR_MAKE = 2,  /* mkdirat it when missing */
+	JAIL_DIR_NEW = 4,   /* mkdirat it; one already there is refused */
+};
+
+/*
+ * The directory @name in @dfd (@path names it in messages): made first
+ * with @mode when @how asks (*@made: this call made it, chmod'ed to
+ * @mode whatever the umask), then opened O_PATH|O_NOFOLLOW and refused,
+ * from fstat of that fd, when it is a symlink, not a directory, or with
+ * JAIL_DIR_ROOTS not root's or writable by others without the sticky bit.
+ * Returns an O_RDONLY directory fd of the very inode checked (reopened
+ * through ".", no name looked up again); -1 after printing one line; -2,
+ * not printed, when it does not exist and @how does not make it.
+ */
+int jail_dir_at(const struct jail *j, int dfd, const char *name,
+                const char *path, unsigned how, mode_t mode, bool *made);
+
 /* chroot.c ---------------------------------------------------------------- */
 
 /*
  * Create <base>/<exec name>/<id>/root (keeping a root the caller made and
- * filled), owned by uid:gid mode 0700, hard-link the exec file in (a copy
- * when the link crosses file systems) and create run/. Returns 0 or -1.
+ * filled) below base_fd, one checked directory fd at a time; hard-link the
+ * exec file in through exec_fd (a copy when the link crosses file systems
+ * or the file is not root's alone); create run/; make /dev/kvm,
+ * /dev/net/tun, /dev/urandom and /dev/userfaultfd (those the host has) as
+ * copies of the host's nodes, owned by uid:gid mode 0600, and on a
+ * kvm-pvm host the empty directory sys/module/kvm_pvm that wisp looks
+ * for. The root is root's, mode 0700, while this runs, and uid:gid's
+ * once it is done. Every entry made is recorded. Returns 0 or -1.
  */
 int jail_dir_build(struct jail *j);
 
 /*
+ * Record @name in @dfd as made by this run (@fd: a directory's own fd,
+ * -1 for a file). Returns 0, or -1 (printed) when the record is full.
+ */
+int jail_made_add(struct jail *j, int dfd, int fd, const char *name,
+                  const char *path, bool dir);
+
+/*
  * Unshare the mount namespace, make every mount private, bind-mount the
- * jail root (nosuid), pivot_root into it and detach the old root.
- * Returns 0 or -1; the host's namespace is kept for jail_undo().
+ * jail root on itself (through root_fd, nosuid), pivot_root into it and
+ * detach the old root. Returns 0 or -1; the host's namespace is kept for
+ * jail_undo().
  */
 int jail_enter(struct jail *j);
 
 /*
- * Inside the jail: /dev/kvm, /dev/net/tun, /dev/urandom and
- * /dev/userfaultfd (those the host has) as copies of the host's nodes,
- * owned by uid:gid mode 0600; and on a kvm-pvm host the empty directory
- * /sys/module/kvm_pvm that wisp looks for. Returns 0 or -1.
- */
-int jail_make_nodes(struct jail *j);
-
-/*
- * Remove what this run created under the base directory and put back the
- * owner and mode of a root the caller made; the caller's files stay.
+ * Remove what this run created under the base directory, newest first,
+ * each through the directory fd it was made in, and put back the owner
+ * and mode of a root the caller made; the caller's files stay.
  */
 void jail_dir_undo(struct jail *j);
 

@@ -94,19 +94,23 @@ static int open_host_fds(struct jail *j)
 /* <root>/<exec name>.pid: wisp's pid, when it is not the jailer's. */
 static int write_pidfile(struct jail *j, pid_t pid)
 {
-	char name[NAME_MAX + 8], s[24];
+	const char *name = j->pidfile;
+	char s[24];
 	int fd, n;
 
 	/* A tiny fsize limit makes this an error, not a death by SIGXFSZ. */
 	signal(SIGXFSZ, SIG_IGN);
-	snprintf(name, sizeof(name), "%s.pid", j->exec_name);
+	snprintf(j->pidfile, sizeof(j->pidfile), "%s.pid", j->exec_name);
 	fd = openat(j->root_fd, name,
 	            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		jail_err(errno, "creating %s/%s", j->root, name);
 		return -1;
 	}
-	j->made_pidfile = true;
+	if (jail_made_add(j, j->root_fd, -1, name, name, false) < 0) {
+		close(fd);
+		return -1;
+	}
 	n = snprintf(s, sizeof(s), "%d\n", (int)pid);
 	if (write(fd, s, (size_t)n) != n) {
 		jail_err(errno, "writing %s/%s", j->root, name);
@@ -213,6 +217,8 @@ static uint64_t now_us(void)
 int main(int argc, char **argv)
 {
 	static struct jail j = {
+		.exec_fd = -1,
+		.base_fd = -1,
 		.exec_dir_fd = -1,
 		.id_fd = -1,
 		.root_fd = -1,
@@ -230,16 +236,16 @@ int main(int argc, char **argv)
 		printf("wisp-jailer %s\n", WISP_VERSION);
 	if (rc)
 		return rc > 0 ? 0 : JAIL_EXIT_USAGE;
-	if (jail_check(&j) < 0)
-		return JAIL_EXIT_USAGE;
+	/* First: the fds the check keeps open are the jailer's own. */
 	if (jail_close_fds() < 0)
 		return JAIL_EXIT_FAILED;
+	if (jail_check(&j) < 0)
+		return JAIL_EXIT_USAGE;
 	clearenv();
 
 	if (jail_dir_build(&j) < 0 || jail_set_rlimits(&j) < 0 ||
 	    jail_cgroup_apply(&j) < 0 || open_host_fds(&j) < 0 ||
-	    jail_enter(&j) < 0 || jail_make_nodes(&j) < 0 ||
-	    jail_join_netns(&j) < 0)
+	    jail_enter(&j) < 0 || jail_join_netns(&j) < 0)
 		goto fail;
 	if (j.a.daemonize || j.a.new_pid_ns) {
 		if (spawn(&j) < 0)

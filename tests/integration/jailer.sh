@@ -4,7 +4,10 @@
 # sees of it (/proc/PID/status, root, mounts, fds, cgroup, limits, net and
 # pid namespaces) is what the flags asked for; every bad argument is
 # refused with one line, exit 2 and nothing on disk; a step that fails
-# half-way removes what it made.
+# half-way removes what it made; in a base others can write (as /tmp),
+# another user's link or directory on the way is refused, and while one
+# is swapped in and out the jail is built in a directory of the
+# jailer's own or not at all, never through the link.
 set -u
 : "${JAILER:?path to wisp-jailer}" "${WISP:?path to a static wisp}" "${PROBE:?path to probe.elf}"
 JAILER=$(realpath "$JAILER")
@@ -29,7 +32,8 @@ PIDS=()
 
 cleanup() {
 	local p
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	# 0 is an empty pid file: kill(0) would be this script's own group.
+	for p in "${PIDS[@]}"; do [ "$p" -gt 0 ] && kill -9 "$p" 2>/dev/null; done
 	sleep 0.2
 	find "$CG" -mindepth 2 -maxdepth 6 -depth -type d -path "$CG/*/$PARENT*" \
 		-exec rmdir {} + 2>/dev/null
@@ -260,7 +264,7 @@ expect_rc "--new-pid-ns: the jailer" 0
 P=$(cat "$(root_of pidns)/wisp.pid" 2>/dev/null)
 PIDS+=("${P:=0}")
 check "--new-pid-ns: NSpid" "$P 1" "$(field "$P" NSpid | xargs)"
-kill -TERM "$P"
+[ "$P" -gt 0 ] && kill -TERM "$P"
 if gone "$P"; then ok "--new-pid-ns: wisp ends on SIGTERM"; else bad pidns "still running"; fi
 forget pidns
 
@@ -274,12 +278,12 @@ if [ "$ms" -lt 1000 ]; then ok "--daemonize returns at once ($ms ms)"; else bad 
 P=$(cat "$(root_of daemon)/wisp.pid" 2>/dev/null)
 PIDS+=("${P:=0}")
 sleep 0.3
-if kill -0 "$P" 2>/dev/null; then ok "--daemonize: the VM runs on"; else bad daemonize "wisp is not running"; fi
+if [ "$P" -gt 0 ] && kill -0 "$P" 2>/dev/null; then ok "--daemonize: the VM runs on"; else bad daemonize "wisp is not running"; fi
 check "--daemonize: a session of its own" "$P" "$(ps -o sid= -p "$P" | xargs)"
 check "--daemonize: stdio on /dev/null" "/dev/null /dev/null /dev/null" \
 	"$(readlink /proc/$P/fd/0 /proc/$P/fd/1 /proc/$P/fd/2 | xargs)"
 check "--daemonize: the jailed uid" "$JUID" "$(field "$P" Uid | awk '{ print $2 }')"
-kill -TERM "$P"
+[ "$P" -gt 0 ] && kill -TERM "$P"
 if gone "$P"; then ok "--daemonize: wisp ends on SIGTERM"; else bad daemonize "still running"; fi
 forget daemon
 
@@ -431,5 +435,91 @@ expect_rc "failed exec in a prepared root" 1
 check "the caller's root is as it was after a failed exec" "0:0 750 probe.elf" \
 	"$(stat -c '%u:%g %a' "$BASE/wisp700/f8/root") $(ls "$BASE/wisp700/f8/root" | xargs)"
 rm -rf "$BASE/wisp700"
+
+# --- A base others can write: the jail is never built through a link ---
+# STICKY is as /tmp: root's, sticky, world-writable. ATT is another user
+# who may create names there, such as the jailer's <base>/wisp: a link to
+# VICTIM (a root-owned directory like /etc), or a directory of ATT's own
+# whose entries ATT could later swap. The jailer refuses those, at its
+# check or while building; VICTIM and ATT's directory stay empty.
+ATT=$((JUID + 2))
+as_att() { setpriv --reuid "$ATT" --regid "$ATT" --clear-groups "$@"; }
+empty() { # empty NAME DIR
+	if [ -d "$2" ] && [ -z "$(ls -A "$2")" ]; then ok "$1: ${2#"$TMP"/} is empty"
+	else bad "$1" "${2#"$TMP"/} holds: $(ls -A "$2" 2>&1 | xargs)"; fi
+}
+STICKY=$TMP/sticky
+VICTIM=$TMP/victim
+chmod 0711 "$TMP" # ATT reaches STICKY as it would reach /tmp
+mkdir -p "$STICKY" "$VICTIM" "$TMP/other" "$TMP/att/d"
+chmod 1777 "$STICKY" "$TMP/other"
+chown "$ATT:$ATT" "$TMP/other" "$TMP/att" "$TMP/att/d"
+as_att ln -s "$VICTIM" "$TMP/other/wisp"
+refuse "a sticky base another user owns" "$TMP/other \(owner $ATT, mode 1777\) must be root's" \
+	"${G[@]:0:8}" --chroot-base-dir "$TMP/other"
+empty "a sticky base another user owns" "$VICTIM"
+as_att ln -s "$VICTIM" "$STICKY/wisp"
+refuse "another user's link as <base>/wisp" "$STICKY/wisp is a symlink \(owner $ATT\): the jail is never built through a link" \
+	"${G[@]:0:8}" --chroot-base-dir "$STICKY"
+empty "another user's link as <base>/wisp" "$VICTIM"
+as_att rm "$STICKY/wisp"
+as_att mkdir "$STICKY/wisp"
+refuse "another user's directory as <base>/wisp" "$STICKY/wisp \(owner $ATT, mode [0-7]+\) must be root's" \
+	"${G[@]:0:8}" --chroot-base-dir "$STICKY"
+empty "another user's directory as <base>/wisp" "$STICKY/wisp"
+as_att rmdir "$STICKY/wisp"
+as_att ln -s "$VICTIM" "$STICKY/jails"
+refuse "a base given through another user's link" "$STICKY/jails is a symlink \(owner $ATT\)" \
+	"${G[@]:0:8}" --chroot-base-dir "$STICKY/jails"
+empty "a base given through another user's link" "$VICTIM"
+as_att rm "$STICKY/jails"
+# root's links are followed, relative paths are below the cwd.
+ln -s base "$TMP/rootlink"
+(cd "$TMP" && timeout 30 "$JAILER" --id viaroot --exec-file "$WISP" --uid "$JUID" --gid "$JGID" \
+	--chroot-base-dir rootlink -- --version </dev/null >"$TMP/out" 2>"$TMP/err")
+RC=$?
+expect_rc "a base through root's link, relative" 0
+if [ -f "$BASE/wisp/viaroot/root/wisp" ]; then ok "the jail is in the link's target"
+else bad "through root's link" "no $BASE/wisp/viaroot/root/wisp"; fi
+forget viaroot
+
+# The race: ATT keeps making <base>/wisp a link to VICTIM, then its own
+# directory, then nothing, while the jailer runs 40 times. Whatever it
+# meets, the jailer refuses, undoing what it made, or builds the jail in
+# a directory of its own; nothing ever lands in VICTIM or ATT's one.
+rm -f "$TMP/stop"
+as_att bash -c 'while [ ! -e "$1/stop" ]; do
+	ln -s "$2" "$3/wisp" 2>/dev/null && rm -f "$3/wisp"
+	mv -T "$4" "$3/wisp" 2>/dev/null && mv -T "$3/wisp" "$4"
+done' swap "$TMP" "$VICTIM" "$STICKY" "$TMP/att/d" &
+SWAP=$!
+PIDS+=("$SWAP")
+built=0 checked=0 building=0 wrong=""
+# Root's <base>/wisp: no other user can swap it (sticky), so the test may
+# look into it and remove it; ATT's is left to ATT.
+roots() { [ -d "$STICKY/wisp" ] && [ ! -L "$STICKY/wisp" ] && [ "$(stat -c %u "$STICKY/wisp" 2>/dev/null)" = 0 ]; }
+for i in $(seq 40); do
+	timeout 30 "$JAILER" --id "race$i" --exec-file "$WISP" --uid "$JUID" --gid "$JGID" \
+		--chroot-base-dir "$STICKY" -- --version </dev/null >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	if [ "$rc" = 0 ]; then
+		built=$((built + 1))
+		roots && [ -f "$STICKY/wisp/race$i/root/wisp" ] ||
+			wrong+=" run $i: exit 0 but no jail in a root-owned $STICKY/wisp;"
+	elif [ "$rc" = 1 ] || [ "$rc" = 2 ]; then
+		[ "$rc" = 2 ] && checked=$((checked + 1)) || building=$((building + 1))
+		grep -q 'undo:' "$TMP/err" && wrong+=" run $i: $(grep undo: "$TMP/err");"
+		roots && [ -e "$STICKY/wisp/race$i" ] && wrong+=" run $i: exit $rc left $STICKY/wisp/race$i;"
+	else
+		wrong+=" run $i: exit $rc: $(head -1 "$TMP/err");"
+	fi
+	roots && rm -rf "$STICKY/wisp"
+done
+touch "$TMP/stop"
+wait "$SWAP"
+if [ -z "$wrong" ]; then ok "40 jails while <base>/wisp is swapped: $built built, refused $checked at the check, $building while building"
+else bad "jails while <base>/wisp is swapped" "$wrong"; fi
+empty "the race" "$VICTIM"
+empty "the race" "$TMP/att/d"
 
 summary jailer
