@@ -129,6 +129,23 @@ int uring_file_set(struct uring *u, int slot, int fd)
 	return update_slot(u, slot, fd);
 }
 
+void uring_files_release(struct uring *u)
+{
+	int fds[URING_FILES];
+	int ret;
+
+	if (!u->ready)
+		return;
+	for (unsigned i = 0; i < URING_FILES; i++)
+		fds[i] = -1;
+	ret = io_uring_register_files_update(&u->ring, 0, fds, URING_FILES);
+	if (ret < 0)
+		log_warn("io_uring: cannot release its files: %s",
+		         strerror(-ret));
+	for (unsigned i = 0; i < URING_FILES; i++)
+		u->files[i] = -1;
+}
+
 void uring_file_del(struct uring *u, int slot)
 {
 	int ret;

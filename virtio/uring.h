@@ -82,6 +82,12 @@ int uring_file_add(struct uring *u, int fd);
 int uring_file_set(struct uring *u, int slot, int fd);
 /* Empty @slot (the device is going away). */
 void uring_file_del(struct uring *u, int slot);
+/*
+ * Empty the whole table at once, when the VM ends: the kernel tears a
+ * ring down some time after the process is gone, and until then a tap
+ * in its table stays attached (a VM started on it at once finds it busy).
+ */
+void uring_files_release(struct uring *u);
 
 /* Make @sqe, already prepared with a slot as its fd, use the table. */
 static inline void uring_prep_fixed(struct io_uring_sqe *sqe)

@@ -737,6 +737,8 @@ static void *loop_thread(void *arg)
 	for (unsigned i = 0; i < m->cfg.nnets; i++)
 		if (m->net[i].tap_fd >= 0)
 			net_quiesce(&m->net[i]);
+	/* The same holds for the ring's table of registered files. */
+	uring_files_release(&m->uring);
 	metrics_flush(m); /* the last line, on this thread's filter */
 	pthread_mutex_lock(&m->lock);
 	m->exiting = true;
