@@ -216,9 +216,11 @@ $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c api/http.c api/http.h
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
 $(BUILD)/fuzz/fuzz_snapfile: tests/fuzz/fuzz_snapfile.c vmm/snapfile.c \
-		vmm/snapfile_read.c vmm/snaptmp.c vmm/util.c vmm/snapfile.h
+		vmm/snapfile_read.c vmm/snaptmp.c vmm/util.c vmm/snapfile.h \
+		vmm/snapconfig.c vmm/snapconfig_check.c vmm/snapconfig_legacy.c \
+		vmm/config.c vmm/snapconfig.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -linih
 
 fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
 		$(BUILD)/probe64.elf

@@ -139,9 +139,7 @@ static int check_path(const char *what, const char *field, const char *p,
 /* Resource ids: what an INI section name and a URL segment can hold. */
 static int check_id(const char *what, const char *id, char *err, size_t errlen)
 {
-	if (!*id || strlen(id) >= CONFIG_ID_MAX ||
-	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	               "0123456789_-") != strlen(id))
+	if (!config_id_ok(id))
 		return fail(err, errlen,
 		            "%s: the id must be 1-%d letters, digits, '_' or "
 		            "'-'",
@@ -348,8 +346,7 @@ int fc_drive(struct config *c, const char *path_id, json_t *body, char *err,
 		            w, path);
 	snprintf(d.path, sizeof(d.path), "%s", path);
 	if ((s = get_str(body, "partuuid"))) {
-		if (!*s || strlen(s) >= sizeof(d.partuuid) ||
-		    strspn(s, "0123456789abcdefABCDEF-") != strlen(s))
+		if (!config_partuuid_ok(s))
 			return fail(err, errlen,
 			            "%s: partuuid '%s' is not a partition UUID",
 			            w, s);
@@ -568,8 +565,7 @@ int fc_vsock(struct config *c, json_t *body, char *err, size_t errlen)
 	cid = get_u64(body, "guest_cid", 0);
 	uds = get_str(body, "uds_path");
 	id = get_str(body, "vsock_id");
-	/* 0-2 are the hypervisor, local and host addresses. */
-	if (cid < 3 || cid > UINT32_MAX - 1)
+	if (!config_cid_ok(cid))
 		return fail(err, errlen,
 		            "%s: guest_cid %llu is not in 3..4294967294", w,
 		            (unsigned long long)cid);

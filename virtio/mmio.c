@@ -446,6 +446,19 @@ int virtio_mmio_restore(struct virtio_mmio *t,
 		                              ~virtio_mmio_offered(t)));
 		return -1;
 	}
+	/* Bytes from a file, not C bools yet: loading a 2 as bool is UB. */
+	for (unsigned i = 0; i < t->ops->nqueues; i++) {
+		uint8_t ready, valid;
+
+		memcpy(&ready, &s->vq[i].ready, 1);
+		memcpy(&valid, &s->vq[i].signalled_valid, 1);
+		if (ready > 1 || valid > 1) {
+			snprintf(err, errlen,
+			         "%s: queue %u: a flag is %u, not 0 or 1",
+			         t->ops->name, i, ready > 1 ? ready : valid);
+			return -1;
+		}
+	}
 	pthread_mutex_lock(&t->lock);
 	t->status = s->status;
 	t->dev_feat_sel = s->dev_feat_sel;

@@ -153,6 +153,24 @@ bool config_ifname_ok(const char *name)
 	       !strpbrk(name, "/: \t\n");
 }
 
+bool config_id_ok(const char *id)
+{
+	return *id && strlen(id) < CONFIG_ID_MAX &&
+	       strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                  "0123456789_-") == strlen(id);
+}
+
+bool config_partuuid_ok(const char *s)
+{
+	return *s && strlen(s) < sizeof(((struct drive_config *)0)->partuuid) &&
+	       strspn(s, "0123456789abcdefABCDEF-") == strlen(s);
+}
+
+bool config_cid_ok(uint64_t cid)
+{
+	return cid >= 3 && cid <= UINT32_MAX - 1;
+}
+
 /* "SIZE REFILL_MS [ONE_TIME_BURST]": one token bucket. */
 static int parse_bucket(struct ini_ctx *x, const char *sec, const char *key,
                         const char *value, struct bucket_config *b)
@@ -178,9 +196,7 @@ static int parse_bucket(struct ini_ctx *x, const char *sec, const char *key,
 static bool section_id_ok(struct ini_ctx *x, const char *sec, const char *id,
                           const char *what)
 {
-	if (*id && strlen(id) < CONFIG_ID_MAX &&
-	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	               "0123456789_-") == strlen(id))
+	if (config_id_ok(id))
 		return true;
 	fail(x, "[%s]: %s id must be 1-%d letters, digits, '_' or '-'", sec,
 	     what, CONFIG_ID_MAX - 1);
@@ -398,8 +414,7 @@ static int handler(void *user, const char *sec, const char *name,
 			            sec, name, value);
 		break;
 	case K_VSOCK_CID:
-		/* 0-2 are the hypervisor, local and host addresses. */
-		if (!util_parse_u64(value, &v) || v < 3 || v > UINT32_MAX - 1)
+		if (!util_parse_u64(value, &v) || !config_cid_ok(v))
 			return fail(x,
 			            "[%s] %s: '%s' is not a number in "
 			            "3..4294967294",

@@ -108,6 +108,12 @@ int config_load_ini(struct config *c, const char *path, char *err,
 int config_parse_mac(const char *s, uint8_t mac[6]);
 /* A usable network interface name (for a tap): 1-15 bytes, no '/', ':'. */
 bool config_ifname_ok(const char *name);
+/* A resource id (drive, interface, vsock): 1-31 of [A-Za-z0-9_-]. */
+bool config_id_ok(const char *id);
+/* A partition UUID for root=PARTUUID=: 1-39 hex digits and '-'. */
+bool config_partuuid_ok(const char *s);
+/* A vsock guest CID: 0-2 are the hypervisor, local and host addresses. */
+bool config_cid_ok(uint64_t cid);
 
 /* Checks that need the whole file (e.g. a kernel is given). */
 int config_validate(const struct config *c, char *err, size_t errlen);

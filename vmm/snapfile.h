@@ -6,7 +6,7 @@
  * Layout, every integer little-endian, every section 8-byte aligned:
  *
  *	offset 0   u8  magic[8]    "WISPSNAP"
- *	       8   u32 version     SNAP_VERSION (1)
+ *	       8   u32 version     SNAP_VERSION (2)
  *	      12   u32 flags       0
  *	      16   sections, one after the other:
  *	             u32 type      anything but SNAP_END
@@ -25,6 +25,14 @@
  * (type, index) pair appears at most once. The header and trailer carry
  * no payload sizes of their own, so a reader walks the sections from the
  * header and must land exactly on the trailer.
+ *
+ * The version is the layout of the sections' payloads, which the
+ * container does not look into; the container is the same in every
+ * version. It changes when a section's payload changes so that an older
+ * reader would misread it, and a reader accepts every version from
+ * SNAP_VERSION_MIN up (snap_reader.version says which it got). Version 2:
+ * the CONFIG section is records (vmm/snapconfig.h); version 1 held a raw
+ * C structure there.
  */
 #ifndef WISP_SNAPFILE_H
 #define WISP_SNAPFILE_H
@@ -34,7 +42,8 @@
 #include <stdint.h>
 
 #define SNAP_MAGIC        "WISPSNAP"
-#define SNAP_VERSION      1
+#define SNAP_VERSION      2
+#define SNAP_VERSION_MIN  1 /* the oldest version a reader accepts */
 #define SNAP_END          0xffffffffu
 #define SNAP_HEADER_SIZE  16
 #define SNAP_SECTION_HEAD 16
@@ -128,7 +137,7 @@ struct snap_reader {
  * Read and check the whole snapshot @path, refusing a file larger than
  * @max_size. Checked, in order: the size (at least a header and a
  * trailer), the magic ("not a wisp snapshot"), the version (the message
- * names the file's and the supported one), the CRC ("corrupted"), then
+ * names the file's and the supported ones), the CRC ("corrupted"), then
  * that every section lies inside the file, the walk lands on the trailer
  * and its count matches, and no (type, index) repeats. No input makes
  * the reader touch a byte outside the file. Returns 0, or -1 with one

@@ -170,11 +170,11 @@ int snap_read_buffer(struct snap_reader *r, const void *buf, size_t len,
 	}
 	/* Before the CRC: a later format may place its checksum elsewhere. */
 	version = get32(p + 8);
-	if (version != SNAP_VERSION) {
+	if (version < SNAP_VERSION_MIN || version > SNAP_VERSION) {
 		snprintf(err, errlen,
 		         "snapshot '%s' has format version %u; this wisp reads "
-		         "version %u",
-		         name, version, SNAP_VERSION);
+		         "versions %u to %u",
+		         name, version, SNAP_VERSION_MIN, SNAP_VERSION);
 		return -1;
 	}
 	want = get64(p + len - 8);

@@ -1,5 +1,6 @@
 #include "snapshot.h"
 #include "log.h"
+#include "snapconfig.h"
 #include "snapfile.h"
 #include "snapmem.h"
 #include "snaptmp.h"
@@ -24,7 +25,7 @@
 /* Section types of the state file (the layout is snapfile.h's). */
 enum {
 	SEC_INFO = 1,
-	SEC_CONFIG,
+	SEC_CONFIG, /* vmm/snapconfig.h */
 	SEC_VM,
 	SEC_VCPU, /* index: the vCPU */
 	SEC_SERIAL,
@@ -43,16 +44,6 @@ struct snap_info {
 	uint32_t diff; /* the memory file holds only the pages written */
 	uint32_t page_size;
 	uint8_t id[SNAP_ID_LEN]; /* also in the memory file's tag */
-};
-
-/* The machine as configured; paths are the host's at snapshot time. */
-struct snap_config {
-	uint32_t vcpus, huge_pages;
-	uint64_t mem_mib;
-	uint32_t ndrives, nnets;
-	struct drive_config drives[CONFIG_MAX_DRIVES];
-	struct net_config nets[CONFIG_MAX_NETS];
-	struct vsock_config vsock;
 };
 
 struct snap_virtio {
@@ -107,19 +98,6 @@ static inline void test_stall(const char *point)
 }
 #endif
 
-static void save_config(const struct vmm *m, struct snap_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->vcpus = m->cfg.vcpus;
-	c->huge_pages = m->cfg.huge_pages;
-	c->mem_mib = m->cfg.mem_mib;
-	c->ndrives = m->cfg.ndrives;
-	c->nnets = m->cfg.nnets;
-	memcpy(c->drives, m->cfg.drives, sizeof(c->drives));
-	memcpy(c->nets, m->cfg.nets, sizeof(c->nets));
-	c->vsock = m->cfg.vsock;
-}
-
 /* Nothing may write guest RAM while it is saved: drain the devices. */
 static void quiesce(struct vmm *m, bool on)
 {
@@ -140,7 +118,9 @@ static int write_state(struct vmm *m, const char *path,
 {
 	struct vm *vm = &m->vm;
 	struct snap_writer w;
-	struct snap_config *cfg = malloc(sizeof(*cfg));
+	size_t cfglen = 0;
+	/* The machine as configured; paths are the host's at this moment. */
+	uint8_t *cfg = snapcfg_encode(&m->cfg, &cfglen);
 	struct x86_vcpu_state *vs = malloc(sizeof(*vs));
 	struct x86_vm_state vms;
 	struct serial_state ser;
@@ -152,7 +132,6 @@ static int write_state(struct vmm *m, const char *path,
 		snprintf(err, errlen, "snapshot: out of memory");
 		goto out;
 	}
-	save_config(m, cfg);
 	if (x86_vm_save(vm, &vms) < 0) {
 		snprintf(err, errlen,
 		         "snapshot: cannot read the VM's state "
@@ -162,7 +141,7 @@ static int write_state(struct vmm *m, const char *path,
 	if (snap_write_begin(&w, path, err, errlen) < 0)
 		goto out;
 	snap_write_section(&w, SEC_INFO, 0, info, sizeof(*info));
-	snap_write_section(&w, SEC_CONFIG, 0, cfg, sizeof(*cfg));
+	snap_write_section(&w, SEC_CONFIG, 0, cfg, cfglen);
 	snap_write_section(&w, SEC_VM, 0, &vms, sizeof(vms));
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		if (x86_vcpu_save(&vm->vcpus[i], vs) < 0) {
@@ -365,71 +344,83 @@ static int want(const struct snap_reader *r, const char *path, uint32_t type,
 	return 0;
 }
 
-/* The configuration a snapshot brings, with the clone's overrides. */
-static int load_config(struct vmm *m, const struct snap_config *c,
+/*
+ * The configuration a snapshot brings (decoded as its format version
+ * has it, every field checked), with the load's overrides, into @m's.
+ */
+static int load_config(struct vmm *m, const struct snap_reader *r,
                        const struct snapshot_load *l, char *err, size_t errlen)
 {
-	struct config *cfg = &m->cfg;
+	struct config *c = malloc(sizeof(*c)), *cfg = &m->cfg;
+	const void *p;
+	uint64_t len = 0;
+	char why[512];
+	int rc = -1;
 
-	if (c->vcpus < 1 || c->vcpus > CONFIG_MAX_VCPUS ||
-	    c->ndrives > CONFIG_MAX_DRIVES || c->nnets > CONFIG_MAX_NETS ||
-	    c->mem_mib < CONFIG_MIN_MEM_MIB ||
-	    c->mem_mib > CONFIG_MAX_MEM_MIB) {
-		snprintf(err, errlen,
-		         "snapshot '%s': bad machine configuration",
-		         l->state_path);
+	if (!c) {
+		snprintf(err, errlen, "snapshot: out of memory");
 		return -1;
+	}
+	if (!(p = snap_read_section(r, SEC_CONFIG, 0, &len))) {
+		snprintf(err, errlen,
+		         "snapshot '%s': section %u.0 (the configuration) "
+		         "missing",
+		         l->state_path, SEC_CONFIG);
+		goto out;
+	}
+	if ((r->version == 1
+	             ? snapcfg_decode_legacy(p, len, c, why, sizeof(why))
+	             : snapcfg_decode(p, len, c, why, sizeof(why))) < 0) {
+		snprintf(err, errlen, "snapshot '%s': configuration: %s",
+		         l->state_path, why);
+		goto out;
+	}
+	for (unsigned k = 0; k < l->nnet; k++) {
+		unsigned i;
+
+		for (i = 0; i < c->nnets; i++)
+			if (!strcmp(c->nets[i].id, l->net[k].iface_id))
+				break;
+		if (i == c->nnets) {
+			snprintf(err, errlen,
+			         "network_overrides: the snapshot has no "
+			         "interface '%s'",
+			         l->net[k].iface_id);
+			goto out;
+		}
+		snprintf(c->nets[i].host_dev_name,
+		         sizeof(c->nets[i].host_dev_name), "%s",
+		         l->net[k].host_dev_name);
+	}
+	if (l->vsock_uds[0]) {
+		if (!c->vsock.present) {
+			snprintf(err, errlen,
+			         "vsock_override: the snapshot has "
+			         "no vsock device");
+			goto out;
+		}
+		snprintf(c->vsock.uds_path, sizeof(c->vsock.uds_path), "%s",
+		         l->vsock_uds);
+	}
+	if ((l->nnet || l->vsock_uds[0]) &&
+	    snapcfg_check(c, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "snapshot '%s' with the overrides: %s",
+		         l->state_path, why);
+		goto out;
 	}
 	cfg->vcpus = c->vcpus;
 	cfg->mem_mib = c->mem_mib;
-	cfg->huge_pages = c->huge_pages == HUGE_PAGES_2M ? HUGE_PAGES_2M
-	                                                 : HUGE_PAGES_NONE;
+	cfg->huge_pages = c->huge_pages;
 	cfg->track_dirty_pages = l->track_dirty_pages;
 	cfg->ndrives = c->ndrives;
 	memcpy(cfg->drives, c->drives, sizeof(cfg->drives));
 	cfg->nnets = c->nnets;
 	memcpy(cfg->nets, c->nets, sizeof(cfg->nets));
 	cfg->vsock = c->vsock;
-	/* Strings from a file: terminated where they must be. */
-	for (unsigned i = 0; i < cfg->ndrives; i++) {
-		cfg->drives[i].id[CONFIG_ID_MAX - 1] = '\0';
-		cfg->drives[i].path[CONFIG_PATH_MAX - 1] = '\0';
-		cfg->drives[i].partuuid[sizeof(cfg->drives[i].partuuid) - 1] =
-		        '\0';
-	}
-	for (unsigned i = 0; i < cfg->nnets; i++) {
-		cfg->nets[i].id[CONFIG_ID_MAX - 1] = '\0';
-		cfg->nets[i].host_dev_name[CONFIG_IFNAME_MAX - 1] = '\0';
-	}
-	cfg->vsock.uds_path[CONFIG_UDS_MAX - 1] = '\0';
-	for (unsigned k = 0; k < l->nnet; k++) {
-		unsigned i;
-
-		for (i = 0; i < cfg->nnets; i++)
-			if (!strcmp(cfg->nets[i].id, l->net[k].iface_id))
-				break;
-		if (i == cfg->nnets) {
-			snprintf(err, errlen,
-			         "network_overrides: the snapshot has no "
-			         "interface '%s'",
-			         l->net[k].iface_id);
-			return -1;
-		}
-		snprintf(cfg->nets[i].host_dev_name,
-		         sizeof(cfg->nets[i].host_dev_name), "%s",
-		         l->net[k].host_dev_name);
-	}
-	if (l->vsock_uds[0]) {
-		if (!cfg->vsock.present) {
-			snprintf(err, errlen,
-			         "vsock_override: the snapshot has "
-			         "no vsock device");
-			return -1;
-		}
-		snprintf(cfg->vsock.uds_path, sizeof(cfg->vsock.uds_path), "%s",
-		         l->vsock_uds);
-	}
-	return 0;
+	rc = 0;
+out:
+	free(c);
+	return rc;
 }
 
 /* The memory file: the right size, and this snapshot's where tagged. */
@@ -639,7 +630,6 @@ int vmm_snapshot_load(struct vmm *m, const struct snapshot_load *l, char *err,
                       size_t errlen)
 {
 	struct snap_reader r;
-	struct snap_config *cfg = NULL;
 	struct config *before = NULL; /* put back if the load fails */
 	struct snap_info info;
 	uint64_t t0 = util_now_us();
@@ -662,18 +652,15 @@ int vmm_snapshot_load(struct vmm *m, const struct snapshot_load *l, char *err,
 	if (snap_read_open(&r, l->state_path, SNAPSHOT_STATE_MAX, err, errlen) <
 	    0)
 		return -1;
-	cfg = malloc(sizeof(*cfg));
 	before = malloc(sizeof(*before));
-	if (!cfg || !before) {
+	if (!before) {
 		snprintf(err, errlen, "snapshot: out of memory");
 		goto out;
 	}
 	*before = m->cfg;
 	if (want(&r, l->state_path, SEC_INFO, 0, &info, sizeof(info), err,
 	         errlen) < 0 ||
-	    want(&r, l->state_path, SEC_CONFIG, 0, cfg, sizeof(*cfg), err,
-	         errlen) < 0 ||
-	    load_config(m, cfg, l, err, errlen) < 0)
+	    load_config(m, &r, l, err, errlen) < 0)
 		goto out;
 	info.version[sizeof(info.version) - 1] = '\0';
 	if (strcmp(info.version, WISP_VERSION))
@@ -726,7 +713,6 @@ out:
 	if (fd >= 0)
 		close(fd); /* the mapping keeps the file */
 	free(before);
-	free(cfg);
 	snap_read_close(&r);
 	return rc;
 }

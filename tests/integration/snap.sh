@@ -35,13 +35,13 @@ open('$TMP/state', 'wb').write(s.state_file(
 "$WISP_SNAP" info "$TMP/state" >"$TMP/out" 2>"$TMP/err"
 RC=$?
 expect_rc "info" 0
-expect_line "info" out "format version 1, 208 bytes, 3 sections, 109 bytes of payload"
+expect_line "info" out "format version 2, 208 bytes, 3 sections, 109 bytes of payload"
 expect_line "info" out '0x55504356 "VCPU" +1 +152 +9$'
-printf 'WISPSNAP\002\0\0\0' >"$TMP/v2"
-head -c 64 /dev/zero >>"$TMP/v2"
+printf 'WISPSNAP\003\0\0\0' >"$TMP/v3"
+head -c 64 /dev/zero >>"$TMP/v3"
 cp "$TMP/state" "$TMP/flipped"
 printf 'X' | dd of="$TMP/flipped" bs=1 seek=40 conv=notrunc status=none
-for bad in v2:"format version 2; this wisp reads version 1" \
+for bad in v3:"format version 3; this wisp reads versions 1 to 2" \
 	none:"No such file or directory" flipped:"is corrupted"; do
 	f=${bad%%:*}
 	"$WISP_SNAP" info "$TMP/$f" >"$TMP/out" 2>"$TMP/err"

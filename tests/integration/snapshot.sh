@@ -8,16 +8,22 @@
 # snapshots merge onto their base; the Uffd backend serves the memory;
 # and every bad file is refused with a message, the process left ready to
 # load a good one. A snapshot cut short between its two files is refused,
-# not run.
+# not run. A snapshot of the previous state file format (a fixture with a
+# drive, a tap and vsock) loads with every field and goes on; hostile
+# configuration sections of both formats are refused with their reason.
 set -u
 : "${WISP:?path to wisp (the test build)}" "${PROBE:?path to probe.elf}"
 : "${WISP_SNAP:?path to wisp-snap}" "${UFFD_HANDLER:?path to uffd-handler}"
 PROBE=$(realpath "$PROBE")
-. "$(dirname "$0")/lib.sh"
+WISP=$(realpath "$WISP")
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 declare -A VPID
 SMALL=$TMP/small
+NS=wisp-snap-$$
 trap 'for p in "${VPID[@]}"; do kill -9 "$p" 2>/dev/null; done
-	mountpoint -q "$SMALL" && umount "$SMALL"; rm -rf "$TMP"' EXIT
+	mountpoint -q "$SMALL" && umount "$SMALL"; ip netns del "$NS" 2>/dev/null
+	rm -rf "$TMP"' EXIT
 
 # vm NAME [wisp args]: a wisp serving the API on $TMP/NAME.sock, output
 # in $TMP/NAME.raw and .err; the api helper then talks to it.
@@ -95,7 +101,7 @@ goes_on() {
 	fi
 }
 
-"$(dirname "$0")/../../rootfs-tools/mkdisk.sh" "$TMP/disk.img" 1 >/dev/null
+"$here/../../rootfs-tools/mkdisk.sh" "$TMP/disk.img" 1 >/dev/null
 
 # --- The rules: when a snapshot is taken or loaded, and bad bodies ------
 vm early || exit 1
@@ -143,7 +149,7 @@ resume a
 wait_count a $((N1 + 10)) && ok "a: counts on after the snapshot" || bad "a after create" "stuck at $(last a)"
 stop a
 "$WISP_SNAP" info "$TMP/s1.state" >"$TMP/out" 2>&1
-grep -q 'format version 1' "$TMP/out" && ok "wisp-snap info reads the state file" ||
+grep -q 'format version 2' "$TMP/out" && ok "wisp-snap info reads the state file" ||
 	bad "wisp-snap info" "$(head -n 3 "$TMP/out")"
 
 vm b || exit 1
@@ -251,8 +257,8 @@ head -c $(($(stat -c %s "$TMP/s1.state") / 2)) "$TMP/s1.state" >"$TMP/trunc.stat
 head -c 4096 /dev/urandom >"$TMP/random.state"
 cp "$TMP/s1.state" "$TMP/flip.state"
 printf '\xff' | dd of="$TMP/flip.state" bs=1 seek=3000 conv=notrunc 2>/dev/null
-cp "$TMP/s1.state" "$TMP/v2.state"
-printf '\x02' | dd of="$TMP/v2.state" bs=1 seek=8 conv=notrunc 2>/dev/null
+cp "$TMP/s1.state" "$TMP/v3.state"
+printf '\x03' | dd of="$TMP/v3.state" bs=1 seek=8 conv=notrunc 2>/dev/null
 : >"$TMP/empty.state"
 cp --sparse=always "$TMP/s1.mem" "$TMP/short.mem"
 truncate -s 64M "$TMP/short.mem"
@@ -270,8 +276,8 @@ load "$TMP/random.state" "$TMP/s1.mem"
 fault_has "random bytes" 400 "is not a wisp snapshot"
 load "$TMP/flip.state" "$TMP/s1.mem"
 fault_has "a flipped byte" 400 "is corrupted (CRC-64"
-load "$TMP/v2.state" "$TMP/s1.mem"
-fault_has "another format version" 400 "format version 2; this wisp reads version 1"
+load "$TMP/v3.state" "$TMP/s1.mem"
+fault_has "a newer format version" 400 "format version 3; this wisp reads versions 1 to 2"
 load "$TMP/empty.state" "$TMP/s1.mem"
 fault_has "an empty file" 400 "too short to be a wisp snapshot"
 load "$TMP" "$TMP/s1.mem"
@@ -307,7 +313,7 @@ grep -q 'AddressSanitizer\|runtime error' "$TMP"/*.err && bad "sanitizers" "$(gr
 # and must run or end with one of wisp's own exit statuses, never a
 # crash, a hang or a sanitizer report.
 mkdir -p "$TMP/mut"
-python3 "$(dirname "$0")/snap_mutate.py" "$TMP/s1.state" "$TMP/mut" 6 7 >"$TMP/mutants"
+python3 "$here/snap_mutate.py" "$TMP/s1.state" "$TMP/mut" 6 7 >"$TMP/mutants"
 refused=0 loaded=0 broken=0
 vm m || exit 1
 while read -r f; do
@@ -345,6 +351,109 @@ n=$(wc -l <"$TMP/mutants")
 [ "$broken" = 0 ] && [ $((refused + loaded)) = "$n" ] && [ "$refused" -gt 0 ] &&
 	ok "$n hostile state files: $refused refused, $loaded loaded and ran or ended cleanly" ||
 	bad "hostile state files" "$broken of $n broke wisp ($refused refused, $loaded loaded)"
+
+# --- Format version 1: a snapshot of the wisp before, every field -----
+# tests/integration/fixtures/snap-v1 (its README says how it was made):
+# the configuration section is the raw structure of then. It loads in a
+# network namespace with its tap and in the directory of its relative
+# drive and vsock paths, shows the configuration the old wisp reported,
+# and its guest goes on from count 32. Snapshotted again it is written
+# as records (format version 2), which load the same.
+FIX=$here/fixtures/snap-v1
+V1=$TMP/v1
+mkdir -p "$V1"
+for f in v1.state v1.mem disk.img; do xz -dc "$FIX/$f.xz" >"$V1/$f"; done
+# The guest's 256 KiB count pattern, zeroed in the fixture to keep it small.
+python3 - "$V1/v1.mem" <<'PY'
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(0x1141A0)
+    f.write(b"".join(struct.pack("<Q", (i * 0x9E3779B97F4A7C15 % 2**64) ^ 0x5157155151571551)
+                     for i in range(32768)))
+PY
+cp --sparse=always "$V1/disk.img" "$V1/v1.disk"
+v1_config() { jq -S '{"machine-config": .["machine-config"], drives, "network-interfaces": .["network-interfaces"], vsock}'; }
+# vm1 NAME: a wisp as vm() does, in the namespace and the fixture's directory.
+vm1() {
+	SOCK=$TMP/$1.sock
+	rm -f "$SOCK"
+	(cd "$V1" && exec ip netns exec "$NS" "$WISP" --api-sock "$SOCK" --id "$1") </dev/null >"$TMP/$1.raw" 2>"$TMP/$1.err" &
+	VPID[$1]=$!
+	wait_api "$SOCK" "${VPID[$1]}"
+}
+if ip netns add "$NS" && ip netns exec "$NS" ip link set lo up &&
+	ip netns exec "$NS" "$here/../../rootfs-tools/net-setup.sh" host-only wsnap0 172.16.9.1/24; then
+	vm1 o1 || exit 1
+	load "$V1/v1.state" "$V1/v1.mem"
+	expect "format version 1: the previous wisp's snapshot loads" 204
+	goes_on o1 32
+	api GET /vm/config
+	if [ "$STATUS" = 200 ] && diff <(v1_config <<<"$BODY") "$FIX/vm-config.json" >"$TMP/out"; then
+		ok "format version 1: drive, interface, vsock and machine as the old wisp reported them"
+	else
+		bad "format version 1: the configuration" "$(head -c 600 "$TMP/out")"
+	fi
+	pause o1
+	create o1 Full "$V1/v2.state" "$V1/v2.mem"
+	expect "format version 1: snapshotted again" 204
+	cp --sparse=always "$V1/disk.img" "$V1/v2.disk"
+	NV=$(last o1)
+	stop o1
+	"$WISP_SNAP" info "$V1/v2.state" >"$TMP/out" 2>&1
+	grep -q 'format version 2' "$TMP/out" && ok "written again as format version 2" ||
+		bad "format version of the new file" "$(head -n 1 "$TMP/out")"
+	vm1 o2 || exit 1
+	cp --sparse=always "$V1/v2.disk" "$V1/disk.img"
+	load "$V1/v2.state" "$V1/v2.mem"
+	expect "format version 2 of that machine loads" 204
+	goes_on o2 "$NV"
+	api GET /vm/config
+	if [ "$STATUS" = 200 ] && diff <(v1_config <<<"$BODY") "$FIX/vm-config.json" >"$TMP/out"; then
+		ok "format version 2: every field through the records"
+	else
+		bad "format version 2: the configuration" "$(head -c 600 "$TMP/out")"
+	fi
+	stop o2
+
+	# --- Hostile configuration sections: each refused with its reason ----
+	# Records cut short, past the end, of unknown tags, values out of
+	# range, for the records; wrong size, non-boolean bytes, unterminated
+	# strings for the raw structure. A tag marked skippable loads.
+	mkdir -p "$TMP/cmut"
+	for st in v2 v1; do
+		python3 "$here/snap_mutate.py" config "$V1/$st.state" "$TMP/cmut" >"$TMP/cmut-$st" ||
+			bad "snap_mutate.py config $st" "it failed"
+	done
+	vm1 cm || exit 1
+	while IFS=$'\t' read -r f want; do
+		n=$(basename "$f" .state)
+		mem=$V1/v2.mem
+		case $n in v1-*) mem=$V1/v1.mem ;; esac
+		use cm
+		if [ "$want" = LOADS ]; then
+			cp --sparse=always "$V1/v2.disk" "$V1/disk.img"
+			load "$f" "$mem"
+			expect "config $n: an unknown tag marked skippable is skipped" 204
+			goes_on cm "$NV"
+			stop cm
+			vm1 cm || exit 1
+		else
+			load "$f" "$mem" false
+			fault_has "config $n" 400 "$want"
+		fi
+	done < <(cat "$TMP/cmut-v2" "$TMP/cmut-v1")
+	[ "$(wc -l <"$TMP/cmut-v2")" -ge 19 ] && [ "$(wc -l <"$TMP/cmut-v1")" -ge 5 ] ||
+		bad "config mutants" "too few: $(wc -l "$TMP"/cmut-v*)"
+	api GET /
+	expect "cm: still Not started after the refusals" 200 '.state == "Not started"'
+	cp --sparse=always "$V1/v1.disk" "$V1/disk.img"
+	load "$V1/v1.state" "$V1/v1.mem"
+	expect "cm: then the good file loads" 204
+	goes_on cm 32
+	stop cm
+else
+	bad "format version 1" "cannot make the network namespace $NS with the tap wsnap0"
+fi
 
 # --- The Uffd backend: pages served by uffd-handler --------------------
 "$UFFD_HANDLER" "$TMP/uffd.sock" "$TMP/s1.mem" >"$TMP/uffd.out" 2>&1 &

@@ -25,6 +25,8 @@ int main(void)
 	srunner_add_suite(sr, ratelimit_suite());
 	srunner_add_suite(sr, net_suite());
 	srunner_add_suite(sr, snapfile_suite());
+	srunner_add_suite(sr, snapconfig_suite());
+	srunner_add_suite(sr, snapconfig_v1_suite());
 	srunner_add_suite(sr, snapmem_suite());
 	srunner_add_suite(sr, uffd_suite());
 	srunner_add_suite(sr, uring_suite());

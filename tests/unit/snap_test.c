@@ -2,6 +2,7 @@
 #include "unit.h"
 #include "snap_test.h"
 #include "snapfile.h"
+#include "config.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -57,4 +58,58 @@ void snap_test_fix_crc(uint8_t *buf, size_t len)
 
 	for (int i = 0; i < 8; i++)
 		buf[len - 8 + i] = (uint8_t)(crc >> 8 * i);
+}
+
+void snap_test_same_bucket(const struct bucket_config *x,
+                           const struct bucket_config *y)
+{
+	ck_assert_int_eq(x->set, y->set);
+	ck_assert_uint_eq(x->size, y->size);
+	ck_assert_uint_eq(x->one_time_burst, y->one_time_burst);
+	ck_assert_uint_eq(x->refill_time_ms, y->refill_time_ms);
+}
+
+static void same_rl(const struct rate_limiter_config *x,
+                    const struct rate_limiter_config *y)
+{
+	snap_test_same_bucket(&x->bandwidth, &y->bandwidth);
+	snap_test_same_bucket(&x->ops, &y->ops);
+}
+
+/* Every field a snapshot keeps, field by field. */
+void snap_test_same_config(const struct config *x, const struct config *y)
+{
+	ck_assert_uint_eq(x->vcpus, y->vcpus);
+	ck_assert_uint_eq(x->mem_mib, y->mem_mib);
+	ck_assert_int_eq(x->huge_pages, y->huge_pages);
+	ck_assert_uint_eq(x->ndrives, y->ndrives);
+	for (unsigned i = 0; i < x->ndrives; i++) {
+		const struct drive_config *d = &x->drives[i],
+		                          *e = &y->drives[i];
+
+		ck_assert_str_eq(d->id, e->id);
+		ck_assert_str_eq(d->path, e->path);
+		ck_assert_int_eq(d->root, e->root);
+		ck_assert_int_eq(d->read_only, e->read_only);
+		ck_assert_int_eq(d->direct, e->direct);
+		ck_assert_int_eq(d->no_flush, e->no_flush);
+		ck_assert_int_eq(d->io_sync, e->io_sync);
+		ck_assert_str_eq(d->partuuid, e->partuuid);
+		same_rl(&d->rl, &e->rl);
+	}
+	ck_assert_uint_eq(x->nnets, y->nnets);
+	for (unsigned i = 0; i < x->nnets; i++) {
+		const struct net_config *n = &x->nets[i], *o = &y->nets[i];
+
+		ck_assert_str_eq(n->id, o->id);
+		ck_assert_str_eq(n->host_dev_name, o->host_dev_name);
+		ck_assert_int_eq(n->has_mac, o->has_mac);
+		ck_assert_mem_eq(n->mac, o->mac, 6);
+		same_rl(&n->rx, &o->rx);
+		same_rl(&n->tx, &o->tx);
+	}
+	ck_assert_int_eq(x->vsock.present, y->vsock.present);
+	ck_assert_uint_eq(x->vsock.guest_cid, y->vsock.guest_cid);
+	ck_assert_str_eq(x->vsock.uds_path, y->vsock.uds_path);
+	ck_assert_str_eq(x->vsock.id, y->vsock.id);
 }

@@ -2,6 +2,8 @@
 #ifndef WISP_SNAP_TEST_H
 #define WISP_SNAP_TEST_H
 
+#include "config.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,5 +17,10 @@ int snap_test_count_tmp(const char *dir);
 void snap_test_write_file(const char *path, const void *data, size_t len);
 /* Recompute a state file's trailing CRC after an edit. */
 void snap_test_fix_crc(uint8_t *buf, size_t len);
+/* ck_assert that two token buckets are the same. */
+void snap_test_same_bucket(const struct bucket_config *x,
+                           const struct bucket_config *y);
+/* ck_assert field by field that @x and @y are the same snapshot machine. */
+void snap_test_same_config(const struct config *x, const struct config *y);
 
 #endif

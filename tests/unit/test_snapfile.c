@@ -229,12 +229,22 @@ START_TEST(magic_and_version_messages)
 	ck_assert(snap_read_buffer(&r, buf, n, "f", err, sizeof(err)) < 0);
 	ck_assert_str_eq(err, "'f' is not a wisp snapshot (bad magic)");
 	buf[0] = 'W';
-	buf[8] = 2;
+	buf[8] = SNAP_VERSION + 1;
 	snap_test_fix_crc(buf, n);
 	ck_assert(snap_read_buffer(&r, buf, n, "f", err, sizeof(err)) < 0);
-	ck_assert_str_eq(err, "snapshot 'f' has format version 2; this wisp "
-	                      "reads version 1");
+	ck_assert_str_eq(err, "snapshot 'f' has format version 3; this wisp "
+	                      "reads versions 1 to 2");
+	buf[8] = 0;
+	snap_test_fix_crc(buf, n);
+	ck_assert(snap_read_buffer(&r, buf, n, "f", err, sizeof(err)) < 0);
+	ck_assert_str_eq(err, "snapshot 'f' has format version 0; this wisp "
+	                      "reads versions 1 to 2");
+	/* Version 1 (an older wisp's) is still read, and says it is. */
 	buf[8] = 1;
+	snap_test_fix_crc(buf, n);
+	ck_assert(snap_read_buffer(&r, buf, n, "f", err, sizeof(err)) == 0);
+	ck_assert_uint_eq(r.version, 1);
+	snap_read_close(&r);
 	buf[20] ^= 1;
 	ck_assert(snap_read_buffer(&r, buf, n, "f", err, sizeof(err)) < 0);
 	ck_assert_ptr_nonnull(strstr(err, "snapshot 'f' is corrupted"));

@@ -19,6 +19,8 @@ Suite *fcjson_suite(void);
 Suite *ratelimit_suite(void);
 Suite *net_suite(void);
 Suite *snapfile_suite(void);
+Suite *snapconfig_suite(void);
+Suite *snapconfig_v1_suite(void);
 Suite *snapmem_suite(void);
 Suite *uffd_suite(void);
 Suite *uring_suite(void);
