@@ -504,7 +504,8 @@ int vmm_attach_devices(struct vmm *m)
 {
 	m->h_rx_space =
 	        (struct ev_handler){ m->serial.rx_space_fd, on_rx_space, m };
-	if (evloop_add(&m->loop, &m->h_rx_space, EPOLLIN) < 0)
+	if (evloop_add(&m->loop, &m->h_rx_space, EPOLLIN) < 0 ||
+	    serial_attach(&m->serial, &m->loop) < 0)
 		return -1;
 	for (unsigned n = 0; n < m->nvdev; n++) {
 		struct virtio_mmio *t = m->vdev[n];
@@ -732,6 +733,8 @@ static void *loop_thread(void *arg)
 	for (unsigned i = 0; i < m->cfg.nnets; i++)
 		if (m->net[i].tap_fd >= 0)
 			net_quiesce(&m->net[i]);
+	/* What the guest printed last (a reboot message) reaches its reader. */
+	serial_flush_exit(&m->serial);
 	metrics_flush(m); /* the last line, on this thread's filter */
 	pthread_mutex_lock(&m->lock);
 	m->exiting = true;

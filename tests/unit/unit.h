@@ -21,5 +21,6 @@ Suite *net_suite(void);
 Suite *snapfile_suite(void);
 Suite *snapmem_suite(void);
 Suite *uffd_suite(void);
+Suite *serial_suite(void);
 
 #endif
