@@ -22,5 +22,6 @@ Suite *snapfile_suite(void);
 Suite *snapmem_suite(void);
 Suite *uffd_suite(void);
 Suite *serial_suite(void);
+Suite *seccomp_suite(void);
 
 #endif
