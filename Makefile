@@ -145,9 +145,10 @@ test-net: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf
 	WISP=$(BUILD)/asan/wisp WISP_PLAIN=$(BUILD)/wisp PROBE=$(BUILD)/probe.elf \
 		tests/integration/net.sh
 
-test-seccomp: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf
+test-seccomp: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf \
+		$(BUILD)/vsock_host
 	WISP=$(BUILD)/asan/wisp WISP_PLAIN=$(BUILD)/wisp PROBE=$(BUILD)/probe.elf \
-		tests/integration/seccomp.sh
+		VSOCK_HOST=$(BUILD)/vsock_host tests/integration/seccomp.sh
 
 # As root. The production build: a jail has no libraries for ASan's.
 test-jailer: $(BUILD)/wisp-jailer $(BUILD)/wisp $(BUILD)/probe.elf

@@ -13,6 +13,11 @@
  *       DELAY_MS before reading (so the guest runs out of credit), check
  *       RECV bytes of the guest's pattern then EOF, send SEND bytes of
  *       ours and half close.
+ *   vsock_host resets PATH ROUNDS
+ *       listen on PATH; ROUNDS times, take a connection and send into it
+ *       until it ends (EOF or a reset: the guest reset its device),
+ *       having sent something first; then one more, served as serve
+ *       does with RECV = SEND = 4096 and no delay.
  *   vsock_host bench-recv PATH | bench-send PATH BYTES
  *       one connection; read until EOF, or write BYTES and wait for EOF;
  *       print MiB/s from the first byte to the EOF.
@@ -235,15 +240,13 @@ static void echo(const char *uds, const char *port, uint64_t total,
 	close(fd);
 }
 
-static void serve(const char *path, uint64_t want, uint64_t total,
-                  unsigned delay_ms)
+/* serve's exchange on connection @fd; prints its line. */
+static void exchange(int fd, uint64_t want, uint64_t total, unsigned delay_ms)
 {
 	static uint8_t out[STEP], in[CHUNK];
 	uint64_t sent = 0, got = 0;
-	int lfd = listen_uds(path), fd;
 	bool eof = false;
 
-	fd = accept_one(lfd);
 	usleep(delay_ms * 1000);
 	while (!eof || sent < total) {
 		struct pollfd p = { .fd = fd,
@@ -282,6 +285,68 @@ static void serve(const char *path, uint64_t want, uint64_t total,
 	printf("host: received %llu sent %llu eof ok\n",
 	       (unsigned long long)got, (unsigned long long)sent);
 	close(fd);
+}
+
+static void serve(const char *path, uint64_t want, uint64_t total,
+                  unsigned delay_ms)
+{
+	int lfd = listen_uds(path);
+
+	exchange(accept_one(lfd), want, total, delay_ms);
+	close(lfd);
+	unlink(path);
+}
+
+/* Send into @fd until the guest's side goes away; returns bytes sent. */
+static uint64_t send_until_reset(int fd, unsigned round)
+{
+	static uint8_t out[STEP], in[4096];
+	uint64_t sent = 0;
+
+	for (;;) {
+		short ev = wait_fd(fd, POLLIN | POLLOUT);
+		ssize_t r;
+
+		if (ev & POLLOUT) {
+			fill(out, sent, STEP);
+			r = send(fd, out, STEP, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (r < 0 && (errno == EPIPE || errno == ECONNRESET))
+				break;
+			if (r < 0 && errno != EAGAIN)
+				die("round %u: send: %s", round,
+				    strerror(errno));
+			sent += (uint64_t)(r > 0 ? r : 0);
+		}
+		if (ev & (POLLIN | POLLHUP | POLLERR)) {
+			r = read(fd, in, sizeof(in));
+			if (r == 0 || (r < 0 && errno == ECONNRESET))
+				break;
+			if (r > 0)
+				die("round %u: the guest sent data", round);
+			if (errno != EAGAIN)
+				die("round %u: read: %s", round,
+				    strerror(errno));
+		}
+	}
+	close(fd);
+	return sent;
+}
+
+static void resets(const char *path, unsigned rounds)
+{
+	int lfd = listen_uds(path);
+	uint64_t total = 0;
+
+	for (unsigned i = 0; i < rounds; i++) {
+		uint64_t n = send_until_reset(accept_one(lfd), i);
+
+		if (!n)
+			die("round %u: ended before the host sent a byte", i);
+		total += n;
+	}
+	printf("host: %u connections ended by resets after %llu bytes\n",
+	       rounds, (unsigned long long)total);
+	exchange(accept_one(lfd), 4096, 4096, 0);
 	close(lfd);
 	unlink(path);
 }
@@ -341,6 +406,8 @@ int main(int argc, char **argv)
 		serve(argv[2], strtoull(argv[3], NULL, 0),
 		      strtoull(argv[4], NULL, 0),
 		      (unsigned)strtoul(argv[5], NULL, 0));
+	else if (argc == 4 && !strcmp(argv[1], "resets"))
+		resets(argv[2], (unsigned)strtoul(argv[3], NULL, 0));
 	else if (argc == 3 && !strcmp(argv[1], "bench-recv"))
 		bench(argv[2], false, 0);
 	else if (argc == 4 && !strcmp(argv[1], "bench-send"))

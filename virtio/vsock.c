@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -323,6 +324,7 @@ static void vsock_notify(struct virtio_mmio *t, unsigned q)
 {
 	struct vsock *v = t->dev;
 
+	vsock_settle(v);
 	if (q == RXQ) {
 		v->stats.rx_queue_event_count++;
 	} else if (q == TXQ) {
@@ -350,19 +352,49 @@ static void close_all(struct vsock *v, bool all)
 
 /*
  * Driver reset (vCPU thread): every connection the guest knows goes (the
- * host sees EOF). Host connections whose REQUEST has not gone out yet
- * wait for the next driver, as they do before the guest's first one:
+ * host sees EOF), on the event loop (vsock_settle()): here only what
+ * needs no system call. Host connections whose REQUEST has not gone out
+ * yet wait for the next driver, as they do before the guest's first one:
  * Linux resets the device when its driver loads.
  */
 static void vsock_reset(struct virtio_mmio *t)
 {
 	struct vsock *v = t->dev;
+	uint64_t one = 1;
 
 	if (!v)
 		return;
-	close_all(v, false);
 	v->rx_held = false;
 	v->event_pending = false;
+	v->rst_len = v->rst_head = 0; /* RSTs for the old driver's ports */
+	v->tx_stalled = false;
+	if (!v->nconns || v->reset_pending)
+		return;
+	v->reset_pending = true;
+	if (write(v->reset_fd, &one, sizeof(one)) < 0)
+		v->stats.muxer_event_fails++;
+}
+
+void vsock_settle(struct vsock *v)
+{
+	if (!v->reset_pending)
+		return;
+	v->reset_pending = false;
+	close_all(v, false);
+}
+
+/* A vCPU reset the driver: close what it knew before it starts again. */
+static void on_reset(struct ev_handler *h, uint32_t events)
+{
+	struct vsock *v = h->opaque;
+	uint64_t n;
+
+	if (read(h->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		v->stats.muxer_event_fails++;
+	pthread_mutex_lock(&v->t.lock);
+	vsock_settle(v);
+	vsock_run(v);
+	pthread_mutex_unlock(&v->t.lock);
 }
 
 /* Serve what queued up before DRIVER_OK (host CONNECTs, say). */
@@ -397,6 +429,7 @@ static const struct virtio_ops vsock_ops = {
 void vsock_transport_reset(struct vsock *v)
 {
 	pthread_mutex_lock(&v->t.lock);
+	v->reset_pending = false; /* what it would close goes now */
 	close_all(v, true);
 	v->event_pending = true;
 	event_deliver(v);
@@ -433,6 +466,7 @@ static void on_timer(struct ev_handler *h, uint32_t events)
 	if (read(h->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		v->stats.muxer_event_fails++;
 	pthread_mutex_lock(&v->t.lock);
+	vsock_settle(v);
 	v->timer_at = 0;
 	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
 		struct vsock_conn *c = &v->conns[i];
@@ -465,9 +499,12 @@ static void release(struct vsock *v)
 		evloop_del(v->loop, &v->h_listen);
 	if (v->h_timer.cb)
 		evloop_del(v->loop, &v->h_timer);
-	v->h_listen.cb = v->h_timer.cb = NULL;
+	if (v->h_reset.cb)
+		evloop_del(v->loop, &v->h_reset);
+	v->h_listen.cb = v->h_timer.cb = v->h_reset.cb = NULL;
 	if (v->t.ops) {
 		pthread_mutex_lock(&v->t.lock);
+		v->reset_pending = false;
 		close_all(v, true);
 		pthread_mutex_unlock(&v->t.lock);
 		virtio_mmio_destroy(&v->t);
@@ -478,7 +515,9 @@ static void release(struct vsock *v)
 		unlink(v->uds_path);
 	if (v->timer_fd >= 0)
 		close(v->timer_fd);
-	v->listen_fd = v->timer_fd = -1;
+	if (v->reset_fd >= 0)
+		close(v->reset_fd);
+	v->listen_fd = v->timer_fd = v->reset_fd = -1;
 	v->uds_path[0] = '\0';
 	free(v->conns);
 	v->conns = NULL;
@@ -490,7 +529,7 @@ int vsock_init(struct vsock *v, struct vm *vm, struct evloop *loop,
                unsigned irq, char *err, size_t errlen)
 {
 	memset(v, 0, sizeof(*v));
-	v->listen_fd = v->timer_fd = -1;
+	v->listen_fd = v->timer_fd = v->reset_fd = -1;
 	v->loop = loop;
 	v->guest_cid = guest_cid;
 	v->timeout_ms = VSOCK_TIMEOUT_MS;
@@ -500,9 +539,10 @@ int vsock_init(struct vsock *v, struct vm *vm, struct evloop *loop,
 		goto fail;
 	v->timer_fd =
 	        timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	v->reset_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	/* calloc: the slots' pages are touched only as connections come. */
 	v->conns = calloc(VSOCK_MAX_CONNS, sizeof(*v->conns));
-	if (v->timer_fd < 0 || !v->conns) {
+	if (v->timer_fd < 0 || v->reset_fd < 0 || !v->conns) {
 		snprintf(err, errlen, "vsock: %s", strerror(errno));
 		goto fail;
 	}
@@ -515,8 +555,10 @@ int vsock_init(struct vsock *v, struct vm *vm, struct evloop *loop,
 	/* Last: from here the loop thread may call in. */
 	v->h_listen = (struct ev_handler){ v->listen_fd, vsock_uds_accept, v };
 	v->h_timer = (struct ev_handler){ v->timer_fd, on_timer, v };
+	v->h_reset = (struct ev_handler){ v->reset_fd, on_reset, v };
 	if (evloop_add(loop, &v->h_listen, EPOLLIN) < 0 ||
-	    evloop_add(loop, &v->h_timer, EPOLLIN) < 0) {
+	    evloop_add(loop, &v->h_timer, EPOLLIN) < 0 ||
+	    evloop_add(loop, &v->h_reset, EPOLLIN) < 0) {
 		snprintf(err, errlen, "vsock: cannot watch %s", uds_path);
 		goto fail;
 	}

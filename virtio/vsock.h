@@ -34,6 +34,13 @@
  * from the loop (queues), always under t->lock, which every handler here
  * takes as well. Nothing blocks: host sockets are non-blocking and the
  * device stops reading them while the guest posts no rx buffers.
+ *
+ * Only the loop touches host sockets and the timer. A reset on a vCPU
+ * marks the device (reset_pending) and wakes the loop (reset_fd); the
+ * loop closes the connections before anything else it does for the
+ * device (vsock_settle(), first in every handler), so a new driver's
+ * packets never meet the old driver's connections, and a vCPU's seccomp
+ * filter needs neither close, epoll_ctl nor timerfd_settime.
  */
 #ifndef WISP_VIRTIO_VSOCK_H
 #define WISP_VIRTIO_VSOCK_H
@@ -162,7 +169,9 @@ struct vsock {
 	uint64_t guest_cid;
 	char uds_path[108]; /* sizeof(sun_path) */
 	int listen_fd, timer_fd;
-	struct ev_handler h_listen, h_timer;
+	int reset_fd;       /* eventfd: a vCPU reset the driver */
+	bool reset_pending; /* its connections are still to be closed */
+	struct ev_handler h_listen, h_timer, h_reset;
 	bool listen_paused;  /* out of fds: accept again when one closes */
 	unsigned timeout_ms; /* VSOCK_TIMEOUT_MS; shorter in tests */
 	uint64_t timer_at;   /* the kill timer is armed for this time, or 0 */

@@ -581,6 +581,7 @@ static void conn_event(struct ev_handler *eh, uint32_t events)
 	struct vsock *v = c->v;
 
 	pthread_mutex_lock(&v->t.lock);
+	vsock_settle(v);
 	/* A slot freed (or reused) by an earlier handler of this batch. */
 	if (c->state == VSOCK_FREE || c->fd < 0)
 		goto out;

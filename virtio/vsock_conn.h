@@ -76,6 +76,12 @@ void vsock_conn_expire_in(struct vsock *v, struct vsock_conn *c, unsigned ms);
 /* Set up an unused slot (its event handler stays valid while unused). */
 void vsock_conn_slot_init(struct vsock *v, struct vsock_conn *c);
 
+/*
+ * vsock.c: finish a driver reset a vCPU asked for (close the connections
+ * the guest knew): first thing in every event loop handler, under the
+ * lock.
+ */
+void vsock_settle(struct vsock *v);
 /* vsock.c: serve the queues after a connection changed. */
 void vsock_run(struct vsock *v);
 /* vsock.c: an RST from host port @local to guest port @peer. */

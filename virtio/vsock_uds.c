@@ -285,6 +285,7 @@ void vsock_uds_accept(struct ev_handler *h, uint32_t events)
 	struct vsock *v = h->opaque;
 
 	pthread_mutex_lock(&v->t.lock);
+	vsock_settle(v);
 	for (unsigned i = 0; i < 16; i++) {
 		int fd = accept4(v->listen_fd, NULL, NULL,
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);

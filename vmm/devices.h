@@ -1,54 +1,19 @@
 /*
  * Legacy devices on the PIO bus and the boot timer on the MMIO bus. Each
- * owns a bus_dev and keeps its state in a plain struct.
+ * owns a bus_dev and keeps its state in a plain struct. The UART has a
+ * header of its own (serial.h).
  */
 #ifndef WISP_DEVICES_H
 #define WISP_DEVICES_H
 
 #include "bus.h"
+#include "serial.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 struct vm;
-
-#define SERIAL_COM1_BASE 0x3f8
-#define SERIAL_COM1_IRQ  4
-#define SERIAL_RX_SIZE   1024
-
-/*
- * 16550A UART. Written by vCPUs (PIO) and fed by the event loop (host
- * input), so a mutex guards the registers.
- */
-struct serial {
-	struct bus_dev dev;
-	struct vm *vm;
-	pthread_mutex_t lock;
-	int out_fd;
-	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
-	bool thri_pending; /* THR-empty interrupt not yet seen in IIR */
-	uint8_t rx[SERIAL_RX_SIZE];
-	unsigned rx_head, rx_len;
-	int rx_space_fd; /* eventfd poked when a full rx buffer drains */
-};
-
-int serial_init(struct serial *s, struct vm *vm, int out_fd);
-
-/* The UART's registers and unread host input, for snapshots. */
-struct serial_state {
-	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr, thri_pending;
-	uint32_t rx_head, rx_len;
-	uint8_t rx[SERIAL_RX_SIZE];
-};
-void serial_save(struct serial *s, struct serial_state *st);
-/* Refuses (-1) a state whose buffer indexes are out of range. */
-int serial_restore(struct serial *s, const struct serial_state *st);
-void serial_destroy(struct serial *s);
-/* Free room for host input, in bytes. */
-unsigned serial_rx_room(struct serial *s);
-/* Queue host input for the guest; returns bytes taken. */
-unsigned serial_rx_push(struct serial *s, const uint8_t *buf, unsigned len);
 
 #define I8042_DATA_PORT 0x60
 #define I8042_CMD_PORT  0x64

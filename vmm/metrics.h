@@ -57,7 +57,10 @@
 	X(i8042, missed_read_count)                                            \
 	X(i8042, missed_write_count)                                           \
 	X(uart, read_count)                                                    \
-	X(uart, write_count)
+	X(uart, write_count)                                                   \
+	X(uart, error_count)        /* the console's reader went away */       \
+	X(uart, flush_count)        /* writes of the output ring */            \
+	X(uart, missed_write_count) /* bytes dropped: the ring was full */
 
 #define METRICS_FIELD(group, name) _Atomic uint64_t group##_##name;
 struct metrics {

@@ -32,6 +32,7 @@
 
 struct rule {
 	int nr;
+	const char *name, *args; /* as written here, for docs/security.md */
 	const char *why;
 	unsigned nargs; /* comparisons that must all hold */
 	struct scmp_arg_cmp arg[2];
@@ -39,7 +40,7 @@ struct rule {
 
 #define ALLOW(name, why)                                                       \
 	{                                                                      \
-		SCMP_SYS(name), why, 0,                                        \
+		SCMP_SYS(name), #name, "", why, 0,                             \
 		{                                                              \
 			{                                                      \
 				0                                              \
@@ -57,7 +58,7 @@ struct rule {
 	}
 #define ALLOW_IF(name, why, a)                                                 \
 	{                                                                      \
-		SCMP_SYS(name), why, 1,                                        \
+		SCMP_SYS(name), #name, #a, why, 1,                             \
 		{                                                              \
 			a,                                                     \
 			{                                                      \
@@ -67,7 +68,7 @@ struct rule {
 	}
 #define ALLOW_IF2(name, why, a, b)                                             \
 	{                                                                      \
-		SCMP_SYS(name), why, 2,                                        \
+		SCMP_SYS(name), #name, #a ", " #b, why, 2,                     \
 		{                                                              \
 			a, b                                                   \
 		}                                                              \
@@ -76,9 +77,7 @@ struct rule {
 /* Every thread. */
 static const struct rule common[] = {
 	ALLOW(futex, "mutexes and condition variables (pthread)"),
-	ALLOW(write, "log lines, eventfd kicks and interrupts, serial output"),
-	ALLOW(close,
-	      "connections and files a device or the server is done with"),
+	ALLOW(write, "log lines, eventfd kicks, interrupts; console, metrics"),
 	ALLOW(exit, "a thread returns"),
 	ALLOW(rt_sigreturn, "return from the vCPU kick (and SIGSYS) handler"),
 	ALLOW(rt_sigprocmask, "glibc blocks signals around thread exit"),
@@ -109,6 +108,7 @@ static const struct rule api[] = {
 	ALLOW(epoll_wait, "the server's event loop"),
 	ALLOW(epoll_pwait, "the server's event loop"),
 	ALLOW(epoll_ctl, "watch and unwatch client connections"),
+	ALLOW(close, "a client connection ends"),
 	ALLOW(accept4, "a new API client"),
 	ALLOW(recvfrom, "request bytes (recv)"),
 	ALLOW(sendto, "answers (send)"),
@@ -117,9 +117,10 @@ static const struct rule api[] = {
 
 /* The event loop thread, once the VM runs. */
 static const struct rule vmm[] = {
-	ALLOW(epoll_wait, "the event loop"),
+	ALLOW(epoll_wait, "the event loop; room for the console's last bytes"),
 	ALLOW(epoll_pwait, "the event loop"),
-	ALLOW(epoll_ctl, "watch vsock sockets; pause a socket's events"),
+	ALLOW(epoll_ctl, "watch vsock sockets, a full console; pause a socket"),
+	ALLOW(close, "what a device or a request is done with (vsock sockets)"),
 	ALLOW(read,
 	      "eventfds, timerfds, the signalfd, stdin for the serial port"),
 	ALLOW(readv, "vsock: host bytes straight into guest buffers"),
@@ -128,7 +129,8 @@ static const struct rule vmm[] = {
 	ALLOW(sendto, "vsock: the OK line (send)"),
 	ALLOW(sendmsg, "vsock: guest bytes to a host socket"),
 	ALLOW(io_uring_enter, "submit device I/O and reap its completions"),
-	ALLOW(timerfd_settime, "rate limiter, vsock and metrics timers"),
+	ALLOW(timerfd_settime,
+	      "rate limiter, vsock, console and metrics timers"),
 	ALLOW(openat, "PATCH /drives: the new image (inside the jail)"),
 	ALLOW(newfstatat, "the size of a new drive image"),
 	ALLOW(fstat, "the size of a new drive image"),
@@ -145,7 +147,7 @@ static const struct rule vmm[] = {
 	ALLOW(shutdown, "vsock: the guest will send no more"),
 	ALLOW_IF(poll, "vsock: did the host close, or half close? (no wait)",
 	         ARG_EQ(2, 0)),
-	ALLOW(fcntl, "descriptor flags"),
+	ALLOW(fcntl, "descriptor flags; the console's given back at the end"),
 	/* PUT /snapshot/create writes two files by rename. */
 	ALLOW(pwrite64, "snapshot: the memory and state files"),
 	ALLOW(lseek, "snapshot: holes of a memory file (SEEK_DATA)"),
@@ -160,11 +162,12 @@ static const struct rule vmm[] = {
 	ALLOW(fsetxattr, "snapshot: tag the memory file with the snapshot id"),
 };
 
-/* Every vCPU thread (its KVM_RUN is added with its own descriptor). */
-static const struct rule vcpu[] = {
-	ALLOW(epoll_ctl, "a vsock driver reset unwatches the guest's sockets"),
-	ALLOW(timerfd_settime, "a vsock driver reset re-arms its timer"),
-};
+/*
+ * A vCPU thread has the common list and the rules on its own descriptors
+ * (add_own()): KVM_RUN, and what its exits need. A device a vCPU writes
+ * to hands host work to the event loop (an eventfd write): the console's
+ * output, a vsock driver reset's closes and unwatches.
+ */
 
 /* The main thread (vCPU 0) also ends the process. */
 static const struct rule exit_path[] = {
@@ -173,6 +176,34 @@ static const struct rule exit_path[] = {
 	          ARG_EQ(0, STDIN_FILENO), ARG_EQ(1, TCSETS)),
 	ALLOW(exit_group, "the process ends with the VM"),
 };
+
+/* The lists by name, for seccomp_rule_info(). */
+static const struct {
+	const char *name;
+	const struct rule *r;
+	size_t n;
+} lists[] = {
+	{ "common", common, ARRAY_SIZE(common) },
+	{ "api", api, ARRAY_SIZE(api) },
+	{ "vmm", vmm, ARRAY_SIZE(vmm) },
+	{ "exit_path", exit_path, ARRAY_SIZE(exit_path) },
+};
+
+bool seccomp_rule_info(const char *list, unsigned i,
+                       struct seccomp_rule_info *out)
+{
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		if (strcmp(lists[l].name, list))
+			continue;
+		if (i >= lists[l].n)
+			return false;
+		*out = (struct seccomp_rule_info){ lists[l].r[i].name,
+			                           lists[l].r[i].args,
+			                           lists[l].r[i].why };
+		return true;
+	}
+	return false;
+}
 
 static bool disabled;
 #ifdef WISP_TEST_HOOKS
@@ -437,9 +468,8 @@ int seccomp_compile(enum seccomp_kind kind, const struct seccomp_fds *fds,
 		rc = add(ctx, vmm, ARRAY_SIZE(vmm));
 		break;
 	case SECCOMP_VCPU:
-		rc = add(ctx, vcpu, ARRAY_SIZE(vcpu));
-		if (!rc && fds->exit_path)
-			rc = add(ctx, exit_path, ARRAY_SIZE(exit_path));
+		rc = fds->exit_path ? add(ctx, exit_path, ARRAY_SIZE(exit_path))
+		                    : 0;
 		break;
 	}
 	if (rc < 0 || add_own(ctx, kind, fds) < 0 || export_bpf(ctx, out) < 0)

@@ -8,8 +8,10 @@
  *   vmm    the event loop (vmm/vmm.c): devices, io_uring, timers, vsock
  *          sockets, API requests on a running VM; installed at the end of
  *          a successful start, before the vCPUs are let go
- *   vcpu   KVM_RUN on its own vCPU fd and what an exit handler needs;
- *          vCPU 0 runs on the main thread, which also ends the process
+ *   vcpu   KVM_RUN on its own vCPU fd and what an exit handler needs
+ *          (no sockets, epoll or timers: devices hand host work to the
+ *          event loop); vCPU 0 runs on the main thread, which also ends
+ *          the process
  *
  * Every rule carries a one-line reason (vmm/seccomp.c). A syscall outside
  * the list kills the process (SIGSYS; the kernel logs it). The debug
@@ -62,6 +64,22 @@ int seccomp_compile(enum seccomp_kind kind, const struct seccomp_fds *fds,
                     struct seccomp_prog *out);
 int seccomp_apply(struct seccomp_prog *p);
 void seccomp_prog_free(struct seccomp_prog *p);
+
+/*
+ * The allowlists as docs/security.md shows them (a unit test holds its
+ * tables to these): rule @i of @list, one of "common", "api", "vmm" and
+ * "exit_path" (vCPU 0's extra); false past the end or for another name.
+ * The rules on the process's own descriptors (ioctls, tgkill) are not
+ * in a list: they are made per thread from its descriptors.
+ */
+struct seccomp_rule_info {
+	const char *call; /* the system call's name */
+	const char *args; /* its argument checks as vmm/seccomp.c writes
+	                     them, or "" */
+	const char *why;
+};
+bool seccomp_rule_info(const char *list, unsigned i,
+                       struct seccomp_rule_info *out);
 
 /*
  * Test builds only (-DWISP_TEST_HOOKS): with WISP_SECCOMP_TEST=KIND[:CALL]

@@ -1,9 +1,10 @@
 /*
  * 8250/16550A UART on COM1, enough for Linux's 8250 driver to probe it as
  * a 16550A and run an interrupt-driven console. Transmit is immediate
- * (the THR is always empty); receive has a host-side buffer.
+ * (the THR is always empty: bytes go to the output ring, serial_out.c);
+ * receive has a host-side buffer.
  */
-#include "devices.h"
+#include "serial.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -91,6 +92,7 @@ static void serial_write(void *opaque, uint64_t off, const uint8_t *data,
 {
 	struct serial *s = opaque;
 	uint8_t v = data[0], before;
+	bool wake = false;
 
 	METRIC_INC(uart, write_count);
 	pthread_mutex_lock(&s->lock);
@@ -102,8 +104,7 @@ static void serial_write(void *opaque, uint64_t off, const uint8_t *data,
 		} else if (s->mcr & MCR_LOOP) {
 			rx_put(s, v);
 		} else {
-			if (s->out_fd >= 0 && util_write_all(s->out_fd, &v, 1))
-				s->out_fd = -1; /* reader gone: drop output */
+			wake = serial_out_put(&s->out, v);
 			s->thri_pending = true;
 		}
 		break;
@@ -136,6 +137,8 @@ static void serial_write(void *opaque, uint64_t off, const uint8_t *data,
 	}
 	update_irq(s, before);
 	pthread_mutex_unlock(&s->lock);
+	if (wake)
+		serial_out_kick(&s->out);
 	(void)size;
 }
 
@@ -199,13 +202,12 @@ int serial_init(struct serial *s, struct vm *vm, int out_fd)
 {
 	memset(s, 0, sizeof(*s));
 	s->vm = vm;
-	s->out_fd = out_fd;
 	s->mcr = 0x08; /* OUT2: interrupts routed, as firmware leaves it */
 	s->lcr = 0x03; /* 8n1 */
 	s->dll = 0x0c; /* 9600 baud */
 	pthread_mutex_init(&s->lock, NULL);
 	s->rx_space_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->rx_space_fd < 0)
+	if (serial_out_init(&s->out, out_fd) < 0 || s->rx_space_fd < 0)
 		return -1;
 	s->dev = (struct bus_dev){
 		.name = "serial (COM1)",
@@ -260,6 +262,7 @@ void serial_destroy(struct serial *s)
 {
 	if (!s->vm)
 		return; /* never initialised */
+	serial_out_destroy(s);
 	if (s->rx_space_fd >= 0)
 		close(s->rx_space_fd);
 	s->rx_space_fd = -1;

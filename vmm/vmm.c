@@ -509,7 +509,8 @@ int vmm_attach_devices(struct vmm *m)
 {
 	m->h_rx_space =
 	        (struct ev_handler){ m->serial.rx_space_fd, on_rx_space, m };
-	if (evloop_add(&m->loop, &m->h_rx_space, EPOLLIN) < 0)
+	if (evloop_add(&m->loop, &m->h_rx_space, EPOLLIN) < 0 ||
+	    serial_attach(&m->serial, &m->loop) < 0)
 		return -1;
 	for (unsigned n = 0; n < m->nvdev; n++) {
 		struct virtio_mmio *t = m->vdev[n];
@@ -739,6 +740,8 @@ static void *loop_thread(void *arg)
 			net_quiesce(&m->net[i]);
 	/* The same holds for the ring's table of registered files. */
 	uring_files_release(&m->uring);
+	/* What the guest printed last (a reboot message) reaches its reader. */
+	serial_flush_exit(&m->serial);
 	metrics_flush(m); /* the last line, on this thread's filter */
 	pthread_mutex_lock(&m->lock);
 	m->exiting = true;

@@ -421,12 +421,66 @@ static void scenario_dots(const struct boot *b)
 		outb(COM1, '.');
 }
 
+/* Poll the keyboard until the Ctrl-Alt-Del make codes, then exit 0. */
+__attribute__((noreturn)) void wait_ctrl_alt_del(void)
+{
+	static const uint8_t cad[] = { 0x14, 0x11, 0xe0, 0x71 };
+	unsigned matched = 0;
+
+	for (;;) {
+		if (!(inb(I8042_CMD) & 1)) /* output buffer empty */
+			continue;
+		uint8_t c = inb(I8042_DATA);
+
+		matched =
+		        c == cad[matched] ? matched + 1 : (c == cad[0] ? 1 : 0);
+		if (matched == sizeof(cad))
+			probe_exit(0);
+	}
+}
+
+/*
+ * flood: kib= KiB of numbered 64-byte lines ("probe: flood 000042 xxx..."),
+ * 16 lines to a string. Then "probe: flood done" and, with wait, the boot
+ * timer (wisp logs it: a sign of life that needs no console) and the
+ * keyboard polled for Ctrl-Alt-Del; without, the exit.
+ */
+static void scenario_flood(const struct boot *b)
+{
+	uint64_t lines = arg_u64(b->cmdline, "kib=", 256) * 16;
+	static char chunk[16 * 64 + 1];
+
+	for (uint64_t i = 0; i < lines; i += 16) {
+		for (unsigned k = 0; k < 16; k++) {
+			char *l = chunk + 64 * k;
+			uint64_t n = i + k;
+
+			for (unsigned j = 0; j < 13; j++)
+				l[j] = "probe: flood "[j];
+			for (int d = 18; d >= 13; d--, n /= 10)
+				l[d] = (char)('0' + n % 10);
+			l[19] = ' ';
+			for (unsigned j = 20; j < 63; j++)
+				l[j] = 'x';
+			l[63] = '\n';
+		}
+		chunk[64 * (lines - i < 16 ? lines - i : 16)] = '\0';
+		put_str(chunk);
+	}
+	put_str("probe: flood done\n");
+	if (!arg_is(b->cmdline, "wait"))
+		probe_exit(0);
+	*(volatile uint8_t *)BOOT_TIMER_ADDR = 123;
+	wait_ctrl_alt_del();
+}
+
 static const struct {
 	const char *name;
 	void (*run)(const struct boot *b);
 } scenarios[] = {
 	{ "count", scenario_count },
 	{ "dots", scenario_dots },
+	{ "flood", scenario_flood },
 	{ "kbd", scenario_kbd },
 	{ "blk-rw", scenario_blk_rw },
 	{ "blk-ro", scenario_blk_ro },
@@ -441,6 +495,7 @@ static const struct {
 	{ "vsock-guest", scenario_vsock_guest },
 	{ "vsock-hostile", scenario_vsock_hostile },
 	{ "vsock-bench", scenario_vsock_bench },
+	{ "vsock-reset", scenario_vsock_reset },
 	{ "hello", scenario_hello },
 	{ "boot-timer", scenario_boot_timer },
 	{ "memory", scenario_memory },

@@ -68,6 +68,8 @@ void put_u64(uint64_t v);
 void put_hex(uint64_t v);
 __attribute__((noreturn)) void probe_exit(int status);
 __attribute__((noreturn)) void fail(const char *why);
+/* Poll the i8042 for Ctrl-Alt-Del (wisp's SendCtrlAltDel), then exit 0. */
+__attribute__((noreturn)) void wait_ctrl_alt_del(void);
 
 /* virtio-blk scenarios (blk.c): the device in the first virtio slot. */
 void scenario_blk_rw(const struct boot *b);
@@ -88,6 +90,7 @@ void scenario_vsock_host(const struct boot *b);
 void scenario_vsock_guest(const struct boot *b);
 void scenario_vsock_hostile(const struct boot *b);
 void scenario_vsock_bench(const struct boot *b);
+void scenario_vsock_reset(const struct boot *b);
 
 /* Continue in ring 3 at fn(arg) on @stack; never returns (start.S). */
 __attribute__((noreturn)) void enter_user(void (*fn)(void *), void *arg,

@@ -15,6 +15,11 @@
  *                  the device works again after a reset
  *   vsock-bench    connect to hport=, then from ring 3 send (dir=g2h) or
  *                  receive (dir=h2g) n= MiB; the host times it
+ *   vsock-reset    rounds= times: connect to hport=, wait for the host's
+ *                  bytes, reset the device while they flow (the host
+ *                  must see its connection end); then one connection
+ *                  both ways, as vsock-guest, on the device re-initialised
+ *                  once more; with wait, then wait for Ctrl-Alt-Del
  *
  * Byte i of a stream is byte i % 8 of pat(i / 8); the guest's outgoing
  * stream repeats every 64 KiB (it sends from one buffer).
@@ -705,4 +710,63 @@ void scenario_vsock_bench(const struct boot *b)
 		fail("bench host listener refused the connection");
 	put_str("probe: vsock bench connected\n");
 	run_user(bench_user, 0, bench_report);
+}
+
+/* ---- vsock-reset: resets while the host sends --------------------- */
+
+static bool got_data(void)
+{
+	return cn.rx_cnt > 0 || cn.rst;
+}
+
+void scenario_vsock_reset(const struct boot *b)
+{
+	uint32_t hport;
+	uint64_t rounds, sent = 0;
+	bool shut = false;
+
+	cmdline = b->cmdline;
+	hport = (uint32_t)arg_u64(cmdline, "hport=", 6000);
+	rounds = arg_u64(cmdline, "rounds=", 8);
+	find_device();
+	fill_pattern();
+	for (uint64_t r = 0; r < rounds; r++) {
+		vs_init(); /* a reset: the last round's connection goes */
+		if (!vs_connect((uint32_t)(2000 + r), hport, 16384))
+			fail("the host refused a connection after a reset");
+		wait_for(got_data, &counter, "no data from the host");
+		if (cn.rst)
+			fail("connection reset before the device was");
+	}
+	vs_init();
+	if (!vs_connect(3000, hport, 16384))
+		fail("the host refused the last connection");
+	arm();
+	while (sent < 4096 || cn.rx_cnt < 4096 || !cn.peer_shut_send) {
+		uint32_t k = sent < 4096 ? send_some(4096 - sent) : 0;
+
+		if (cn.rst)
+			fail("the last connection was reset");
+		sent += k;
+		if (sent == 4096 && !shut) {
+			tx_post(OP_SHUTDOWN, cn.port, cn.peer, SHUT_SEND, 0, 0);
+			shut = true;
+			k = 1;
+		}
+		if (k)
+			tx_kick();
+		tx_reap();
+		if (poll_rx(&checker))
+			arm();
+		check_time("the last connection stalled");
+	}
+	if (h2g_bad || cn.rx_cnt != 4096)
+		fail("host data did not match its pattern");
+	wait_for(got_rst, &checker, "no RST after both shutdowns");
+	put_str("probe: vsock-reset rounds ");
+	put_u64(rounds);
+	put_str(" ok\n");
+	if (arg_is(cmdline, "wait"))
+		wait_ctrl_alt_del();
+	probe_exit(0);
 }

@@ -63,6 +63,61 @@ for build in "$WISP" "$WISP_PLAIN"; do
 		ok "$b: API socket removed at exit"
 done
 
+# A guest that resets its vsock device again and again while the host
+# sends into its connections, under the filters of both builds: a vCPU
+# never closes a socket, unwatches one or sets a timer (the event loop
+# does), so it stays alive; every connection ends for the host, the
+# device works again for one last exchange both ways, and wisp's
+# descriptors do not grow with the number of resets.
+: "${VSOCK_HOST:?path to vsock_host}"
+for build in "$WISP" "$WISP_PLAIN"; do
+	b="test build"
+	[ "$build" = "$WISP_PLAIN" ] && b="production build"
+	fds=""
+	for rounds in 4 40; do
+		name="$b: $rounds vsock resets"
+		cat >"$TMP/vsock.ini" <<INI
+[machine]
+mem_mib = 64
+[boot]
+kernel = $PROBE
+cmdline = probe=vsock-reset hport=6000 rounds=$rounds wait
+[vsock]
+guest_cid = 3
+uds_path = $TMP/v.sock
+INI
+		"$VSOCK_HOST" resets "$TMP/v.sock_6000" "$rounds" >"$TMP/host" 2>&1 &
+		hpid=$!
+		for _ in $(seq 100); do [ -S "$TMP/v.sock_6000" ] && break; sleep 0.05; done
+		WISP=$build start_api --config "$TMP/vsock.ini" || break
+		for _ in $(seq 600); do
+			grep -q 'vsock-reset rounds' "$TMP/raw" && break
+			kill -0 "$PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		fds="$fds $(ls "/proc/$PID/fd" 2>/dev/null | wc -l)"
+		wait "$hpid"
+		HRC=$?
+		api GET /
+		expect "$name: the API answers" 200 '.state == "Running"'
+		kill -TERM "$PID"
+		wait_exit 10
+		expect_rc "$name" 0
+		expect_line "$name" out "^probe: vsock-reset rounds $rounds ok$"
+		if [ "$HRC" = 0 ]; then ok "$name: host program exit 0"
+		else bad "$name" "host program exit $HRC: $(tail -n 3 "$TMP/host")"; fi
+		expect_line "$name" host "^host: $rounds connections ended by resets after [1-9][0-9]* bytes$"
+		expect_line "$name" host '^host: received 4096 sent 4096 eof ok$'
+		expect_no_line "$name" err 'seccomp|Sanitizer|runtime error'
+	done
+	read -r a40 a4 <<<"$(tr ' ' '\n' <<<"$fds" | sed '/^$/d' | tac | tr '\n' ' ')"
+	if [ -n "$a4" ] && [ "$a4" = "$a40" ]; then
+		ok "$b: descriptors after 4 and after 40 resets: $a4 and $a40"
+	else
+		bad "$b vsock resets" "descriptors after 4 and 40 resets:$fds"
+	fi
+done
+
 # --no-seccomp: loud, and really off.
 start_api --kernel "$PROBE" --cmdline probe=halt --no-seccomp
 for _ in $(seq 100); do grep -q halting "$TMP/raw" && break; sleep 0.05; done

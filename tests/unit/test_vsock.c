@@ -6,6 +6,7 @@
 #include "unit.h"
 #include "fake_driver.h"
 #include "util.h"
+#include "vcpu_thread.h"
 #include "vsock_conn.h"
 
 #include <dirent.h>
@@ -114,8 +115,9 @@ static void offer_rx(unsigned s)
 	fake_offer(&vm, AVAIL(0), QN, avail_idx[0]++, (uint16_t)(2 * s));
 }
 
-/* The driver from reset to DRIVER_OK with @nrx rx buffers posted. */
-static void driver_start(unsigned nrx)
+/* The driver from reset to DRIVER_OK with @nrx rx buffers posted; the
+ * event loop has not run yet. */
+static void driver_init(unsigned nrx)
 {
 	fake_wr(&vm, BASE + VIRTIO_MMIO_STATUS, 0);
 	memset(vm.mem + DESC(0), 0, 0x6000);
@@ -128,6 +130,11 @@ static void driver_start(unsigned nrx)
 		offer_rx(s);
 	fake_driver_ok(&vm, BASE);
 	ck_assert_uint_eq(status() & 0x4f, 0x0f);
+}
+
+static void driver_start(unsigned nrx)
+{
+	driver_init(nrx);
 	pump();
 }
 
@@ -194,8 +201,8 @@ static struct vsock_hdr ghdr(uint16_t op, uint32_t src, uint32_t dst,
 	};
 }
 
-/* Put a tx packet: the header, then @len bytes of @data if any. */
-static void send_raw(const struct vsock_hdr *h, const void *data, uint32_t len)
+/* Post a tx packet (the header, then @len bytes of @data if any). */
+static void post_raw(const struct vsock_hdr *h, const void *data, uint32_t len)
 {
 	unsigned s = avail_idx[1] % SLOTS;
 
@@ -206,6 +213,12 @@ static void send_raw(const struct vsock_hdr *h, const void *data, uint32_t len)
 	          len ? VRING_DESC_F_NEXT : 0, 2 * s + 1);
 	fake_desc(&vm, DESC(1), 2 * s + 1, TX_DATA(s), len, 0, 0);
 	fake_offer(&vm, AVAIL(1), QN, avail_idx[1]++, (uint16_t)(2 * s));
+}
+
+/* ... and notify: the device takes it. */
+static void send_raw(const struct vsock_hdr *h, const void *data, uint32_t len)
+{
+	post_raw(h, data, len);
 	notify(1);
 }
 
@@ -1001,10 +1014,15 @@ static unsigned open_fds(void)
 	return n;
 }
 
+static void reset_device(void *unused)
+{
+	fake_wr(&vm, BASE + VIRTIO_MMIO_STATUS, 0);
+}
+
 START_TEST(driver_reset_drops_connections)
 {
-	int lfd = listen_port(6000), g, h;
-	unsigned before, after;
+	int lfd = listen_port(6000), g, h, first;
+	unsigned before, after, n;
 	uint32_t lp;
 
 	g = guest_connect(lfd, 1000, 6000);
@@ -1012,7 +1030,14 @@ START_TEST(driver_reset_drops_connections)
 	send_pkt(VIRTIO_VSOCK_OP_RESPONSE, 5000, lp, 0, NULL, 0);
 	ck_assert_uint_eq(vs.nconns, 2);
 	before = open_fds();
-	fake_wr(&vm, BASE + VIRTIO_MMIO_STATUS, 0);
+	/* On a vCPU: no socket, epoll or timer call; nothing closed yet. */
+	n = vcpu_thread_run(reset_device, NULL, vcpu_thread_socket_calls,
+	                    vcpu_thread_nsocket_calls, -1, &first);
+	ck_assert_msg(n == 0, "the vCPU made system call %d", first);
+	ck_assert_uint_eq(open_fds(), before);
+	ck_assert_uint_eq(vs.nconns, 2);
+	/* The event loop closes them. */
+	pump();
 	after = open_fds();
 	ck_assert_uint_eq(before - after, 2); /* both host sockets closed */
 	ck_assert_uint_eq(vs.nconns, 0);
@@ -1051,9 +1076,101 @@ START_TEST(driver_reset_drops_connections)
 	expect_nothing();
 	/* Once it has, a reset closes it. */
 	fake_wr(&vm, BASE + VIRTIO_MMIO_STATUS, 0);
+	pump();
 	ck_assert_uint_eq(vs.nconns, 0);
 	host_expect_eof(h);
 	close(h);
+	close(lfd);
+}
+END_TEST
+
+/*
+ * The loop may serve the new driver's tx queue before it sees the
+ * reset's own event: the old connections go first all the same, so a
+ * REQUEST on the same ports is a new connection, not a stray.
+ */
+START_TEST(reset_settles_before_new_driver)
+{
+	struct vsock_hdr h = ghdr(VIRTIO_VSOCK_OP_REQUEST, 1000, 6000, 0, 0);
+	int lfd = listen_port(6000), g, g2;
+
+	g = guest_connect(lfd, 1000, 6000);
+	driver_init(SLOTS); /* reset, and the driver is back at once */
+	ck_assert_uint_eq(vs.nconns, 1);
+	post_raw(&h, NULL, 0);
+	virtio_mmio_notify(&vs.t, 1);
+	ck_assert_uint_eq(vs.nconns, 1);
+	g2 = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+	ck_assert_int_ge(g2, 0);
+	host_expect_eof(g);
+	expect_op(VIRTIO_VSOCK_OP_RESPONSE, 6000, 1000);
+	expect_nothing();
+	ck_assert_int_eq(write(g2, "new", 3), 3);
+	struct pkt p = expect_op(VIRTIO_VSOCK_OP_RW, 6000, 1000);
+	ck_assert_int_eq(memcmp(p.data, "new", 3), 0);
+	close(g);
+	close(g2);
+	close(lfd);
+}
+END_TEST
+
+/* Whatever the host had sent, then EOF (or a reset) within a moment. */
+static void host_drain_eof(int fd)
+{
+	char buf[4096];
+	ssize_t r = -1;
+
+	for (unsigned i = 0; i < 200; i++) {
+		pump();
+		while ((r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+			;
+		if (r == 0 || errno != EAGAIN)
+			break;
+		usleep(1000);
+	}
+	ck_assert_msg(r == 0 || (r < 0 && errno == ECONNRESET),
+	              "no EOF: recv %zd", r);
+}
+
+/*
+ * A guest that resets again and again, on a vCPU, while bytes flow both
+ * ways and the host keeps sending: no socket call on the vCPU, every
+ * host end sees its connection end, no descriptor or slot is left.
+ */
+START_TEST(reset_loop_leaks_nothing)
+{
+	int lfd = listen_port(6000), first;
+	static uint8_t junk[8192];
+	unsigned base = open_fds();
+
+	for (unsigned r = 0; r < 64; r++) {
+		uint32_t lp;
+		int g = guest_connect(lfd, 1000 + r, 6000);
+		int h = host_connect("CONNECT 5000\n", 5000, &lp);
+
+		send_pkt(VIRTIO_VSOCK_OP_RESPONSE, 5000, lp, 0, NULL, 0);
+		ck_assert_int_eq(write(g, junk, sizeof(junk)), sizeof(junk));
+		send_pkt(VIRTIO_VSOCK_OP_RW, 1000 + r, 6000, 0, junk, 4096);
+		/* The device's socket stays open until the loop runs. */
+		unsigned n = vcpu_thread_run(
+		        reset_device, NULL, vcpu_thread_socket_calls,
+		        vcpu_thread_nsocket_calls, -1, &first);
+
+		ck_assert_msg(n == 0, "the vCPU made system call %d", first);
+		ck_assert_int_eq(write(h, junk, sizeof(junk)), sizeof(junk));
+		if (r % 2)
+			pump(); /* or the driver is back before the loop ran */
+		driver_start(SLOTS);
+		expect_nothing();
+		host_drain_eof(g);
+		host_drain_eof(h);
+		close(g);
+		close(h);
+	}
+	ck_assert_uint_eq(vs.nconns, 0);
+	ck_assert_ptr_null(vs.qhead);
+	ck_assert_uint_eq(vs.stats.conns_removed, vs.stats.conns_added);
+	ck_assert_uint_eq(open_fds(), base);
 	close(lfd);
 }
 END_TEST
@@ -1268,6 +1385,8 @@ Suite *vsock_suite(void)
 	tcase_add_test(tc, buffered_data_reaches_host);
 	tcase_add_test(tc, no_rx_buffers_back_pressure);
 	tcase_add_test(tc, driver_reset_drops_connections);
+	tcase_add_test(tc, reset_settles_before_new_driver);
+	tcase_add_test(tc, reset_loop_leaks_nothing);
 	tcase_add_test(tc, transport_reset_event);
 	tcase_add_test(tc, connection_limit);
 	tcase_add_test(tc, uds_path_stale_live_and_bad);

@@ -24,5 +24,7 @@ Suite *snapconfig_v1_suite(void);
 Suite *snapmem_suite(void);
 Suite *uffd_suite(void);
 Suite *uring_suite(void);
+Suite *serial_suite(void);
+Suite *seccomp_suite(void);
 
 #endif
