@@ -16,6 +16,7 @@ int main(void)
 	srunner_add_suite(sr, bus_suite());
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, queue_suite());
+	srunner_add_suite(sr, iov_suite());
 	srunner_add_suite(sr, mmio_suite());
 	srunner_add_suite(sr, blk_suite());
 	srunner_add_suite(sr, vsock_suite());

@@ -22,5 +22,6 @@ Suite *snapfile_suite(void);
 Suite *snapmem_suite(void);
 Suite *uffd_suite(void);
 Suite *uring_suite(void);
+Suite *iov_suite(void);
 
 #endif
