@@ -25,6 +25,7 @@ int main(void)
 	srunner_add_suite(sr, fcjson_suite());
 	srunner_add_suite(sr, ratelimit_suite());
 	srunner_add_suite(sr, net_suite());
+	srunner_add_suite(sr, vdev_suite());
 	srunner_add_suite(sr, snapfile_suite());
 	srunner_add_suite(sr, snapmem_suite());
 	srunner_add_suite(sr, uffd_suite());

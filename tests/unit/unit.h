@@ -23,5 +23,6 @@ Suite *snapmem_suite(void);
 Suite *uffd_suite(void);
 Suite *uring_suite(void);
 Suite *iov_suite(void);
+Suite *vdev_suite(void);
 
 #endif
