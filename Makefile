@@ -193,19 +193,19 @@ $(BUILD)/fuzz/fuzz_queue: tests/fuzz/fuzz_queue.c virtio/queue.c vmm/vm.c \
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
-$(BUILD)/fuzz/fuzz_blk: tests/fuzz/fuzz_blk.c virtio/blk.c virtio/mmio.c \
+$(BUILD)/fuzz/fuzz_blk: tests/fuzz/fuzz_blk.c virtio/blk.c virtio/iov.c virtio/mmio.c \
 		virtio/queue.c virtio/uring.c virtio/ratelimit.c vmm/evloop.c \
 		vmm/vm.c vmm/log.c vmm/util.c vmm/bus.c virtio/blk.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -luring
 
-$(BUILD)/fuzz/fuzz_net: tests/fuzz/fuzz_net.c virtio/net.c virtio/tap.c \
+$(BUILD)/fuzz/fuzz_net: tests/fuzz/fuzz_net.c virtio/net.c virtio/iov.c virtio/tap.c \
 		virtio/mmio.c virtio/queue.c virtio/uring.c virtio/ratelimit.c \
 		vmm/evloop.c vmm/vm.c vmm/log.c vmm/util.c vmm/bus.c virtio/net.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -luring
 
-$(BUILD)/fuzz/fuzz_vsock: tests/fuzz/fuzz_vsock.c virtio/vsock.c \
+$(BUILD)/fuzz/fuzz_vsock: tests/fuzz/fuzz_vsock.c virtio/vsock.c virtio/iov.c \
 		virtio/vsock_conn.c virtio/vsock_uds.c virtio/mmio.c \
 		virtio/queue.c vmm/evloop.c vmm/vm.c vmm/log.c vmm/util.c \
 		vmm/bus.c virtio/vsock.h virtio/vsock_conn.h

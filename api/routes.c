@@ -1,7 +1,9 @@
 #include "routes.h"
+#include "blk.h"
 #include "fcjson.h"
 #include "log.h"
 #include "metrics.h"
+#include "net.h"
 #include "util.h"
 #include "vmm.h"
 
@@ -110,11 +112,12 @@ static int patch_drive(struct ctx *x)
 		return -1;
 	for (unsigned i = 0; i < c->ndrives; i++) {
 		struct drive_config *d = &c->drives[i];
+		struct virtio_mmio *t = vdev_find(x->m, &vdev_blk, i);
 
-		if (strcmp(d->id, x->id))
+		if (strcmp(d->id, x->id) || !t)
 			continue;
-		if (p.has_path && blk_set_path(&x->m->blk[i], p.path, x->err,
-		                               sizeof(x->err)) < 0)
+		if (p.has_path &&
+		    blk_set_path(t->dev, p.path, x->err, sizeof(x->err)) < 0)
 			return -1;
 		if (p.has_path) {
 			snprintf(d->path, sizeof(d->path), "%s", p.path);
@@ -123,7 +126,7 @@ static int patch_drive(struct ctx *x)
 		}
 		if (p.has_rl) {
 			d->rl = p.rl;
-			blk_set_rate_limiter(&x->m->blk[i], &d->rl);
+			blk_set_rate_limiter(t->dev, &d->rl);
 		}
 		return 0;
 	}
@@ -145,11 +148,14 @@ static int patch_net(struct ctx *x)
 	if (fc_net_patch(c, x->id, x->body, &rx, &tx, x->err, sizeof(x->err)) <
 	    0)
 		return -1;
-	for (unsigned i = 0; i < c->nnets; i++)
-		if (!strcmp(c->nets[i].id, x->id))
-			net_set_rate_limiters(&x->m->net[i],
+	for (unsigned i = 0; i < c->nnets; i++) {
+		struct virtio_mmio *t = vdev_find(x->m, &vdev_net, i);
+
+		if (!strcmp(c->nets[i].id, x->id) && t)
+			net_set_rate_limiters(t->dev,
 			                      rx ? &c->nets[i].rx : NULL,
 			                      tx ? &c->nets[i].tx : NULL);
+	}
 	return 0;
 }
 

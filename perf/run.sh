@@ -57,7 +57,7 @@ read -r d_min d_med d_p90 < <(cat "$OUT"/wisp_hello/run-*.log |
 	sed -E 's/^0+([0-9])/\1/' | stats)
 read -r t_min t_med t_p90 < <(logged wisp_timer 'guest boot: ([0-9]+) us since start' | stats)
 
-# QEMU as PVM.md runs it here; sets QEMU=(...) for probe scenario $1.
+# QEMU as it runs on a kvm-pvm host; sets QEMU=(...) for probe scenario $1.
 qemu_cmd() {
 	QEMU=(qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=on,rtc=off
 		-enable-kvm -cpu EPYC -m 128 -nodefaults -no-user-config

@@ -1,4 +1,5 @@
 #include "blk.h"
+#include "iov.h"
 #include "log.h"
 #include "util.h"
 #include "vm.h"
@@ -16,49 +17,17 @@
 #define HDR_SIZE     16
 #define DISCARD_SIZE 16 /* struct virtio_blk_discard_write_zeroes */
 
-/* Copy @n bytes from the start of @iov[0..@cnt) into @dst. */
-static bool iov_read(const struct iovec *iov, unsigned cnt, void *dst, size_t n)
+/*
+ * The data of a request: @in[0..@cnt) without its first @skip bytes (the
+ * header) and its last @trim (the status), into @out; @len its size.
+ */
+static unsigned data_iov(const struct iovec *in, unsigned cnt, size_t skip,
+                         size_t trim, struct iovec *out, uint64_t *len)
 {
-	uint8_t *d = dst;
+	uint64_t all = iov_len(in, cnt);
 
-	for (unsigned i = 0; i < cnt && n; i++) {
-		size_t k = MIN(n, iov[i].iov_len);
-
-		memcpy(d, iov[i].iov_base, k);
-		d += k;
-		n -= k;
-	}
-	return n == 0;
-}
-
-/* @out = @in[0..@cnt) without its first @skip and last @trim bytes. */
-static unsigned iov_slice(const struct iovec *in, unsigned cnt, size_t skip,
-                          size_t trim, struct iovec *out, uint64_t *total)
-{
-	unsigned n = 0;
-	uint64_t len = 0, keep;
-
-	for (unsigned i = 0; i < cnt; i++)
-		len += in[i].iov_len;
-	keep = len > skip + trim ? len - skip - trim : 0;
-	*total = keep;
-	for (unsigned i = 0; i < cnt && keep; i++) {
-		size_t l = in[i].iov_len;
-		uint8_t *p = in[i].iov_base;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		p += skip;
-		l -= skip;
-		skip = 0;
-		l = MIN(l, keep);
-		if (l)
-			out[n++] = (struct iovec){ p, l };
-		keep -= l;
-	}
-	return n;
+	*len = all > skip + trim ? all - skip - trim : 0;
+	return iov_slice(in, cnt, skip, *len, out);
 }
 
 /* Put the request on the used ring; the caller publishes the batch. */
@@ -84,8 +53,7 @@ static void publish(struct blk *b)
 /* After a batch of completions: one used-index update, one interrupt. */
 static void on_flush(struct uring_flush *f)
 {
-	struct blk *b =
-	        (struct blk *)((uint8_t *)f - offsetof(struct blk, flush));
+	struct blk *b = container_of(f, struct blk, flush);
 
 	pthread_mutex_lock(&b->t.lock);
 	publish(b);
@@ -145,11 +113,11 @@ static int start(struct blk *b, struct blk_req *r, uint32_t type,
 		if (wr ? c->nin != 1 : c->out_len != HDR_SIZE)
 			return VIRTIO_BLK_S_IOERR;
 		if (wr)
-			r->niov = iov_slice(c->iov, c->nout, HDR_SIZE, 0,
-			                    r->iov, &len);
+			r->niov = data_iov(c->iov, c->nout, HDR_SIZE, 0, r->iov,
+			                   &len);
 		else
-			r->niov = iov_slice(c->iov + c->nout, c->nin, 0, 1,
-			                    r->iov, &len);
+			r->niov = data_iov(c->iov + c->nout, c->nin, 0, 1,
+			                   r->iov, &len);
 		r->reads = !wr;
 		if (wr && b->read_only)
 			return VIRTIO_BLK_S_IOERR;
@@ -192,18 +160,12 @@ static int start(struct blk *b, struct blk_req *r, uint32_t type,
 	case VIRTIO_BLK_T_GET_ID: {
 		struct iovec out[VQ_MAX_SEGS];
 		unsigned n =
-		        iov_slice(c->iov + c->nout, c->nin, 0, 1, out, &len);
-		size_t left = MIN(len, (uint64_t)BLK_ID_LEN), done = 0;
+		        data_iov(c->iov + c->nout, c->nin, 0, 1, out, &len);
+		size_t k = MIN(len, (uint64_t)BLK_ID_LEN);
 
-		for (unsigned i = 0; i < n && left; i++) {
-			size_t k = MIN(left, out[i].iov_len);
-
-			memcpy(out[i].iov_base, b->id + done, k);
-			vm_mark_dirty(b->t.vm, out[i].iov_base, k);
-			done += k;
-			left -= k;
-		}
-		r->written = (uint32_t)done + 1;
+		iov_copy_to(out, n, 0, b->id, k);
+		vm_mark_dirty_iov(b->t.vm, out, n, k);
+		r->written = (uint32_t)k + 1;
 		return VIRTIO_BLK_S_OK;
 	}
 	case VIRTIO_BLK_T_DISCARD:
@@ -212,12 +174,12 @@ static int start(struct blk *b, struct blk_req *r, uint32_t type,
 		uint8_t d[DISCARD_SIZE];
 		uint64_t s_sector;
 		uint32_t s_num, s_flags;
-		unsigned n = iov_slice(c->iov, c->nout, HDR_SIZE, 0, seg, &len);
+		unsigned n = data_iov(c->iov, c->nout, HDR_SIZE, 0, seg, &len);
 		int mode;
 
 		/* We offer one segment per request (max_*_seg = 1). */
 		if (b->read_only || len != DISCARD_SIZE ||
-		    !iov_read(seg, n, d, sizeof(d)))
+		    !iov_copy_from(seg, n, 0, d, sizeof(d)))
 			return VIRTIO_BLK_S_IOERR;
 		memcpy(&s_sector, d, 8);
 		memcpy(&s_num, d + 8, 4);
@@ -262,7 +224,7 @@ static bool take(struct blk *b, const struct vq_chain *c, bool *completed)
 	}
 	last = c->nin ? (struct iovec *)&c->iov[c->nout + c->nin - 1] : NULL;
 	if (!last || !last->iov_len ||
-	    !iov_read(c->iov, c->nout, hdr, sizeof(hdr))) {
+	    !iov_copy_from(c->iov, c->nout, 0, hdr, sizeof(hdr))) {
 		virtio_mmio_needs_reset(&b->t,
 		                        "request without header or status");
 		return false;

@@ -1,4 +1,5 @@
 #include "net.h"
+#include "iov.h"
 #include "log.h"
 #include "tap.h"
 #include "util.h"
@@ -27,31 +28,6 @@
 static bool negotiated(const struct net *n, unsigned bit)
 {
 	return n->t.drv_features & F(bit);
-}
-
-/* Copy @len bytes at @off of the iovecs to or from @buf. */
-static bool iov_copy(const struct iovec *iov, unsigned cnt, size_t off,
-                     void *buf, size_t len, bool to_iov)
-{
-	uint8_t *p = buf;
-
-	for (unsigned i = 0; i < cnt && len; i++) {
-		size_t l = iov[i].iov_len, k;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		k = MIN(len, l - off);
-		if (to_iov)
-			memcpy((uint8_t *)iov[i].iov_base + off, p, k);
-		else
-			memcpy(p, (uint8_t *)iov[i].iov_base + off, k);
-		p += k;
-		len -= k;
-		off = 0;
-	}
-	return len == 0;
 }
 
 static void publish(struct net *n, unsigned qi)
@@ -248,10 +224,10 @@ static void rx_deliver(struct net *n, struct net_rxread *r, uint64_t len)
 		k++;
 	}
 	vm_mark_dirty_iov(n->t.vm, r->iov, r->niov, len);
-	iov_copy(r->iov, first->niov, 10, &k, sizeof(k), true);
+	iov_copy_to(r->iov, first->niov, 10, &k, sizeof(k));
 	/* The tap may flag checksums the driver did not ask to hear of. */
 	if (!n->guest_csum)
-		iov_copy(r->iov, first->niov, 0, &zero, 1, true);
+		iov_copy_to(r->iov, first->niov, 0, &zero, 1);
 	n->stats.rx_packets_count++;
 	n->stats.rx_bytes_count += len - NET_HDR_LEN;
 	if (rl_active(&n->rl_rx))
@@ -264,8 +240,7 @@ static void rx_deliver(struct net *n, struct net_rxread *r, uint64_t len)
 /* After a batch of completions: one used-index update per queue. */
 static void on_rx_flush(struct uring_flush *f)
 {
-	struct net *n =
-	        (struct net *)((uint8_t *)f - offsetof(struct net, rx_flush));
+	struct net *n = container_of(f, struct net, rx_flush);
 
 	pthread_mutex_lock(&n->t.lock);
 	publish(n, NET_RXQ);
@@ -274,8 +249,7 @@ static void on_rx_flush(struct uring_flush *f)
 
 static void on_tx_flush(struct uring_flush *f)
 {
-	struct net *n =
-	        (struct net *)((uint8_t *)f - offsetof(struct net, tx_flush));
+	struct net *n = container_of(f, struct net, tx_flush);
 
 	pthread_mutex_lock(&n->t.lock);
 	publish(n, NET_TXQ);
@@ -490,8 +464,6 @@ static struct net_txreq *tx_prepare(struct net *n, const struct vq_chain *c,
 {
 	struct net_txreq *r = &n->tx[c->head];
 	uint64_t frame;
-	unsigned i = 0;
-	size_t skip = NET_HDR_LEN;
 
 	if (r->busy) {
 		virtio_mmio_needs_reset(&n->t,
@@ -512,7 +484,7 @@ static struct net_txreq *tx_prepare(struct net *n, const struct vq_chain *c,
 	};
 	frame = c->out_len >= NET_HDR_LEN ? c->out_len - NET_HDR_LEN : 0;
 	if (c->out_len < NET_HDR_LEN ||
-	    !iov_copy(c->iov, c->nout, 0, r->hdr, NET_HDR_LEN, false) ||
+	    !iov_copy_from(c->iov, c->nout, 0, r->hdr, NET_HDR_LEN) ||
 	    !tx_header_ok(n, r->hdr, (uint32_t)MIN(frame, UINT32_MAX))) {
 		n->stats.tx_malformed_frames++;
 		r->busy = false;
@@ -522,19 +494,9 @@ static struct net_txreq *tx_prepare(struct net *n, const struct vq_chain *c,
 	}
 	r->frame = (uint32_t)frame;
 	r->iov[0] = (struct iovec){ r->hdr, NET_HDR_LEN };
-	r->niov = 1;
-	for (i = 0; i < c->nout; i++) {
-		struct iovec v = c->iov[i];
-
-		if (skip >= v.iov_len) {
-			skip -= v.iov_len;
-			continue;
-		}
-		v.iov_base = (uint8_t *)v.iov_base + skip;
-		v.iov_len -= skip;
-		skip = 0;
-		r->iov[r->niov++] = v;
-	}
+	/* The frame after our checked copy of the header. */
+	r->niov = 1 +
+	          iov_slice(c->iov, c->nout, NET_HDR_LEN, SIZE_MAX, r->iov + 1);
 	return r;
 }
 

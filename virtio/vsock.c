@@ -4,6 +4,7 @@
  * vsock_uds.c; see vsock.h for the whole picture.
  */
 #include "vsock_conn.h"
+#include "iov.h"
 #include "log.h"
 #include "util.h"
 #include "vm.h"
@@ -36,45 +37,6 @@ static void kick(struct vsock *v, unsigned q)
 
 	if (write(v->t.notify_fd[q], &one, sizeof(one)) < 0)
 		v->stats.muxer_event_fails++;
-}
-
-/* Write @len bytes of @src over the start of @iov. */
-static void iov_write(const struct iovec *iov, unsigned n, const void *src,
-                      size_t len)
-{
-	const uint8_t *s = src;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t k = MIN(len, iov[i].iov_len);
-
-		memcpy(iov[i].iov_base, s, k);
-		s += k;
-		len -= k;
-	}
-}
-
-/* @in without its first @skip bytes and capped at @max, into @out. */
-static unsigned iov_slice(const struct iovec *in, unsigned n, size_t skip,
-                          size_t max, struct iovec *out)
-{
-	unsigned k = 0;
-
-	for (unsigned i = 0; i < n && max; i++) {
-		uint8_t *p = in[i].iov_base;
-		size_t l = in[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		p += skip;
-		l = MIN(l - skip, max);
-		skip = 0;
-		if (l)
-			out[k++] = (struct iovec){ p, l };
-		max -= l;
-	}
-	return k;
 }
 
 void vsock_queue_rst(struct vsock *v, uint32_t local, uint32_t peer)
@@ -170,7 +132,7 @@ static void rx_fill(struct vsock *v)
 			if (!vsock_conn_rx(v, c, &h, data, nd, cap))
 				continue;
 		}
-		iov_write(rc->iov, rc->nin, &h, sizeof(h));
+		iov_copy_to(rc->iov, rc->nin, 0, &h, sizeof(h));
 		vm_mark_dirty_iov(v->t.vm, rc->iov, rc->nin,
 		                  VSOCK_HDR_SIZE + h.len);
 		vq_push(q, rc->head, VSOCK_HDR_SIZE + h.len);
@@ -193,7 +155,7 @@ static void tx_packet(struct vsock *v, const struct vq_chain *ch)
 	struct vsock_hdr h;
 	unsigned nd = 0;
 
-	vsock_iov_read(ch->iov, ch->nout, &h, sizeof(h));
+	iov_copy_from(ch->iov, ch->nout, 0, &h, sizeof(h));
 	v->stats.tx_packets_count++;
 	if (h.src_cid != v->guest_cid || h.dst_cid != VSOCK_HOST_CID) {
 		/* Not from this guest to the host: no connection of ours. */
@@ -301,7 +263,7 @@ static void event_deliver(struct vsock *v)
 			virtio_mmio_needs_reset(&v->t, "bad event buffer");
 			return;
 		}
-		iov_write(v->chain.iov, v->chain.nin, &id, sizeof(id));
+		iov_copy_to(v->chain.iov, v->chain.nin, 0, &id, sizeof(id));
 		vm_mark_dirty_iov(v->t.vm, v->chain.iov, v->chain.nin,
 		                  sizeof(id));
 		vq_push(q, v->chain.head, sizeof(id));

@@ -4,6 +4,7 @@
  * line. Everything runs under the transport's lock (vsock_conn.h).
  */
 #include "vsock_conn.h"
+#include "iov.h"
 #include "log.h"
 #include "util.h"
 
@@ -452,22 +453,6 @@ static bool host_gone(int fd)
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
 }
 
-/* @in limited to @max bytes, into @out; returns the count. */
-static unsigned iov_cap(const struct iovec *in, unsigned n, size_t max,
-                        struct iovec *out)
-{
-	unsigned k = 0;
-
-	for (unsigned i = 0; i < n && max; i++) {
-		size_t l = MIN(in[i].iov_len, max);
-
-		if (l)
-			out[k++] = (struct iovec){ in[i].iov_base, l };
-		max -= l;
-	}
-	return k;
-}
-
 /* Read host data for the guest: an RW packet, the host's EOF, or nothing. */
 static bool read_host(struct vsock *v, struct vsock_conn *c,
                       struct vsock_hdr *h, const struct iovec *data,
@@ -491,7 +476,7 @@ static bool read_host(struct vsock *v, struct vsock_conn *c,
 		h->op = VIRTIO_VSOCK_OP_CREDIT_UPDATE;
 		return true;
 	}
-	n = iov_cap(data, ndata, room, io);
+	n = iov_slice(data, ndata, 0, room, io);
 	do
 		r = readv(c->fd, io, (int)n);
 	while (r < 0 && errno == EINTR);

@@ -91,20 +91,4 @@ void vsock_timer_arm(struct vsock *v, uint64_t at_us);
 /* vsock_uds.c: a descriptor was freed; accept host connections again. */
 void vsock_listen_resume(struct vsock *v);
 
-/* Copy @len bytes from the start of @iov into @dst; false if short. */
-static inline bool vsock_iov_read(const struct iovec *iov, unsigned n,
-                                  void *dst, size_t len)
-{
-	uint8_t *d = dst;
-
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t k = iov[i].iov_len < len ? iov[i].iov_len : len;
-
-		memcpy(d, iov[i].iov_base, k);
-		d += k;
-		len -= k;
-	}
-	return len == 0;
-}
-
 #endif

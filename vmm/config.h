@@ -31,7 +31,7 @@
 /*
  * One token bucket of a rate limiter (Firecracker's TokenBucket): @size
  * tokens refilled every @refill_time_ms, plus a one-time burst. Stored and
- * reported now; enforced once the limiter lands (issue 5).
+ * enforced by the device's limiter (virtio/ratelimit.c).
  */
 struct bucket_config {
 	bool set;
@@ -56,7 +56,7 @@ struct drive_config {
 	unsigned seen; /* keys given, to refuse repeats */
 };
 
-/* A virtio-net interface (wired to a device by issue 5). */
+/* A virtio-net interface on a host tap. */
 struct net_config {
 	char id[CONFIG_ID_MAX];
 	char host_dev_name[CONFIG_IFNAME_MAX];
@@ -79,7 +79,7 @@ struct config {
 	unsigned vcpus;
 	uint64_t mem_mib;
 	bool smt;               /* only false: no SMT topology is offered */
-	bool track_dirty_pages; /* for diff snapshots (issue 7) */
+	bool track_dirty_pages; /* for diff snapshots */
 	enum huge_pages huge_pages;
 	char kernel[CONFIG_PATH_MAX];
 	char initrd[CONFIG_PATH_MAX];     /* "" when none */

@@ -390,8 +390,7 @@ run:
 		 */
 		if (api_up)
 			unlink(api.path);
-		if (m.cfg.vsock.present)
-			unlink(m.cfg.vsock.uds_path);
+		vdev_exit_cleanup(&m);
 		log_debug("exit status %d", code);
 		_exit(code);
 	}

@@ -85,8 +85,8 @@ static uint64_t delta(_Atomic uint64_t *now, uint64_t *prev)
 }
 
 /*
- * A device's counters (a struct of uint64_t named by @names) into its own
- * group @g and summed into @agg, as changes since the last line.
+ * A device's counters (@n of them, named by @names) into its own group @g
+ * (none when NULL) and summed into @agg, as changes since the last line.
  */
 static void add_dev(json_t *agg, json_t *g, const char *const *names, size_t n,
                     const uint64_t *now, uint64_t *prev)
@@ -95,23 +95,13 @@ static void add_dev(json_t *agg, json_t *g, const char *const *names, size_t n,
 		uint64_t d = now[i] - prev[i];
 		json_t *a = json_object_get(agg, names[i]);
 
-		put(g, names[i], d);
+		if (g)
+			put(g, names[i], d);
 		put(agg, names[i],
 		    (a ? (uint64_t)json_integer_value(a) : 0) + d);
 		prev[i] = now[i];
 	}
 }
-
-#define STAT_NAME(name) #name,
-static const char *const blk_names[] = { BLK_STATS(STAT_NAME) };
-static const char *const net_names[] = { NET_STATS(STAT_NAME) };
-#undef STAT_NAME
-_Static_assert(sizeof(struct blk_stats) ==
-                       ARRAY_SIZE(blk_names) * sizeof(uint64_t),
-               "blk_stats is all uint64_t");
-_Static_assert(sizeof(struct net_stats) ==
-                       ARRAY_SIZE(net_names) * sizeof(uint64_t),
-               "net_stats is all uint64_t");
 
 /* An aggregate group with every counter present, also with no device. */
 static json_t *zero_group(json_t *root, const char *name,
@@ -124,25 +114,36 @@ static json_t *zero_group(json_t *root, const char *name,
 	return g;
 }
 
-/* Firecracker's "vsock" group: the device's changes, zeros without one. */
-static void add_vsock(json_t *root, struct vsock *v)
+/* Each device type's group, and each device's own where it has one. */
+static void add_devices(json_t *root, struct vmm *m)
 {
-	json_t *g = group(root, "vsock");
-	struct vsock_stats now = { 0 };
+	for (const struct vdev_type *const *ty = vdev_types; *ty; ty++) {
+		const struct vdev_type *t = *ty;
+		json_t *agg =
+		        zero_group(root, t->group, t->stat_names, t->nstats);
 
-	if (v->inited)
-		vsock_get_stats(v, &now);
-#define VSOCK_PUT(f) put(g, #f, v->inited ? now.f - v->reported.f : 0);
-	VSOCK_STATS(VSOCK_PUT)
-#undef VSOCK_PUT
-	if (v->inited)
-		v->reported = now;
+		for (unsigned n = 0; n < m->nvdev; n++) {
+			const struct vdev *d = &m->vdev[n];
+			uint64_t now[VDEV_MAX_STATS], *prev;
+			char name[CONFIG_ID_MAX + 16];
+
+			if (d->type != t)
+				continue;
+			t->stats(d->t, now, &prev);
+			if (t->dev_prefix)
+				snprintf(name, sizeof(name), "%s%s",
+				         t->dev_prefix,
+				         t->id(&m->cfg, d->index));
+			add_dev(agg, t->dev_prefix ? group(root, name) : NULL,
+			        t->stat_names, t->nstats, now, prev);
+		}
+	}
 }
 
 int metrics_flush(struct vmm *m)
 {
 	struct timeval tv;
-	json_t *root, *blk, *net;
+	json_t *root;
 	char *line;
 	size_t len;
 	int ret = 0;
@@ -170,29 +171,7 @@ int metrics_flush(struct vmm *m)
 	    atomic_load(&metrics.diff_create_snapshot_us));
 	put(group(root, "latencies_us"), "load_snapshot",
 	    atomic_load(&metrics.load_snapshot_us));
-	blk = zero_group(root, "block", blk_names, ARRAY_SIZE(blk_names));
-	for (unsigned i = 0; i < m->cfg.ndrives; i++) {
-		char name[CONFIG_ID_MAX + 8];
-
-		if (m->blk[i].fd < 0)
-			continue; /* not started */
-		snprintf(name, sizeof(name), "block_%s", m->cfg.drives[i].id);
-		add_dev(blk, group(root, name), blk_names,
-		        ARRAY_SIZE(blk_names), (uint64_t *)&m->blk[i].stats,
-		        (uint64_t *)&m->blk[i].reported);
-	}
-	net = zero_group(root, "net", net_names, ARRAY_SIZE(net_names));
-	for (unsigned i = 0; i < m->cfg.nnets; i++) {
-		char name[CONFIG_ID_MAX + 8];
-
-		if (m->net[i].tap_fd < 0)
-			continue;
-		snprintf(name, sizeof(name), "net_%s", m->cfg.nets[i].id);
-		add_dev(net, group(root, name), net_names,
-		        ARRAY_SIZE(net_names), (uint64_t *)&m->net[i].stats,
-		        (uint64_t *)&m->net[i].reported);
-	}
-	add_vsock(root, &m->vsock);
+	add_devices(root, m);
 	line = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	if (!line)

@@ -46,31 +46,20 @@ struct snap_info {
 	uint8_t id[SNAP_ID_LEN]; /* also in the memory file's tag */
 };
 
+/*
+ * SEC_VIRTIO: the transport and what the device type keeps
+ * (vdev_type.snap_size bytes, zeros after). The size is the file
+ * format's: a 520-byte device part since the first version.
+ */
 struct snap_virtio {
 	struct virtio_mmio_state t;
 	union {
-		struct blk_snap blk;
-		struct net_snap net;
-		struct vsock_snap vsock;
+		uint8_t bytes[VDEV_SNAP_MAX];
+		uint32_t align;
 	} d;
 };
-
-/* The device in slot @n and what kind it is. */
-enum dev_kind { DEV_BLK, DEV_NET, DEV_VSOCK };
-
-static enum dev_kind dev_kind(const struct vmm *m, unsigned n, unsigned *i)
-{
-	if (n < m->cfg.ndrives) {
-		*i = n;
-		return DEV_BLK;
-	}
-	if (n < m->cfg.ndrives + m->cfg.nnets) {
-		*i = n - m->cfg.ndrives;
-		return DEV_NET;
-	}
-	*i = 0;
-	return DEV_VSOCK;
-}
+_Static_assert(sizeof(struct snap_virtio) == 728,
+               "SEC_VIRTIO sections of existing state files");
 
 /* ---- create --------------------------------------------------------- */
 
@@ -101,12 +90,7 @@ static inline void test_stall(const char *point)
 /* Nothing may write guest RAM while it is saved: drain the devices. */
 static void quiesce(struct vmm *m, bool on)
 {
-	for (unsigned i = 0; i < m->cfg.nnets; i++) {
-		if (on)
-			net_quiesce(&m->net[i]);
-		else
-			net_unquiesce(&m->net[i]);
-	}
+	vdev_quiesce(m, on);
 	if (on && m->uring.ready)
 		uring_drain(&m->uring);
 }
@@ -160,22 +144,12 @@ static int write_state(struct vmm *m, const char *path,
 	snap_write_section(&w, SEC_I8042, 0, &kbd, sizeof(kbd));
 	snap_write_section(&w, SEC_BOOT_TIMER, 0, &fired, sizeof(fired));
 	for (unsigned n = 0; n < m->nvdev; n++) {
+		const struct vdev *v = &m->vdev[n];
 		struct snap_virtio d;
-		unsigned i;
 
 		memset(&d, 0, sizeof(d));
-		virtio_mmio_save(m->vdev[n], &d.t);
-		switch (dev_kind(m, n, &i)) {
-		case DEV_BLK:
-			blk_save(&m->blk[i], &d.d.blk);
-			break;
-		case DEV_NET:
-			net_save(&m->net[i], &d.d.net);
-			break;
-		case DEV_VSOCK:
-			vsock_save(&m->vsock, &d.d.vsock);
-			break;
-		}
+		virtio_mmio_save(v->t, &d.t);
+		v->type->save(v->t, d.d.bytes);
 		snap_write_section(&w, SEC_VIRTIO, n, &d, sizeof(d));
 	}
 	rc = snap_write_finish(&w, tmp, tmplen, err, errlen);
@@ -558,26 +532,13 @@ static int restore_devices(struct vmm *m, const struct snap_reader *r,
 	}
 	m->boot_timer.fired = fired;
 	for (unsigned n = 0; n < m->nvdev; n++) {
+		const struct vdev *v = &m->vdev[n];
 		struct snap_virtio d;
-		unsigned i;
-		int rc = 0;
 
 		if (want(r, l->state_path, SEC_VIRTIO, n, &d, sizeof(d), err,
 		         errlen) < 0 ||
-		    virtio_mmio_restore(m->vdev[n], &d.t, err, errlen) < 0)
-			return -1;
-		switch (dev_kind(m, n, &i)) {
-		case DEV_BLK:
-			rc = blk_restore(&m->blk[i], &d.d.blk, err, errlen);
-			break;
-		case DEV_NET:
-			rc = net_restore(&m->net[i], &d.d.net, err, errlen);
-			break;
-		case DEV_VSOCK:
-			rc = vsock_restore(&m->vsock, &d.d.vsock, err, errlen);
-			break;
-		}
-		if (rc < 0)
+		    virtio_mmio_restore(v->t, &d.t, err, errlen) < 0 ||
+		    v->type->restore(v->t, d.d.bytes, err, errlen) < 0)
 			return -1;
 	}
 	return 0;
@@ -642,8 +603,7 @@ int vmm_snapshot_load(struct vmm *m, const struct snapshot_load *l, char *err,
 		return -1;
 	}
 	/* The snapshot brings the whole machine: nothing may be half set. */
-	if (m->cfg.kernel[0] || m->cfg.ndrives || m->cfg.nnets ||
-	    m->cfg.vsock.present) {
+	if (m->cfg.kernel[0] || vdev_count(&m->cfg)) {
 		snprintf(err, errlen,
 		         "Loading a microVM snapshot not allowed after "
 		         "configuring boot-specific resources.");

@@ -13,6 +13,13 @@
 #define MIB           (1024ULL * KIB)
 #define GIB           (1024ULL * MIB)
 
+/*
+ * The struct of type @type whose member @member is at @ptr: for a callback
+ * handed a pointer to an embedded member (a uring_flush, a transport).
+ */
+#define container_of(ptr, type, member)                                        \
+	((type *)((uint8_t *)(ptr)-offsetof(type, member)))
+
 /* Round @x up to the power of two @a. */
 #define ALIGN_UP(x, a)   (((x) + ((a)-1)) & ~((uint64_t)(a)-1))
 #define ALIGN_DOWN(x, a) ((x) & ~((uint64_t)(a)-1))

@@ -71,8 +71,8 @@ static void dump_regs(struct vcpu *v)
 
 /*
  * One line for a KVM internal error: the reason, the guest RIP and, for an
- * emulation failure, the instruction bytes KVM could not emulate (PVM.md
- * lists the ones kvm-pvm lacks); the raw data words otherwise.
+ * emulation failure, the instruction bytes KVM could not emulate (on
+ * kvm-pvm, those its emulator lacks); the raw data words otherwise.
  */
 static void report_internal_error(struct vcpu *v)
 {

@@ -57,8 +57,8 @@ struct vm {
 	struct bus mmio;
 	unsigned nvcpus;
 	struct vcpu *vcpus;
-	bool pvm;                 /* the host's /dev/kvm is kvm-pvm (PVM.md) */
-	struct kvm_cpuid2 *cpuid; /* filtered; per-vCPU fields patched in */
+	bool pvm;                     /* the host's /dev/kvm is kvm-pvm */
+	struct kvm_cpuid2 *cpuid;     /* filtered; per-vCPU fields patched in */
 	struct kvm_cpuid2 *cpuid_kvm; /* KVM_GET_SUPPORTED_CPUID, as it came */
 
 	int exit_fd; /* eventfd: a vCPU asks the VMM to stop */

@@ -4,6 +4,9 @@
  * resumed any number of times, and ends when the guest resets or powers
  * off or the host stops it; then the process exits.
  *
+ * The files: vmm.c the lifecycle, vmm_loop.c the threads, vdev.c the
+ * virtio devices, console.c the serial console.
+ *
  * Threads: vCPU 0 runs on the main thread (a new thread would first have
  * to be scheduled, milliseconds on an idle cloud CPU), the event loop on
  * "wisp-evloop" (devices, signals, API requests), the API server on
@@ -15,14 +18,12 @@
 #ifndef WISP_VMM_H
 #define WISP_VMM_H
 
-#include "blk.h"
-#include "net.h"
 #include "config.h"
 #include "devices.h"
 #include "evloop.h"
 #include "uring.h"
+#include "vdev.h"
 #include "vm.h"
-#include "vsock.h"
 #include "x86/x86.h"
 
 #include <pthread.h>
@@ -31,19 +32,6 @@
 #include <termios.h>
 
 #define WISP_VERSION "0.1.0"
-
-/* The first virtio device's IRQ; IRQs up to 23 are in the MP table. */
-#define VMM_FIRST_VIRTIO_IRQ 5
-#define VMM_MAX_VIRTIO       (CONFIG_MAX_DRIVES + CONFIG_MAX_NETS + 1)
-_Static_assert(VMM_FIRST_VIRTIO_IRQ + VMM_MAX_VIRTIO <= 24,
-               "virtio IRQs must fit the I/O APIC's 24 pins");
-
-/* A virtqueue's notify eventfd on the event loop. */
-struct vq_watch {
-	struct ev_handler h; /* first: the callback casts */
-	struct virtio_mmio *t;
-	unsigned q;
-};
 
 enum vmm_state {
 	VMM_NOT_STARTED,
@@ -60,21 +48,17 @@ struct vmm {
 	struct serial serial;
 	struct i8042 i8042;
 	struct boot_timer boot_timer;
-	struct uring uring;
-	struct blk blk[CONFIG_MAX_DRIVES];
-	struct net net[CONFIG_MAX_NETS];
-	struct vsock vsock;
+	struct uring uring; /* the devices' I/O */
 	struct ev_handler h_uring;
 	/* Every virtio device of the VM, in slot order, and its queues. */
-	struct virtio_mmio *vdev[VMM_MAX_VIRTIO];
+	struct vdev vdev[VMM_MAX_VIRTIO];
 	unsigned nvdev;
 	struct vq_watch vq_watch[VMM_MAX_VIRTIO][VIRTIO_MMIO_MAX_QUEUE];
 
 	struct evloop loop;
-	struct ev_handler h_exit, h_signal, h_stdin, h_rx_space, h_call;
+	struct ev_handler h_exit, h_signal, h_call;
 	pthread_t loop_thread, main_thread;
 	bool loop_started;
-	bool stdin_watched, stdin_eof;
 	volatile bool stop; /* set and read on the event loop thread */
 	int signal_fd;
 
@@ -95,10 +79,14 @@ struct vmm {
 	void *call_arg;
 	bool call_done;
 
+	/* The console (console.c): the UART's output, host input. */
 	int serial_fd;
-	int uffd_fd; /* a snapshot restored through a page-fault handler */
+	struct ev_handler h_stdin, h_rx_space;
+	bool stdin_watched, stdin_eof;
 	struct termios saved_tio;
 	bool tio_saved;
+
+	int uffd_fd; /* a snapshot restored through a page-fault handler */
 
 	uint8_t *kernel_buf;
 	size_t kernel_len;
@@ -107,10 +95,7 @@ struct vmm {
 	uint64_t initrd_gpa, initrd_size;
 };
 
-/*
- * Defaults everywhere; nothing opened yet. @m must be zeroed already
- * (static storage): it is large and mostly never touched.
- */
+/* Defaults everywhere; nothing opened yet. @m must be zeroed already. */
 void vmm_init(struct vmm *m);
 
 /*
@@ -152,14 +137,6 @@ void vmm_go(struct vmm *m, bool paused);
  */
 int vmm_pause(struct vmm *m);
 int vmm_resume(struct vmm *m);
-
-/*
- * The MAC the guest sees on interface @c: its guest_mac, or one made from
- * the VM id and the interface id, the same on every run (locally
- * administered, 06:...).
- */
-void vmm_guest_mac(const struct vmm *m, const struct net_config *c,
-                   uint8_t mac[6]);
 
 /* Send Ctrl-Alt-Del to the guest through the i8042 keyboard. */
 int vmm_ctrl_alt_del(struct vmm *m);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Linux tier: boot the real guest kernel and initramfs (rootfs-tools) under
 # wisp, run a command in it through wisp.run= and check what it printed and
-# how wisp exited. Slow on kvm-pvm hosts (~100 s a boot, PVM.md), so it
+# how wisp exited. Slow on kvm-pvm hosts (~100 s a boot), so it
 # boots as few times as the checks need, one boot at a time.
 set -u
 : "${WISP:?path to wisp}" "${GUEST:?directory with vmlinux and initramfs.cpio}"

@@ -2,7 +2,7 @@
 # virtio-net tier: the probe guest's driver (tests/guest/net.c) against a
 # tap in a network namespace of the test's own, with tests/integration/
 # net_peer.py on the host end checking every frame with a raw socket.
-# Then the rate limiters (the 10 MiB/s, 50 MiB case, both
+# Then the rate limiters (10 MiB/s over 50 MiB, both
 # directions), a live PATCH of a limiter over the API, and bad taps.
 set -u
 : "${WISP:?path to wisp}" "${WISP_PLAIN:?path to the production wisp}" "${PROBE:?path to probe.elf}"

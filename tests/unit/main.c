@@ -16,6 +16,7 @@ int main(void)
 	srunner_add_suite(sr, bus_suite());
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, queue_suite());
+	srunner_add_suite(sr, iov_suite());
 	srunner_add_suite(sr, mmio_suite());
 	srunner_add_suite(sr, blk_suite());
 	srunner_add_suite(sr, vsock_suite());
@@ -24,6 +25,7 @@ int main(void)
 	srunner_add_suite(sr, fcjson_suite());
 	srunner_add_suite(sr, ratelimit_suite());
 	srunner_add_suite(sr, net_suite());
+	srunner_add_suite(sr, vdev_suite());
 	srunner_add_suite(sr, snapfile_suite());
 	srunner_add_suite(sr, snapconfig_suite());
 	srunner_add_suite(sr, snapconfig_v1_suite());

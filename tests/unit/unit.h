@@ -26,5 +26,7 @@ Suite *uffd_suite(void);
 Suite *uring_suite(void);
 Suite *serial_suite(void);
 Suite *seccomp_suite(void);
+Suite *iov_suite(void);
+Suite *vdev_suite(void);
 
 #endif

@@ -34,9 +34,9 @@ static const struct cpuid_rule base_rules[] = {
 };
 
 /*
- * Applied on kvm-pvm hosts (PVM.md): features the host's emulator lacks or
- * does not hide, and KVM PV features that rely on hypercalls, which hang
- * the vCPU there.
+ * Applied on kvm-pvm hosts (docs/architecture.md): features the host's emulator
+ * lacks or does not hide, and KVM PV features that rely on hypercalls, which
+ * hang the vCPU there.
  */
 static const struct cpuid_rule pvm_rules[] = {
 	{ 0x1, -1, ECX,
@@ -59,7 +59,7 @@ static const struct cpuid_rule pvm_rules[] = {
 	  "map-gpa-range" },
 };
 
-/* Removing these makes Linux fix the rest; see PVM.md. */
+/* Removing these makes Linux fix the rest. */
 static const char pvm_cmdline[] =
         "noxsave clearcpuid=smap,smep,popcnt,rep_good,erms,fsrm";
 

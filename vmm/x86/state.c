@@ -215,7 +215,7 @@ int x86_cpuid_compatible(struct vcpu *v, const struct x86_vcpu_state *s,
 	/*
 	 * What this host gives a guest is what KVM reports after it took our
 	 * table: on kvm-pvm that is the real CPU's features, not those of
-	 * KVM_GET_SUPPORTED_CPUID (PVM.md). The snapshot's own CPUID is set
+	 * KVM_GET_SUPPORTED_CPUID. The snapshot's own CPUID is set
 	 * over it by x86_vcpu_restore().
 	 */
 	if (x86_cpuid_set(v) < 0 || ioctl(v->fd, KVM_GET_CPUID2, &host) < 0) {

@@ -139,7 +139,7 @@ void x86_gdt_write(uint8_t *p, enum kernel_kind kind);
 /* Give vCPU @v the VM's CPUID with its own APIC id filled in. */
 int x86_cpuid_set(struct vcpu *v);
 
-/* Kernel command-line words the kvm-pvm host needs (PVM.md). */
+/* Kernel command-line words the kvm-pvm host needs. */
 const char *x86_pvm_cmdline(void);
 
 /*
