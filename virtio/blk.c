@@ -60,6 +60,16 @@ static void on_flush(struct uring_flush *f)
 	pthread_mutex_unlock(&b->t.lock);
 }
 
+/* Serve the queue again soon, from the event loop's notify handler. */
+static void blk_kick(struct blk *b)
+{
+	uint64_t one = 1;
+
+	if (write(b->t.notify_fd[0], &one, sizeof(one)) < 0)
+		log_limited(&b->t.rl, LOG_WARN, "drive: kick: %s",
+		            strerror(errno));
+}
+
 static void on_done(struct uring_req *ur, int res)
 {
 	struct blk_req *r = (struct blk_req *)ur;
@@ -71,6 +81,9 @@ static void on_done(struct uring_req *ur, int res)
 		/* The driver reset the device meanwhile: the request and the
 		 * ring it came from are gone. */
 		r->busy = false;
+		/* A new request for the same head waits for this one. */
+		if (b->holding && b->held.head == r->head)
+			blk_kick(b);
 	} else {
 		finish(b, r,
 		       res >= 0 && (uint64_t)res == r->expect
@@ -208,6 +221,14 @@ static int start(struct blk *b, struct blk_req *r, uint32_t type,
 	}
 }
 
+/* Keep chain @c for later (a limiter or a stale request in the way). */
+static void hold(struct blk *b, const struct vq_chain *c)
+{
+	if (c != &b->held)
+		memcpy(&b->held, c, sizeof(*c));
+	b->holding = true;
+}
+
 /* Take one chain; false when the device had to stop. */
 static bool take(struct blk *b, const struct vq_chain *c, bool *completed)
 {
@@ -218,8 +239,18 @@ static bool take(struct blk *b, const struct vq_chain *c, bool *completed)
 	uint64_t sector;
 	int st;
 
-	if (r->busy) {
+	if (r->busy && vq_current(&b->t.vq[0], r->gen)) {
 		virtio_mmio_needs_reset(&b->t, "request head reused in flight");
+		return false;
+	}
+	if (r->busy) {
+		/*
+		 * A request from before a reset still holds the head's slot
+		 * (its completion will come back to it): a driver may post
+		 * the head again at once. The chain waits for that
+		 * completion, which kicks the queue.
+		 */
+		hold(b, c);
 		return false;
 	}
 	last = c->nin ? (struct iovec *)&c->iov[c->nout + c->nin - 1] : NULL;
@@ -240,9 +271,7 @@ static bool take(struct blk *b, const struct vq_chain *c, bool *completed)
 
 		if (!rl_consume(&b->rl, bytes, 1, now)) {
 			b->stats.rate_limiter_throttled_events++;
-			if (c != &b->held)
-				memcpy(&b->held, c, sizeof(*c));
-			b->holding = true;
+			hold(b, c);
 			rl_timer_arm(&b->timer,
 			             rl_wait_ns(&b->rl, bytes, 1, now));
 			return false;
@@ -440,14 +469,11 @@ no_timer:
 
 void blk_set_rate_limiter(struct blk *b, const struct rate_limiter_config *rl)
 {
-	uint64_t one = 1;
-
 	pthread_mutex_lock(&b->t.lock);
 	rl_configure(&b->rl, rl, rl_now_ns());
 	pthread_mutex_unlock(&b->t.lock);
 	/* A request held under the old limits may go now: look again. */
-	if (write(b->t.notify_fd[0], &one, sizeof(one)) < 0)
-		log_warn("drive: kick: %s", strerror(errno));
+	blk_kick(b);
 }
 
 int blk_set_path(struct blk *b, const char *path, char *err, size_t errlen)

@@ -330,6 +330,40 @@ END_TEST
  * data buffer it may only write, is refused: answering it OK would tell
  * the driver data moved that never did.
  */
+/*
+ * A driver that resets with a read in flight and posts the same head
+ * again at once: the new request waits for the old one's completion
+ * (which is dropped) instead of breaking the device, then completes.
+ */
+START_TEST(head_reposted_after_reset_waits)
+{
+	uint64_t kicks;
+
+	open_blk(false);
+	post_read_no_wait();
+	fake_wr(&vm, BASE + VIRTIO_MMIO_STATUS, 0);
+	memset(vm.mem + USED, 0, 0x100);
+	memset(vm.mem + AVAIL, 0, 0x100);
+	pos = 0;
+	fake_negotiate(&vm, BASE, 1ULL << VIRTIO_F_VERSION_1);
+	fake_queue(&vm, BASE, QN, DESC, AVAIL, USED);
+	fake_driver_ok(&vm, BASE);
+	post_read_no_wait(); /* head 0 again, its old request in flight */
+	ck_assert_uint_eq(fake_rd(&vm, BASE + VIRTIO_MMIO_STATUS) &
+	                          VIRTIO_CONFIG_S_NEEDS_RESET,
+	                  0);
+	ck_assert(blk.holding);
+	run_until_idle(); /* the stale read completes and kicks the queue */
+	ck_assert_int_eq(read(blk.t.notify_fd[0], &kicks, sizeof(kicks)), 8);
+	ck_assert_uint_eq(fake_used_idx(&vm, USED), 0);
+	virtio_mmio_notify(&blk.t, 0); /* what the event loop then does */
+	run_until_idle();
+	ck_assert_uint_eq(fake_used_idx(&vm, USED), 1);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(vm.mem[DATA], 2);
+}
+END_TEST
+
 START_TEST(data_direction_refused)
 {
 	open_blk(false);
@@ -375,6 +409,7 @@ Suite *blk_suite(void)
 	tcase_add_test(tc, queue_registers_frozen_at_driver_ok);
 	tcase_add_test(tc, reset_with_request_in_flight);
 	tcase_add_test(tc, data_direction_refused);
+	tcase_add_test(tc, head_reposted_after_reset_waits);
 	tcase_add_test(tc, missing_image);
 	suite_add_tcase(s, tc);
 	return s;
