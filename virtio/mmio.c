@@ -137,7 +137,7 @@ static bool queue_writable(struct virtio_mmio *t)
 	    !(s & (VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_FAILED |
 	           VIRTIO_CONFIG_S_NEEDS_RESET)))
 		return true;
-	t->queue_writes_ignored++;
+	__atomic_fetch_add(&t->queue_writes_ignored, 1, __ATOMIC_RELAXED);
 	log_limited(&t->rl, LOG_WARN,
 	            "%s: queue register written with status 0x%x; ignored",
 	            t->ops->name, s);

@@ -62,8 +62,12 @@ struct virtio_mmio {
 	uint32_t isr;
 	uint32_t config_gen;
 	uint64_t withheld; /* device features this instance does not offer */
-	/* Queue register writes outside setup, ignored (queue_writable). */
+	/*
+	 * Queue register writes outside setup, ignored (queue_writable);
+	 * the vCPU adds under the lock, metrics read it atomically.
+	 */
 	uint64_t queue_writes_ignored;
+	uint64_t queue_writes_reported; /* at the last metrics line */
 	struct vq vq[VIRTIO_MMIO_MAX_QUEUE];
 
 	int irq_fd;                           /* KVM_IRQFD, or polled */

@@ -114,6 +114,9 @@ static json_t *zero_group(json_t *root, const char *name,
 	return g;
 }
 
+/* What the virtio-mmio transport counts for every device. */
+static const char *const transport_names[] = { "queue_writes_ignored" };
+
 /* Each device type's group, and each device's own where it has one. */
 static void add_devices(json_t *root, struct vmm *m)
 {
@@ -122,6 +125,7 @@ static void add_devices(json_t *root, struct vmm *m)
 		json_t *agg =
 		        zero_group(root, t->group, t->stat_names, t->nstats);
 
+		zero_group(root, t->group, transport_names, 1);
 		for (unsigned n = 0; n < m->nvdev; n++) {
 			const struct vdev *d = &m->vdev[n];
 			uint64_t now[VDEV_MAX_STATS], *prev;
@@ -136,6 +140,11 @@ static void add_devices(json_t *root, struct vmm *m)
 				         t->id(&m->cfg, d->index));
 			add_dev(agg, t->dev_prefix ? group(root, name) : NULL,
 			        t->stat_names, t->nstats, now, prev);
+			now[0] = __atomic_load_n(&d->t->queue_writes_ignored,
+			                         __ATOMIC_RELAXED);
+			add_dev(agg, t->dev_prefix ? group(root, name) : NULL,
+			        transport_names, 1, now,
+			        &d->t->queue_writes_reported);
 		}
 	}
 }

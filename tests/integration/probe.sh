@@ -287,6 +287,16 @@ expect_line "blk requeue" out '^probe: blk requeue ignored ok$'
 expect_line "blk requeue" out '^probe: blk reset in flight ok$'
 expect_line "blk requeue" out '^probe: blk wrong direction ioerr ok$'
 expect_line "blk requeue" err 'queue register written with status 0xf; ignored'
+# The ignored writes show in the metrics (3 rounds of 4 writes).
+: >"$TMP/requeue.metrics"
+run_wisp 60 --config "$TMP/blk.ini" --metrics-path "$TMP/requeue.metrics"
+expect_rc "blk requeue metrics" 0
+n=$(jq -s '[.[].block.queue_writes_ignored] | add' "$TMP/requeue.metrics" 2>/dev/null)
+if [ "${n:-0}" -ge 12 ] 2>/dev/null; then
+	ok "blk requeue: metrics count $n ignored queue register writes"
+else
+	bad "blk requeue metrics" "block.queue_writes_ignored summed to '${n:-}', want at least 12"
+fi
 
 # virtio-vsock through the probe's own driver, with tests/vsock_host.c as
 # the host program a Firecracker user would write.
