@@ -21,17 +21,6 @@ struct field {
 	bool required;
 };
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
-                                                      const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static const char *type_name(enum ftype t)
 {
 	static const char *const names[] = {
@@ -70,8 +59,8 @@ static int check(json_t *o, const char *what, const struct field *f, size_t n,
 	json_t *v;
 
 	if (!json_is_object(o))
-		return fail(err, errlen, "%s: the body must be a JSON object",
-		            what);
+		return util_err(err, errlen,
+		                "%s: the body must be a JSON object", what);
 	json_object_foreach(o, key, v)
 	{
 		size_t i;
@@ -79,18 +68,18 @@ static int check(json_t *o, const char *what, const struct field *f, size_t n,
 		for (i = 0; i < n && strcmp(key, f[i].name); i++)
 			;
 		if (i == n)
-			return fail(err, errlen, "%s: unknown field '%s'", what,
-			            key);
+			return util_err(err, errlen, "%s: unknown field '%s'",
+			                what, key);
 		if (json_is_null(v) && !f[i].required)
 			continue;
 		if (!has_type(v, f[i].type))
-			return fail(err, errlen, "%s: '%s' must be %s", what,
-			            key, type_name(f[i].type));
+			return util_err(err, errlen, "%s: '%s' must be %s",
+			                what, key, type_name(f[i].type));
 	}
 	for (size_t i = 0; i < n; i++)
 		if (f[i].required && !json_object_get(o, f[i].name))
-			return fail(err, errlen, "%s: missing field '%s'", what,
-			            f[i].name);
+			return util_err(err, errlen, "%s: missing field '%s'",
+			                what, f[i].name);
 	return 0;
 }
 
@@ -128,11 +117,11 @@ static int check_path(const char *what, const char *field, const char *p,
                       int mode, char *err, size_t errlen)
 {
 	if (!*p || strlen(p) >= CONFIG_PATH_MAX)
-		return fail(err, errlen, "%s: '%s' is empty or too long", what,
-		            field);
+		return util_err(err, errlen, "%s: '%s' is empty or too long",
+		                what, field);
 	if (access(p, mode) < 0)
-		return fail(err, errlen, "%s: %s '%s': %s", what, field, p,
-		            strerror(errno));
+		return util_err(err, errlen, "%s: %s '%s': %s", what, field, p,
+		                strerror(errno));
 	return 0;
 }
 
@@ -140,10 +129,11 @@ static int check_path(const char *what, const char *field, const char *p,
 static int check_id(const char *what, const char *id, char *err, size_t errlen)
 {
 	if (!config_id_ok(id))
-		return fail(err, errlen,
-		            "%s: the id must be 1-%d letters, digits, '_' or "
-		            "'-'",
-		            what, CONFIG_ID_MAX - 1);
+		return util_err(
+		        err, errlen,
+		        "%s: the id must be 1-%d letters, digits, '_' or "
+		        "'-'",
+		        what, CONFIG_ID_MAX - 1);
 	return 0;
 }
 
@@ -214,7 +204,7 @@ int fc_machine_config(struct config *c, json_t *body, bool patch, char *err,
 	if (check(body, w, fp, ARRAY_SIZE(fp), err, errlen) < 0)
 		return -1;
 	if (patch && !json_object_size(body))
-		return fail(err, errlen, "%s: empty PATCH request", w);
+		return util_err(err, errlen, "%s: empty PATCH request", w);
 	vcpus = get_u64(body, "vcpu_count", patch ? c->vcpus : 1);
 	mem = get_u64(body, "mem_size_mib", patch ? c->mem_mib : 128);
 	smt = get_bool(body, "smt", patch ? c->smt : false);
@@ -227,32 +217,35 @@ int fc_machine_config(struct config *c, json_t *body, bool patch, char *err,
 		else if (!strcmp(s, "2M"))
 			huge = HUGE_PAGES_2M;
 		else
-			return fail(err, errlen,
-			            "%s: huge_pages '%s' is not None or 2M", w,
-			            s);
+			return util_err(err, errlen,
+			                "%s: huge_pages '%s' is not None or 2M",
+			                w, s);
 	}
 	if ((s = get_str(body, "cpu_template")) && strcmp(s, "None"))
-		return fail(err, errlen,
-		            "%s: cpu_template '%s': wisp has no CPU templates "
-		            "(only None)",
-		            w, s);
+		return util_err(
+		        err, errlen,
+		        "%s: cpu_template '%s': wisp has no CPU templates "
+		        "(only None)",
+		        w, s);
 	if (vcpus < 1 || vcpus > CONFIG_MAX_VCPUS)
-		return fail(err, errlen, "%s: vcpu_count %llu is not in 1..%d",
-		            w, (unsigned long long)vcpus, CONFIG_MAX_VCPUS);
+		return util_err(err, errlen,
+		                "%s: vcpu_count %llu is not in 1..%d", w,
+		                (unsigned long long)vcpus, CONFIG_MAX_VCPUS);
 	if (mem < CONFIG_MIN_MEM_MIB || mem > CONFIG_MAX_MEM_MIB)
-		return fail(err, errlen,
-		            "%s: mem_size_mib %llu is not in %llu..%llu", w,
-		            (unsigned long long)mem, CONFIG_MIN_MEM_MIB,
-		            CONFIG_MAX_MEM_MIB);
+		return util_err(err, errlen,
+		                "%s: mem_size_mib %llu is not in %llu..%llu", w,
+		                (unsigned long long)mem, CONFIG_MIN_MEM_MIB,
+		                CONFIG_MAX_MEM_MIB);
 	if (huge == HUGE_PAGES_2M && mem % 2)
-		return fail(err, errlen,
-		            "%s: mem_size_mib %llu is not a multiple of the "
-		            "2 MiB huge page",
-		            w, (unsigned long long)mem);
+		return util_err(
+		        err, errlen,
+		        "%s: mem_size_mib %llu is not a multiple of the "
+		        "2 MiB huge page",
+		        w, (unsigned long long)mem);
 	if (smt)
-		return fail(err, errlen,
-		            "%s: smt: wisp offers no SMT topology (only false)",
-		            w);
+		return util_err(
+		        err, errlen,
+		        "%s: smt: wisp offers no SMT topology (only false)", w);
 	c->vcpus = (unsigned)vcpus;
 	c->mem_mib = mem;
 	c->smt = smt;
@@ -283,13 +276,13 @@ int fc_boot_source(struct config *c, json_t *body, char *err, size_t errlen)
 	if (!args)
 		args = FC_DEFAULT_BOOT_ARGS;
 	if (strlen(args) >= X86_CMDLINE_MAX)
-		return fail(err, errlen,
-		            "%s: boot_args is longer than the %d bytes of "
-		            "Linux's command line",
-		            w, X86_CMDLINE_MAX - 1);
+		return util_err(err, errlen,
+		                "%s: boot_args is longer than the %d bytes of "
+		                "Linux's command line",
+		                w, X86_CMDLINE_MAX - 1);
 	dup = strdup(args);
 	if (!dup)
-		return fail(err, errlen, "%s: out of memory", w);
+		return util_err(err, errlen, "%s: out of memory", w);
 	snprintf(c->kernel, sizeof(c->kernel), "%s", kernel);
 	snprintf(c->initrd, sizeof(c->initrd), "%s", initrd ? initrd : "");
 	free(c->cmdline);
@@ -320,18 +313,20 @@ int fc_drive(struct config *c, const char *path_id, json_t *body, char *err,
 		return -1;
 	id = get_str(body, "drive_id");
 	if (path_id && strcmp(id, path_id))
-		return fail(err, errlen,
-		            "%s: drive_id '%s' does not match '%s' in the path",
-		            w, id, path_id);
+		return util_err(
+		        err, errlen,
+		        "%s: drive_id '%s' does not match '%s' in the path", w,
+		        id, path_id);
 	if (check_id(w, id, err, errlen) < 0)
 		return -1;
 	if (get(body, "socket"))
-		return fail(err, errlen,
-		            "%s: socket: vhost-user drives are not supported",
-		            w);
+		return util_err(
+		        err, errlen,
+		        "%s: socket: vhost-user drives are not supported", w);
 	path = get_str(body, "path_on_host");
 	if (!path)
-		return fail(err, errlen, "%s: missing field 'path_on_host'", w);
+		return util_err(err, errlen, "%s: missing field 'path_on_host'",
+		                w);
 	snprintf(d.id, sizeof(d.id), "%s", id);
 	d.root = get_bool(body, "is_root_device", false);
 	d.read_only = get_bool(body, "is_read_only", false);
@@ -340,16 +335,17 @@ int fc_drive(struct config *c, const char *path_id, json_t *body, char *err,
 		return -1;
 	if (stat(path, &st) < 0 ||
 	    (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)))
-		return fail(err, errlen,
-		            "%s: path_on_host '%s' is not a file or block "
-		            "device",
-		            w, path);
+		return util_err(err, errlen,
+		                "%s: path_on_host '%s' is not a file or block "
+		                "device",
+		                w, path);
 	snprintf(d.path, sizeof(d.path), "%s", path);
 	if ((s = get_str(body, "partuuid"))) {
 		if (!config_partuuid_ok(s))
-			return fail(err, errlen,
-			            "%s: partuuid '%s' is not a partition UUID",
-			            w, s);
+			return util_err(
+			        err, errlen,
+			        "%s: partuuid '%s' is not a partition UUID", w,
+			        s);
 		snprintf(d.partuuid, sizeof(d.partuuid), "%s", s);
 	}
 	/* Firecracker's default, Unsafe: the guest is offered no FLUSH. */
@@ -358,18 +354,19 @@ int fc_drive(struct config *c, const char *path_id, json_t *body, char *err,
 		if (!strcmp(s, "Writeback"))
 			d.no_flush = false;
 		else if (strcmp(s, "Unsafe"))
-			return fail(err, errlen,
-			            "%s: cache_type '%s' is not Unsafe or "
-			            "Writeback",
-			            w, s);
+			return util_err(err, errlen,
+			                "%s: cache_type '%s' is not Unsafe or "
+			                "Writeback",
+			                w, s);
 	}
 	if ((s = get_str(body, "io_engine"))) {
 		if (!strcmp(s, "Sync"))
 			d.io_sync = true;
 		else if (strcmp(s, "Async"))
-			return fail(err, errlen,
-			            "%s: io_engine '%s' is not Sync or Async",
-			            w, s);
+			return util_err(
+			        err, errlen,
+			        "%s: io_engine '%s' is not Sync or Async", w,
+			        s);
 	}
 	if (rate_limiter(get(body, "rate_limiter"), "drives: rate_limiter",
 	                 &d.rl, err, errlen) < 0)
@@ -378,14 +375,15 @@ int fc_drive(struct config *c, const char *path_id, json_t *body, char *err,
 		if (!strcmp(c->drives[i].id, id))
 			slot = (int)i;
 		else if (d.root && c->drives[i].root)
-			return fail(err, errlen,
-			            "%s: drive '%s' is already the root device",
-			            w, c->drives[i].id);
+			return util_err(
+			        err, errlen,
+			        "%s: drive '%s' is already the root device", w,
+			        c->drives[i].id);
 	}
 	if (slot < 0) {
 		if (c->ndrives == CONFIG_MAX_DRIVES)
-			return fail(err, errlen, "%s: at most %d drives", w,
-			            CONFIG_MAX_DRIVES);
+			return util_err(err, errlen, "%s: at most %d drives", w,
+			                CONFIG_MAX_DRIVES);
 		slot = (int)c->ndrives++;
 	}
 	c->drives[slot] = d;
@@ -407,14 +405,15 @@ int fc_drive_patch(const char *path_id, json_t *body, struct fc_drive_patch *p,
 		return -1;
 	id = get_str(body, "drive_id");
 	if (strcmp(id, path_id))
-		return fail(err, errlen,
-		            "%s: drive_id '%s' does not match '%s' in the path",
-		            w, id, path_id);
+		return util_err(
+		        err, errlen,
+		        "%s: drive_id '%s' does not match '%s' in the path", w,
+		        id, path_id);
 	if ((path = get_str(body, "path_on_host"))) {
 		if (!*path || strlen(path) >= sizeof(p->path))
-			return fail(err, errlen,
-			            "%s: 'path_on_host' is empty or too long",
-			            w);
+			return util_err(
+			        err, errlen,
+			        "%s: 'path_on_host' is empty or too long", w);
 		p->has_path = true;
 		snprintf(p->path, sizeof(p->path), "%s", path);
 	}
@@ -426,10 +425,10 @@ int fc_drive_patch(const char *path_id, json_t *body, struct fc_drive_patch *p,
 			return -1;
 	}
 	if (!p->has_path && !p->has_rl)
-		return fail(err, errlen,
-		            "%s: nothing to change (give path_on_host or "
-		            "rate_limiter)",
-		            w);
+		return util_err(err, errlen,
+		                "%s: nothing to change (give path_on_host or "
+		                "rate_limiter)",
+		                w);
 	return 0;
 }
 
@@ -451,29 +450,33 @@ int fc_net(struct config *c, const char *path_id, json_t *body, char *err,
 		return -1;
 	id = get_str(body, "iface_id");
 	if (path_id && strcmp(id, path_id))
-		return fail(err, errlen,
-		            "%s: iface_id '%s' does not match '%s' in the path",
-		            w, id, path_id);
+		return util_err(
+		        err, errlen,
+		        "%s: iface_id '%s' does not match '%s' in the path", w,
+		        id, path_id);
 	if (check_id(w, id, err, errlen) < 0)
 		return -1;
 	dev = get_str(body, "host_dev_name");
 	if (!config_ifname_ok(dev))
-		return fail(err, errlen,
-		            "%s: host_dev_name '%s' is not an interface name "
-		            "(1-%d characters, no '/', ':' or spaces)",
-		            w, dev, CONFIG_IFNAME_MAX - 1);
+		return util_err(
+		        err, errlen,
+		        "%s: host_dev_name '%s' is not an interface name "
+		        "(1-%d characters, no '/', ':' or spaces)",
+		        w, dev, CONFIG_IFNAME_MAX - 1);
 	snprintf(n.id, sizeof(n.id), "%s", id);
 	snprintf(n.host_dev_name, sizeof(n.host_dev_name), "%s", dev);
 	if ((mac = get_str(body, "guest_mac"))) {
 		if (config_parse_mac(mac, n.mac) < 0)
-			return fail(err, errlen,
-			            "%s: guest_mac '%s' is not a MAC address "
-			            "(xx:xx:xx:xx:xx:xx)",
-			            w, mac);
+			return util_err(
+			        err, errlen,
+			        "%s: guest_mac '%s' is not a MAC address "
+			        "(xx:xx:xx:xx:xx:xx)",
+			        w, mac);
 		if (n.mac[0] & 1)
-			return fail(err, errlen,
-			            "%s: guest_mac '%s' is a multicast address",
-			            w, mac);
+			return util_err(
+			        err, errlen,
+			        "%s: guest_mac '%s' is a multicast address", w,
+			        mac);
 		n.has_mac = true;
 	}
 	if (rate_limiter(get(body, "rx_rate_limiter"),
@@ -491,19 +494,22 @@ int fc_net(struct config *c, const char *path_id, json_t *body, char *err,
 			continue;
 		}
 		if (n.has_mac && o->has_mac && !memcmp(o->mac, n.mac, 6))
-			return fail(err, errlen,
-			            "%s: guest_mac %s is already used by '%s'",
-			            w, mac, o->id);
+			return util_err(
+			        err, errlen,
+			        "%s: guest_mac %s is already used by '%s'", w,
+			        mac, o->id);
 		if (!strcmp(o->host_dev_name, dev))
-			return fail(err, errlen,
-			            "%s: host_dev_name '%s' is already used by "
-			            "'%s'",
-			            w, dev, o->id);
+			return util_err(
+			        err, errlen,
+			        "%s: host_dev_name '%s' is already used by "
+			        "'%s'",
+			        w, dev, o->id);
 	}
 	if (slot < 0) {
 		if (c->nnets == CONFIG_MAX_NETS)
-			return fail(err, errlen, "%s: at most %d interfaces", w,
-			            CONFIG_MAX_NETS);
+			return util_err(err, errlen,
+			                "%s: at most %d interfaces", w,
+			                CONFIG_MAX_NETS);
 		slot = (int)c->nnets++;
 	}
 	c->nets[slot] = n;
@@ -526,14 +532,15 @@ int fc_net_patch(struct config *c, const char *path_id, json_t *body,
 		return -1;
 	id = get_str(body, "iface_id");
 	if (strcmp(id, path_id))
-		return fail(err, errlen,
-		            "%s: iface_id '%s' does not match '%s' in the path",
-		            w, id, path_id);
+		return util_err(
+		        err, errlen,
+		        "%s: iface_id '%s' does not match '%s' in the path", w,
+		        id, path_id);
 	for (unsigned i = 0; i < c->nnets; i++)
 		if (!strcmp(c->nets[i].id, id))
 			n = &c->nets[i];
 	if (!n)
-		return fail(err, errlen, "%s: no interface '%s'", w, id);
+		return util_err(err, errlen, "%s: no interface '%s'", w, id);
 	if (rate_limiter(get(body, "rx_rate_limiter"),
 	                 "network-interfaces: rx_rate_limiter", &rx, err,
 	                 errlen) < 0 ||
@@ -566,14 +573,15 @@ int fc_vsock(struct config *c, json_t *body, char *err, size_t errlen)
 	uds = get_str(body, "uds_path");
 	id = get_str(body, "vsock_id");
 	if (!config_cid_ok(cid))
-		return fail(err, errlen,
-		            "%s: guest_cid %llu is not in 3..4294967294", w,
-		            (unsigned long long)cid);
+		return util_err(err, errlen,
+		                "%s: guest_cid %llu is not in 3..4294967294", w,
+		                (unsigned long long)cid);
 	if (!*uds || strlen(uds) >= CONFIG_UDS_MAX)
-		return fail(err, errlen,
-		            "%s: uds_path must be 1-%d bytes (a Unix socket "
-		            "path)",
-		            w, CONFIG_UDS_MAX - 1);
+		return util_err(
+		        err, errlen,
+		        "%s: uds_path must be 1-%d bytes (a Unix socket "
+		        "path)",
+		        w, CONFIG_UDS_MAX - 1);
 	if (id && check_id(w, id, err, errlen) < 0)
 		return -1;
 	c->vsock.present = true;
@@ -602,15 +610,17 @@ int fc_logger(json_t *body, char *err, size_t errlen)
 	level = get_str(body, "level");
 	module = get_str(body, "module");
 	if (level && (lvl = log_parse_level(level)) < LOG_OFF)
-		return fail(err, errlen,
-		            "%s: level '%s' is not Off, Error, Warning, Info, "
-		            "Debug or Trace",
-		            w, level);
+		return util_err(
+		        err, errlen,
+		        "%s: level '%s' is not Off, Error, Warning, Info, "
+		        "Debug or Trace",
+		        w, level);
 	if (module && *module)
-		return fail(err, errlen,
-		            "%s: module: wisp has no per-module log filter", w);
+		return util_err(err, errlen,
+		                "%s: module: wisp has no per-module log filter",
+		                w);
 	if (path && log_set_path(path, why, sizeof(why)) < 0)
-		return fail(err, errlen, "%s: log_path %s", w, why);
+		return util_err(err, errlen, "%s: log_path %s", w, why);
 	log_set_level((enum log_level)lvl);
 	log_set_format(get_bool(body, "show_level", log_get_show_level()),
 	               get_bool(body, "show_log_origin", log_get_origin()));
@@ -628,7 +638,7 @@ int fc_metrics(json_t *body, char *err, size_t errlen)
 		return -1;
 	if (metrics_set_path(get_str(body, "metrics_path"), why, sizeof(why)) <
 	    0)
-		return fail(err, errlen, "metrics: metrics_path %s", why);
+		return util_err(err, errlen, "metrics: metrics_path %s", why);
 	return 0;
 }
 
@@ -637,9 +647,9 @@ static int out_path(const char *what, const char *field, const char *p,
                     char *dst, char *err, size_t errlen)
 {
 	if (!*p || strlen(p) >= CONFIG_PATH_MAX)
-		return fail(err, errlen,
-		            "%s: '%s' must be a path of 1-%d bytes", what,
-		            field, CONFIG_PATH_MAX - 1);
+		return util_err(err, errlen,
+		                "%s: '%s' must be a path of 1-%d bytes", what,
+		                field, CONFIG_PATH_MAX - 1);
 	snprintf(dst, CONFIG_PATH_MAX, "%s", p);
 	return 0;
 }
@@ -664,15 +674,16 @@ int fc_snapshot_create(json_t *body, struct fc_snapshot_create *c, char *err,
 		return -1;
 	type = get_str(body, "snapshot_type");
 	if (type && strcmp(type, "Full") && strcmp(type, "Diff"))
-		return fail(err, errlen,
-		            "%s: snapshot_type '%s' is not Full or Diff", w,
-		            type);
+		return util_err(err, errlen,
+		                "%s: snapshot_type '%s' is not Full or Diff", w,
+		                type);
 	c->diff = type && !strcmp(type, "Diff");
 	if (!strcmp(c->state_path, c->mem_path))
-		return fail(err, errlen,
-		            "%s: snapshot_path and mem_file_path are the same "
-		            "file",
-		            w);
+		return util_err(
+		        err, errlen,
+		        "%s: snapshot_path and mem_file_path are the same "
+		        "file",
+		        w);
 	return 0;
 }
 
@@ -713,10 +724,10 @@ int fc_snapshot_load(json_t *body, struct snapshot_load *l, char *err,
 	snprintf(l->state_path, sizeof(l->state_path), "%s", path);
 	mem = get(body, "mem_backend");
 	if (!mem == !get(body, "mem_file_path"))
-		return fail(err, errlen,
-		            "%s: give exactly one of mem_backend and "
-		            "mem_file_path",
-		            w);
+		return util_err(err, errlen,
+		                "%s: give exactly one of mem_backend and "
+		                "mem_file_path",
+		                w);
 	if (mem) {
 		const char *type;
 
@@ -725,10 +736,11 @@ int fc_snapshot_load(json_t *body, struct snapshot_load *l, char *err,
 			return -1;
 		type = get_str(mem, "backend_type");
 		if (strcmp(type, "File") && strcmp(type, "Uffd"))
-			return fail(err, errlen,
-			            "%s: mem_backend: backend_type '%s' is not "
-			            "File or Uffd",
-			            w, type);
+			return util_err(
+			        err, errlen,
+			        "%s: mem_backend: backend_type '%s' is not "
+			        "File or Uffd",
+			        w, type);
 		l->uffd = !strcmp(type, "Uffd");
 		path = get_str(mem, "backend_path");
 	} else {
@@ -736,10 +748,11 @@ int fc_snapshot_load(json_t *body, struct snapshot_load *l, char *err,
 	}
 	if (l->uffd) {
 		if (!*path || strlen(path) >= CONFIG_UDS_MAX)
-			return fail(err, errlen,
-			            "%s: mem_backend: backend_path must be a "
-			            "Unix socket path of 1-%d bytes",
-			            w, CONFIG_UDS_MAX - 1);
+			return util_err(
+			        err, errlen,
+			        "%s: mem_backend: backend_path must be a "
+			        "Unix socket path of 1-%d bytes",
+			        w, CONFIG_UDS_MAX - 1);
 	} else if (check_path(w,
 	                      mem ? "mem_backend.backend_path"
 	                          : "mem_file_path",
@@ -757,9 +770,9 @@ int fc_snapshot_load(json_t *body, struct snapshot_load *l, char *err,
 		const char *id, *dev;
 
 		if (i == CONFIG_MAX_NETS)
-			return fail(err, errlen,
-			            "%s: at most %d network_overrides", w,
-			            CONFIG_MAX_NETS);
+			return util_err(err, errlen,
+			                "%s: at most %d network_overrides", w,
+			                CONFIG_MAX_NETS);
 		if (check(v, "snapshot/load: network_overrides", nf,
 		          ARRAY_SIZE(nf), err, errlen) < 0)
 			return -1;
@@ -769,10 +782,11 @@ int fc_snapshot_load(json_t *body, struct snapshot_load *l, char *err,
 		             errlen) < 0)
 			return -1;
 		if (!config_ifname_ok(dev))
-			return fail(err, errlen,
-			            "%s: network_overrides: host_dev_name '%s' "
-			            "is not an interface name",
-			            w, dev);
+			return util_err(
+			        err, errlen,
+			        "%s: network_overrides: host_dev_name '%s' "
+			        "is not an interface name",
+			        w, dev);
 		snprintf(l->net[i].iface_id, sizeof(l->net[i].iface_id), "%s",
 		         id);
 		snprintf(l->net[i].host_dev_name,
@@ -788,10 +802,11 @@ int fc_snapshot_load(json_t *body, struct snapshot_load *l, char *err,
 			return -1;
 		uds = get_str(vs, "uds_path");
 		if (!*uds || strlen(uds) >= CONFIG_UDS_MAX)
-			return fail(err, errlen,
-			            "%s: vsock_override: uds_path must be 1-%d "
-			            "bytes",
-			            w, CONFIG_UDS_MAX - 1);
+			return util_err(
+			        err, errlen,
+			        "%s: vsock_override: uds_path must be 1-%d "
+			        "bytes",
+			        w, CONFIG_UDS_MAX - 1);
 		snprintf(l->vsock_uds, sizeof(l->vsock_uds), "%s", uds);
 	}
 	return 0;

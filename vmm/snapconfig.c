@@ -122,17 +122,6 @@ static uint64_t get64(const uint8_t *p)
 	return get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
-                                                      const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* The structure a field of @scope lives in: slot @i of its array. */
 static uint8_t *base_of(struct config *c, enum scope scope, unsigned i)
 {
@@ -341,25 +330,27 @@ static int set_value(const struct field *f, uint8_t *base, const uint8_t *v,
 		const uint8_t *nul = n ? memchr(v, 0, n) : NULL;
 
 		if (n > f->size)
-			return fail(err, errlen,
-			            "%s: a string of %u bytes, the field holds "
-			            "%zu",
-			            what, n, f->size);
+			return util_err(
+			        err, errlen,
+			        "%s: a string of %u bytes, the field holds "
+			        "%zu",
+			        what, n, f->size);
 		if (!nul || nul != v + n - 1)
-			return fail(err, errlen,
-			            "%s: the string is not NUL-terminated at "
-			            "its end",
-			            what);
+			return util_err(
+			        err, errlen,
+			        "%s: the string is not NUL-terminated at "
+			        "its end",
+			        what);
 		memcpy(base + f->off, v, n);
 		return 0;
 	}
 	if (n != sizes[f->kind])
-		return fail(err, errlen, "%s: %u bytes, want %u", what, n,
-		            sizes[f->kind]);
+		return util_err(err, errlen, "%s: %u bytes, want %u", what, n,
+		                sizes[f->kind]);
 	if (tops[f->kind] && v[0] > tops[f->kind])
-		return fail(err, errlen, "%s: %u is not one of its values%s",
-		            what, v[0],
-		            f->kind == K_BOOL ? " (a boolean: 0 or 1)" : "");
+		return util_err(
+		        err, errlen, "%s: %u is not one of its values%s", what,
+		        v[0], f->kind == K_BOOL ? " (a boolean: 0 or 1)" : "");
 	switch (f->kind) {
 	case K_U32:
 		u32 = get32(v);
@@ -413,12 +404,13 @@ static int record(struct config *c, struct seen *seen, size_t at, uint16_t tag,
 	if (!f && (tag & SNAPCFG_SKIPPABLE))
 		return 0;
 	if (!f)
-		return fail(err, errlen,
-		            "record at byte %zu: tag 0x%04x is unknown to this "
-		            "wisp (a newer wisp's snapshot?)",
-		            at, tag);
+		return util_err(
+		        err, errlen,
+		        "record at byte %zu: tag 0x%04x is unknown to this "
+		        "wisp (a newer wisp's snapshot?)",
+		        at, tag);
 	if (index >= slots[scope_of(tag)])
-		return fail(
+		return util_err(
 		        err, errlen,
 		        "record at byte %zu (tag 0x%04x): slot %u is out of "
 		        "range",
@@ -428,7 +420,7 @@ static int record(struct config *c, struct seen *seen, size_t at, uint16_t tag,
 	mask = seen_of(seen, scope_of(tag), index);
 	bit = 1u << (f - fields);
 	if (*mask & bit)
-		return fail(err, errlen, "%s: given twice", what);
+		return util_err(err, errlen, "%s: given twice", what);
 	*mask |= bit;
 	return set_value(f, base_of(c, scope_of(tag), index), v, n, what, err,
 	                 errlen);
@@ -446,8 +438,8 @@ static int complete(const struct seen *seen, enum scope scope, unsigned i,
 
 		if (scope_of(f->tag) == scope && f->required &&
 		    !(mask & 1u << k))
-			return fail(err, errlen, "%s is missing",
-			            field_name(f, i, name, sizeof(name)));
+			return util_err(err, errlen, "%s is missing",
+			                field_name(f, i, name, sizeof(name)));
 	}
 	return 0;
 }
@@ -462,28 +454,29 @@ int snapcfg_decode(const void *buf, size_t len, struct config *c, char *err,
 
 	memset(c, 0, sizeof(*c));
 	if (len < 4)
-		return fail(err, errlen,
-		            "%zu bytes, too short for the encoding's version",
-		            len);
+		return util_err(
+		        err, errlen,
+		        "%zu bytes, too short for the encoding's version", len);
 	version = get32(p);
 	if (version == 0 || version > SNAPCFG_VERSION)
-		return fail(err, errlen,
-		            "encoding version %u; this wisp reads version %d "
-		            "(a newer wisp's snapshot?)",
-		            version, SNAPCFG_VERSION);
+		return util_err(
+		        err, errlen,
+		        "encoding version %u; this wisp reads version %d "
+		        "(a newer wisp's snapshot?)",
+		        version, SNAPCFG_VERSION);
 	while (at < len) {
 		size_t left = len - at;
 		uint32_t n;
 
 		if (left < SNAPCFG_RECORD_HEAD)
-			return fail(
+			return util_err(
 			        err, errlen,
 			        "record at byte %zu is cut short (%zu bytes "
 			        "left, a record's head is %d)",
 			        at, left, SNAPCFG_RECORD_HEAD);
 		n = get32(p + at + 4);
 		if (n > left - SNAPCFG_RECORD_HEAD)
-			return fail(
+			return util_err(
 			        err, errlen,
 			        "record at byte %zu (tag 0x%04x) has a value "
 			        "of %u bytes, past the section's end (%zu "
@@ -501,19 +494,19 @@ int snapcfg_decode(const void *buf, size_t len, struct config *c, char *err,
 		return snapcfg_check(c, err, errlen); /* says which */
 	for (unsigned i = 0; i < CONFIG_MAX_DRIVES; i++) {
 		if (i >= c->ndrives && seen.drive[i])
-			return fail(err, errlen,
-			            "records for drive %u, of %u drives", i,
-			            c->ndrives);
+			return util_err(err, errlen,
+			                "records for drive %u, of %u drives", i,
+			                c->ndrives);
 		if (i < c->ndrives &&
 		    complete(&seen, S_DRIVE, i, err, errlen) < 0)
 			return -1;
 	}
 	for (unsigned i = 0; i < CONFIG_MAX_NETS; i++) {
 		if (i >= c->nnets && seen.net[i])
-			return fail(err, errlen,
-			            "records for interface %u, of %u "
-			            "interfaces",
-			            i, c->nnets);
+			return util_err(err, errlen,
+			                "records for interface %u, of %u "
+			                "interfaces",
+			                i, c->nnets);
 		if (i < c->nnets && complete(&seen, S_NET, i, err, errlen) < 0)
 			return -1;
 	}

@@ -6,6 +6,7 @@
  * are read as bytes, so a byte other than 0 or 1 is refused rather than
  * loaded into a C bool.
  */
+#include "util.h"
 #include "snapconfig.h"
 
 #include <stdarg.h>
@@ -72,25 +73,14 @@ _Static_assert(offsetof(struct v1_config, nets) == 34008 &&
                "config");
 _Static_assert(offsetof(struct v1_bucket, size) == 8, "bucket");
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
-                                                      const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* A byte that was a C bool: 0 or 1, else -1 with @what in @err. */
 static int flag(uint8_t v, bool *out, const char *what, unsigned i, char *err,
                 size_t errlen)
 {
 	if (v > 1)
-		return fail(err, errlen,
-		            "%s of slot %u is %u, not a boolean (0 or 1)", what,
-		            i, v);
+		return util_err(err, errlen,
+		                "%s of slot %u is %u, not a boolean (0 or 1)",
+		                what, i, v);
 	*out = v;
 	return 0;
 }
@@ -102,10 +92,11 @@ static int string(const char *src, size_t srclen, char *dst, size_t size,
 	const char *nul = memchr(src, 0, srclen);
 
 	if (!nul || (size_t)(nul - src) >= size)
-		return fail(err, errlen,
-		            "%s of slot %u is not NUL-terminated in its %zu "
-		            "bytes",
-		            what, i, srclen);
+		return util_err(
+		        err, errlen,
+		        "%s of slot %u is not NUL-terminated in its %zu "
+		        "bytes",
+		        what, i, srclen);
 	memcpy(dst, src, (size_t)(nul - src) + 1);
 	return 0;
 }
@@ -174,14 +165,15 @@ static int convert(const struct v1_config *s, struct config *c, char *err,
                    size_t errlen)
 {
 	if (s->huge_pages > HUGE_PAGES_2M)
-		return fail(err, errlen, "huge_pages %u is not None or 2M",
-		            s->huge_pages);
+		return util_err(err, errlen, "huge_pages %u is not None or 2M",
+		                s->huge_pages);
 	if (s->ndrives > CONFIG_MAX_DRIVES || s->nnets > CONFIG_MAX_NETS)
-		return fail(err, errlen,
-		            "%u drives and %u network interfaces, at most %d "
-		            "and %d",
-		            s->ndrives, s->nnets, CONFIG_MAX_DRIVES,
-		            CONFIG_MAX_NETS);
+		return util_err(
+		        err, errlen,
+		        "%u drives and %u network interfaces, at most %d "
+		        "and %d",
+		        s->ndrives, s->nnets, CONFIG_MAX_DRIVES,
+		        CONFIG_MAX_NETS);
 	c->vcpus = s->vcpus;
 	c->mem_mib = s->mem_mib;
 	c->huge_pages = s->huge_pages;
@@ -214,13 +206,13 @@ int snapcfg_decode_legacy(const void *buf, size_t len, struct config *c,
 
 	memset(c, 0, sizeof(*c));
 	if (len != sizeof(*s))
-		return fail(err, errlen,
-		            "%zu bytes; format version 1 has %zu (another "
-		            "wisp's layout?)",
-		            len, sizeof(*s));
+		return util_err(err, errlen,
+		                "%zu bytes; format version 1 has %zu (another "
+		                "wisp's layout?)",
+		                len, sizeof(*s));
 	s = malloc(sizeof(*s)); /* aligned, unlike @buf may be */
 	if (!s)
-		return fail(err, errlen, "out of memory");
+		return util_err(err, errlen, "out of memory");
 	memcpy(s, buf, sizeof(*s));
 	rc = convert(s, c, err, errlen);
 	free(s);

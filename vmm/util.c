@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -108,4 +110,14 @@ int util_open_append(const char *path)
 	          (S_ISFIFO(st.st_mode) ? O_RDWR | O_NONBLOCK : O_WRONLY) |
 	                  O_APPEND | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
+}
+
+int util_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
 }

@@ -57,6 +57,10 @@ int util_write_all(int fd, const void *buf, size_t len);
 /* Parse a decimal or 0x-prefixed unsigned number that must fill @s. */
 bool util_parse_u64(const char *s, uint64_t *out);
 
+/* Format a setup error into @err (@errlen bytes); returns -1. */
+__attribute__((format(printf, 3, 4))) int util_err(char *err, size_t errlen,
+                                                   const char *fmt, ...);
+
 /* Checked a + b for guest-supplied values; false on overflow. */
 static inline bool util_add_ok(uint64_t a, uint64_t b, uint64_t *sum)
 {

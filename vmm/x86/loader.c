@@ -3,6 +3,7 @@
  * bzImage. Every offset and size read from the file is checked against
  * the file length and the guest's RAM before it is used.
  */
+#include "util.h"
 #include "x86.h"
 #include "../util.h"
 
@@ -43,17 +44,6 @@ static uint32_t rd32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
-__attribute__((format(printf, 3, 4))) static int perr(char *err, size_t errlen,
-                                                      const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* [off, off + n) lies inside a buffer of @len bytes. */
 static bool in_file(uint64_t off, uint64_t n, size_t len)
 {
@@ -68,32 +58,34 @@ static int add_seg(struct kernel_image *img, const struct kernel_seg *s,
 	uint64_t end;
 
 	if (img->nseg == KERNEL_MAX_SEGS)
-		return perr(err, errlen, "more than %d loadable segments",
-		            KERNEL_MAX_SEGS);
+		return util_err(err, errlen, "more than %d loadable segments",
+		                KERNEL_MAX_SEGS);
 	if (s->filesz > s->memsz)
-		return perr(err, errlen,
-		            "segment at 0x%llx: file size 0x%llx exceeds its "
-		            "memory size 0x%llx",
-		            (unsigned long long)s->gpa,
-		            (unsigned long long)s->filesz,
-		            (unsigned long long)s->memsz);
+		return util_err(
+		        err, errlen,
+		        "segment at 0x%llx: file size 0x%llx exceeds its "
+		        "memory size 0x%llx",
+		        (unsigned long long)s->gpa,
+		        (unsigned long long)s->filesz,
+		        (unsigned long long)s->memsz);
 	if (!util_add_ok(s->gpa, s->memsz, &end) || s->gpa < X86_HIMEM_START ||
 	    end > ram_top)
-		return perr(err, errlen,
-		            "segment [0x%llx, +0x%llx) is outside guest RAM "
-		            "(1 MiB to 0x%llx): give the VM more memory or "
-		            "check the image",
-		            (unsigned long long)s->gpa,
-		            (unsigned long long)s->memsz,
-		            (unsigned long long)ram_top);
+		return util_err(
+		        err, errlen,
+		        "segment [0x%llx, +0x%llx) is outside guest RAM "
+		        "(1 MiB to 0x%llx): give the VM more memory or "
+		        "check the image",
+		        (unsigned long long)s->gpa,
+		        (unsigned long long)s->memsz,
+		        (unsigned long long)ram_top);
 	for (unsigned i = 0; i < img->nseg; i++) {
 		const struct kernel_seg *o = &img->seg[i];
 
 		if (s->gpa < o->gpa + o->memsz && o->gpa < end)
-			return perr(err, errlen,
-			            "segments at 0x%llx and 0x%llx overlap",
-			            (unsigned long long)o->gpa,
-			            (unsigned long long)s->gpa);
+			return util_err(err, errlen,
+			                "segments at 0x%llx and 0x%llx overlap",
+			                (unsigned long long)o->gpa,
+			                (unsigned long long)s->gpa);
 	}
 	img->seg[img->nseg++] = *s;
 	return 0;
@@ -146,32 +138,35 @@ static int parse_elf(const uint8_t *buf, size_t len, uint64_t ram_top,
 	bool pvh = false;
 
 	if (len < sizeof(eh))
-		return perr(err, errlen, "truncated ELF header (%zu bytes)",
-		            len);
+		return util_err(err, errlen, "truncated ELF header (%zu bytes)",
+		                len);
 	memcpy(&eh, buf, sizeof(eh));
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64)
-		return perr(err, errlen, "not a 64-bit ELF (class %u)",
-		            eh.e_ident[EI_CLASS]);
+		return util_err(err, errlen, "not a 64-bit ELF (class %u)",
+		                eh.e_ident[EI_CLASS]);
 	if (eh.e_ident[EI_DATA] != ELFDATA2LSB)
-		return perr(err, errlen, "not a little-endian ELF");
+		return util_err(err, errlen, "not a little-endian ELF");
 	if (eh.e_machine != EM_X86_64)
-		return perr(err, errlen, "ELF for machine %u, not x86_64 (%u)",
-		            eh.e_machine, EM_X86_64);
+		return util_err(err, errlen,
+		                "ELF for machine %u, not x86_64 (%u)",
+		                eh.e_machine, EM_X86_64);
 	if (eh.e_type != ET_EXEC)
-		return perr(err, errlen,
-		            "ELF type %u is not an executable (ET_EXEC)",
-		            eh.e_type);
+		return util_err(err, errlen,
+		                "ELF type %u is not an executable (ET_EXEC)",
+		                eh.e_type);
 	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
 	    eh.e_phnum > ELF_MAX_PHDRS)
-		return perr(err, errlen,
-		            "bad program header table (%u entries of %u bytes)",
-		            eh.e_phnum, eh.e_phentsize);
+		return util_err(
+		        err, errlen,
+		        "bad program header table (%u entries of %u bytes)",
+		        eh.e_phnum, eh.e_phentsize);
 	if (!in_file(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr),
 	             len))
-		return perr(err, errlen,
-		            "program headers at 0x%llx lie past the end of the "
-		            "file (%zu bytes)",
-		            (unsigned long long)eh.e_phoff, len);
+		return util_err(
+		        err, errlen,
+		        "program headers at 0x%llx lie past the end of the "
+		        "file (%zu bytes)",
+		        (unsigned long long)eh.e_phoff, len);
 
 	img->kind = KERNEL_ELF_64;
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
@@ -180,10 +175,11 @@ static int parse_elf(const uint8_t *buf, size_t len, uint64_t ram_top,
 		memcpy(&ph, buf + eh.e_phoff + i * sizeof(ph), sizeof(ph));
 		if (ph.p_type == PT_NOTE) {
 			if (!in_file(ph.p_offset, ph.p_filesz, len))
-				return perr(err, errlen,
-				            "note segment %u lies past the end "
-				            "of the file",
-				            i);
+				return util_err(
+				        err, errlen,
+				        "note segment %u lies past the end "
+				        "of the file",
+				        i);
 			if (!pvh)
 				pvh = find_pvh_note(buf + ph.p_offset,
 				                    ph.p_filesz, &pvh_entry);
@@ -192,7 +188,7 @@ static int parse_elf(const uint8_t *buf, size_t len, uint64_t ram_top,
 		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 			continue;
 		if (!in_file(ph.p_offset, ph.p_filesz, len))
-			return perr(
+			return util_err(
 			        err, errlen,
 			        "segment %u [0x%llx, +0x%llx) lies past "
 			        "the end of the file (%zu bytes): truncated "
@@ -209,7 +205,7 @@ static int parse_elf(const uint8_t *buf, size_t len, uint64_t ram_top,
 			return -1;
 	}
 	if (!img->nseg)
-		return perr(err, errlen, "ELF has no loadable segment");
+		return util_err(err, errlen, "ELF has no loadable segment");
 	if (pvh) {
 		img->kind = KERNEL_ELF_PVH;
 		img->entry = pvh_entry;
@@ -217,10 +213,10 @@ static int parse_elf(const uint8_t *buf, size_t len, uint64_t ram_top,
 		img->entry = eh.e_entry;
 	}
 	if (!entry_in_segment(img, img->entry))
-		return perr(err, errlen,
-		            "%s entry point 0x%llx is not in a loaded segment",
-		            pvh ? "PVH" : "ELF",
-		            (unsigned long long)img->entry);
+		return util_err(
+		        err, errlen,
+		        "%s entry point 0x%llx is not in a loaded segment",
+		        pvh ? "PVH" : "ELF", (unsigned long long)img->entry);
 	return 0;
 }
 
@@ -232,26 +228,29 @@ static int parse_bzimage(const uint8_t *buf, size_t len, uint64_t ram_top,
 	uint64_t kernel_off, init_size, hdr_end;
 
 	if (version < 0x020c)
-		return perr(err, errlen,
-		            "bzImage boot protocol %u.%02u is older than 2.12 "
-		            "(no 64-bit entry)",
-		            version >> 8, version & 0xff);
+		return util_err(
+		        err, errlen,
+		        "bzImage boot protocol %u.%02u is older than 2.12 "
+		        "(no 64-bit entry)",
+		        version >> 8, version & 0xff);
 	if (!(rd16(buf + BZ_XLOADFLAGS) & BZ_XLF_KERNEL_64))
-		return perr(err, errlen,
-		            "bzImage has no 64-bit entry point (a 32-bit "
-		            "kernel?)");
+		return util_err(err, errlen,
+		                "bzImage has no 64-bit entry point (a 32-bit "
+		                "kernel?)");
 	if (!(buf[BZ_LOADFLAGS] & BZ_LOADED_HIGH))
-		return perr(err, errlen,
-		            "bzImage wants to load at 0x10000 (zImage), which "
-		            "is not supported");
+		return util_err(
+		        err, errlen,
+		        "bzImage wants to load at 0x10000 (zImage), which "
+		        "is not supported");
 	if (!setup_sects)
 		setup_sects = 4;
 	kernel_off = (uint64_t)(setup_sects + 1) * 512;
 	if (kernel_off >= len)
-		return perr(err, errlen,
-		            "bzImage setup (%llu bytes) fills the whole file: "
-		            "truncated image?",
-		            (unsigned long long)kernel_off);
+		return util_err(
+		        err, errlen,
+		        "bzImage setup (%llu bytes) fills the whole file: "
+		        "truncated image?",
+		        (unsigned long long)kernel_off);
 	hdr_end = 0x202 + (uint64_t)buf[BZ_JUMP_LEN];
 	img->kind = KERNEL_BZIMAGE;
 	img->setup_hdr_off = BZ_HDR_START;
@@ -283,10 +282,11 @@ int kernel_parse(const uint8_t *buf, size_t len, uint64_t ram_top,
 	    !memcmp(buf + BZ_HEADER_MAGIC, "HdrS", 4))
 		return parse_bzimage(buf, len, ram_top, img, err, errlen);
 	if (len < BZ_MIN_LEN)
-		return perr(err, errlen,
-		            "not a kernel: %zu bytes is too short for an ELF "
-		            "or bzImage",
-		            len);
-	return perr(err, errlen,
-	            "not a kernel: neither an ELF (vmlinux) nor a bzImage");
+		return util_err(
+		        err, errlen,
+		        "not a kernel: %zu bytes is too short for an ELF "
+		        "or bzImage",
+		        len);
+	return util_err(err, errlen,
+	                "not a kernel: neither an ELF (vmlinux) nor a bzImage");
 }
