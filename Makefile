@@ -179,7 +179,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Ivmm -Ivirtio -Iapi \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_TARGETS := fuzz_kernel fuzz_queue fuzz_blk fuzz_net fuzz_vsock fuzz_http \
-	fuzz_snapfile
+	fuzz_snapfile fuzz_transport
 
 $(BUILD)/fuzz/fuzz_kernel: tests/fuzz/fuzz_kernel.c vmm/x86/loader.c \
 		vmm/util.c vmm/x86/x86.h
@@ -211,6 +211,20 @@ $(BUILD)/fuzz/fuzz_vsock: tests/fuzz/fuzz_vsock.c virtio/vsock.c \
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
+# The transport's state machine under blk, net and vsock; io_uring is the
+# fake in tests/fuzz/fake_uring.c, so the input chooses when and how each
+# request ends.
+FUZZ_TRANSPORT_SRC := tests/fuzz/fuzz_transport.c \
+	tests/fuzz/fuzz_transport_dev.c tests/fuzz/fake_uring.c virtio/blk.c \
+	virtio/net.c virtio/tap.c virtio/vsock.c virtio/vsock_conn.c \
+	virtio/vsock_uds.c virtio/mmio.c virtio/queue.c virtio/ratelimit.c \
+	vmm/evloop.c vmm/vm.c vmm/log.c vmm/util.c vmm/bus.c
+$(BUILD)/fuzz/fuzz_transport: $(FUZZ_TRANSPORT_SRC) tests/fuzz/fuzz_transport.h \
+		tests/fuzz/fake_uring.h virtio/blk.h virtio/net.h virtio/vsock.h \
+		virtio/vsock_conn.h virtio/mmio.h virtio/queue.h virtio/uring.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
+
 $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c api/http.c api/http.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
@@ -220,17 +234,24 @@ $(BUILD)/fuzz/fuzz_snapfile: tests/fuzz/fuzz_snapfile.c vmm/snapfile.c \
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
+# The seed corpus of target $$t in directory $$d (shell, in a recipe
+# loop): the probe guests and what the target's seed script writes.
+FUZZ_SEED = mkdir -p $$d; cp $(BUILD)/probe.elf $(BUILD)/probe64.elf $$d/; \
+	case $$t in \
+	fuzz_blk) tests/fuzz/blk_seeds.py $$d;; \
+	fuzz_net) tests/fuzz/net_seeds.py $$d;; \
+	fuzz_vsock) tests/fuzz/vsock_seeds.py $$d;; \
+	fuzz_snapfile) tests/fuzz/snap_seeds.py $$d;; \
+	fuzz_transport) tests/fuzz/transport_seeds.py $$d;; \
+	esac
+
 fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
 		$(BUILD)/probe64.elf
 	@for t in $(FUZZ_TARGETS); do \
-	  mkdir -p $(BUILD)/fuzz/$$t.corpus; \
-	  cp $(BUILD)/probe.elf $(BUILD)/probe64.elf $(BUILD)/fuzz/$$t.corpus/; \
-	  [ $$t != fuzz_blk ] || tests/fuzz/blk_seeds.py $(BUILD)/fuzz/$$t.corpus; \
-	  [ $$t != fuzz_net ] || tests/fuzz/net_seeds.py $(BUILD)/fuzz/$$t.corpus; \
-	  [ $$t != fuzz_vsock ] || tests/fuzz/vsock_seeds.py $(BUILD)/fuzz/$$t.corpus; \
-	  [ $$t != fuzz_snapfile ] || tests/fuzz/snap_seeds.py $(BUILD)/fuzz/$$t.corpus; \
+	  d=$(BUILD)/fuzz/$$t.corpus; $(FUZZ_SEED); \
 	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/$$t.corpus || exit 1; \
+	    $$([ ! -f tests/fuzz/$$t.dict ] || echo -dict=tests/fuzz/$$t.dict) \
+	    -artifact_prefix=$(BUILD)/fuzz/ $$d || exit 1; \
 	done
 
 perf: deps all
