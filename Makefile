@@ -34,7 +34,7 @@ SNAP_OBJ  = $(patsubst %,$(BUILD)/obj/vmm/%.o,snapfile snapfile_read \
 
 .PHONY: all asan deps guest run test test-unit test-probe test-api test-net \
         test-seccomp test-jailer test-linux test-snap \
-        perf fuzz fmt fmt-check clean help
+        perf fuzz fuzz-regress fmt fmt-check clean help
 
 all: $(BUILD)/wisp $(BUILD)/wisp-jailer $(BUILD)/probe.elf \
 	$(BUILD)/probe64.elf $(TOOLS)
@@ -47,6 +47,8 @@ help:
 	@echo "make perf       benchmarks; results go to docs/perf.md"
 	@echo "make guest      guest kernel, initramfs and rootfs (cached)"
 	@echo "make fuzz       fuzz targets, FUZZ_SECONDS each (not in make test)"
+	@echo "make fuzz-regress  each fuzz target once over its seeds and"
+	@echo "                reproducers (tests/fuzz/regress)"
 	@echo "make asan       ASan+UBSan build in $(BUILD)/asan/wisp"
 	@echo "make deps       install missing Debian packages"
 
@@ -253,6 +255,27 @@ fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
 	    $$([ ! -f tests/fuzz/$$t.dict ] || echo -dict=tests/fuzz/$$t.dict) \
 	    -artifact_prefix=$(BUILD)/fuzz/ $$d || exit 1; \
 	done
+
+# Each target runs every seed and every committed reproducer
+# (tests/fuzz/regress/<target>/) once, no fuzzing: a known crash that
+# comes back fails here in seconds. When a target fails, each input runs
+# alone to name every one that crashes (its output in <input>.log).
+fuzz-regress: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
+		$(BUILD)/probe64.elf
+	@rc=0; for t in $(FUZZ_TARGETS); do \
+	  d=$(BUILD)/fuzz/regress/$$t; rm -rf $$d $$d.logs; $(FUZZ_SEED); \
+	  [ ! -d tests/fuzz/regress/$$t ] || cp tests/fuzz/regress/$$t/* $$d/; \
+	  if $(BUILD)/fuzz/$$t $$d/* > $$d.log 2>&1; then \
+	    echo "fuzz-regress: $$t: $$(ls $$d | wc -l) inputs, no crash"; \
+	    continue; \
+	  fi; \
+	  rc=1; mkdir -p $$d.logs; \
+	  for f in $$d/*; do \
+	    l=$$d.logs/$${f##*/}.log; \
+	    $(BUILD)/fuzz/$$t $$f > $$l 2>&1 || echo "fuzz-regress:" \
+	      "$$t: $${f##*/}: $$(grep -m1 SUMMARY $$l || echo crash) ($$l)"; \
+	  done; \
+	done; exit $$rc
 
 perf: deps all
 	perf/run.sh
