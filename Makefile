@@ -34,7 +34,7 @@ SNAP_OBJ  = $(patsubst %,$(BUILD)/obj/vmm/%.o,snapfile snapfile_read \
 
 .PHONY: all asan deps guest run test test-unit test-probe test-api test-net \
         test-seccomp test-jailer test-linux test-snap \
-        perf fuzz fmt fmt-check clean help
+        perf fuzz fuzz-regress fmt fmt-check clean help
 
 all: $(BUILD)/wisp $(BUILD)/wisp-jailer $(BUILD)/probe.elf \
 	$(BUILD)/probe64.elf $(TOOLS)
@@ -47,6 +47,8 @@ help:
 	@echo "make perf       benchmarks; results go to docs/perf.md"
 	@echo "make guest      guest kernel, initramfs and rootfs (cached)"
 	@echo "make fuzz       fuzz targets, FUZZ_SECONDS each (not in make test)"
+	@echo "make fuzz-regress  each fuzz target once over its seeds and"
+	@echo "                reproducers (tests/fuzz/regress; in make test)"
 	@echo "make asan       ASan+UBSan build in $(BUILD)/asan/wisp"
 	@echo "make deps       install missing Debian packages"
 
@@ -119,7 +121,7 @@ run: deps
 test: deps
 	$(MAKE) all asan $(BUILD)/unit
 	$(MAKE) guest
-	$(MAKE) fmt-check test-unit test-snap test-probe test-api test-net \
+	$(MAKE) fmt-check test-unit fuzz-regress test-snap test-probe test-api test-net \
 		test-seccomp test-jailer test-snapshot \
 		test-linux
 
@@ -180,7 +182,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Ivmm -Ivirtio -Iapi \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_TARGETS := fuzz_kernel fuzz_queue fuzz_blk fuzz_net fuzz_vsock fuzz_http \
-	fuzz_snapfile
+	fuzz_snapfile fuzz_transport
 
 $(BUILD)/fuzz/fuzz_kernel: tests/fuzz/fuzz_kernel.c vmm/x86/loader.c \
 		vmm/util.c vmm/x86/x86.h
@@ -212,6 +214,20 @@ $(BUILD)/fuzz/fuzz_vsock: tests/fuzz/fuzz_vsock.c virtio/vsock.c virtio/iov.c \
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
+# The transport's state machine under blk, net and vsock; io_uring is the
+# fake in tests/fuzz/fake_uring.c, so the input chooses when and how each
+# request ends.
+FUZZ_TRANSPORT_SRC := tests/fuzz/fuzz_transport.c \
+	tests/fuzz/fuzz_transport_dev.c tests/fuzz/fake_uring.c virtio/blk.c \
+	virtio/net.c virtio/tap.c virtio/vsock.c virtio/vsock_conn.c \
+	virtio/vsock_uds.c virtio/mmio.c virtio/queue.c virtio/ratelimit.c \
+	virtio/iov.c vmm/evloop.c vmm/vm.c vmm/log.c vmm/util.c vmm/bus.c
+$(BUILD)/fuzz/fuzz_transport: $(FUZZ_TRANSPORT_SRC) tests/fuzz/fuzz_transport.h \
+		tests/fuzz/fake_uring.h virtio/blk.h virtio/net.h virtio/vsock.h \
+		virtio/vsock_conn.h virtio/mmio.h virtio/queue.h virtio/uring.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
+
 $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c api/http.c api/http.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
@@ -223,18 +239,46 @@ $(BUILD)/fuzz/fuzz_snapfile: tests/fuzz/fuzz_snapfile.c vmm/snapfile.c \
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -linih
 
+# The seed corpus of target $$t in directory $$d (shell, in a recipe
+# loop): the probe guests and what the target's seed script writes.
+FUZZ_SEED = mkdir -p $$d; cp $(BUILD)/probe.elf $(BUILD)/probe64.elf $$d/; \
+	case $$t in \
+	fuzz_blk) tests/fuzz/blk_seeds.py $$d;; \
+	fuzz_net) tests/fuzz/net_seeds.py $$d;; \
+	fuzz_vsock) tests/fuzz/vsock_seeds.py $$d;; \
+	fuzz_snapfile) tests/fuzz/snap_seeds.py $$d;; \
+	fuzz_transport) tests/fuzz/transport_seeds.py $$d;; \
+	esac
+
 fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
 		$(BUILD)/probe64.elf
 	@for t in $(FUZZ_TARGETS); do \
-	  mkdir -p $(BUILD)/fuzz/$$t.corpus; \
-	  cp $(BUILD)/probe.elf $(BUILD)/probe64.elf $(BUILD)/fuzz/$$t.corpus/; \
-	  [ $$t != fuzz_blk ] || tests/fuzz/blk_seeds.py $(BUILD)/fuzz/$$t.corpus; \
-	  [ $$t != fuzz_net ] || tests/fuzz/net_seeds.py $(BUILD)/fuzz/$$t.corpus; \
-	  [ $$t != fuzz_vsock ] || tests/fuzz/vsock_seeds.py $(BUILD)/fuzz/$$t.corpus; \
-	  [ $$t != fuzz_snapfile ] || tests/fuzz/snap_seeds.py $(BUILD)/fuzz/$$t.corpus; \
+	  d=$(BUILD)/fuzz/$$t.corpus; $(FUZZ_SEED); \
 	  $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/$$t.corpus || exit 1; \
+	    $$([ ! -f tests/fuzz/$$t.dict ] || echo -dict=tests/fuzz/$$t.dict) \
+	    -artifact_prefix=$(BUILD)/fuzz/ $$d || exit 1; \
 	done
+
+# Each target runs every seed and every committed reproducer
+# (tests/fuzz/regress/<target>/) once, no fuzzing: a known crash that
+# comes back fails here in seconds. When a target fails, each input runs
+# alone to name every one that crashes (its output in <input>.log).
+fuzz-regress: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
+		$(BUILD)/probe64.elf
+	@rc=0; for t in $(FUZZ_TARGETS); do \
+	  d=$(BUILD)/fuzz/regress/$$t; rm -rf $$d $$d.logs; $(FUZZ_SEED); \
+	  [ ! -d tests/fuzz/regress/$$t ] || cp tests/fuzz/regress/$$t/* $$d/; \
+	  if $(BUILD)/fuzz/$$t $$d/* > $$d.log 2>&1; then \
+	    echo "fuzz-regress: $$t: $$(ls $$d | wc -l) inputs, no crash"; \
+	    continue; \
+	  fi; \
+	  rc=1; mkdir -p $$d.logs; \
+	  for f in $$d/*; do \
+	    l=$$d.logs/$${f##*/}.log; \
+	    $(BUILD)/fuzz/$$t $$f > $$l 2>&1 || echo "fuzz-regress:" \
+	      "$$t: $${f##*/}: $$(grep -m1 SUMMARY $$l || echo crash) ($$l)"; \
+	  done; \
+	done; exit $$rc
 
 perf: deps all
 	perf/run.sh
