@@ -287,7 +287,8 @@ perf: deps all
 # the benchmarks and the guest-side tools.
 FMT_SRC = $(VMM_SRC) $(wildcard vmm/*.h vmm/x86/*.h virtio/*.h api/*.h) \
 	$(UNIT_SRC) $(wildcard tests/unit/*.h tests/guest/*.c tests/guest/*.h \
-	tests/fuzz/*.c tests/*.c perf/*.c perf/*.h rootfs-tools/rootfs/*.c \
+	tests/fuzz/*.c tests/fuzz/*.h tests/*.c perf/*.c perf/*.h \
+	rootfs-tools/rootfs/*.c \
 	tools/*.c) \
 	$(JAILER_SRC) $(wildcard jailer/*.h)
 
