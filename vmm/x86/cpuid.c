@@ -42,10 +42,18 @@ static const struct cpuid_rule pvm_rules[] = {
 	{ 0x1, -1, ECX,
 	  BIT(12) | BIT(23) | BIT(26) | BIT(27) | BIT(28) | BIT(29), 0,
 	  "fma, popcnt, xsave, osxsave, avx, f16c" },
+	/*
+	 * fsgsbase: with it, the guest kernel switches a task's FS base with
+	 * WRFSBASE, which the hardware runs natively in the guest's ring 3
+	 * behind the emulator's back; under load a user task then came back
+	 * with a stale FS base and died reading its TLS through it (a 2-vCPU
+	 * boot's `cat` segfaulted at fs:-0x90 = 0). Without it the guest
+	 * writes MSR_FS_BASE, which the host emulates and keeps.
+	 */
 	{ 0x7, 0, EBX,
-	  BIT(5) | BIT(7) | BIT(9) | BIT(16) | BIT(17) | BIT(20) | BIT(21) |
-	          BIT(26) | BIT(27) | BIT(28) | BIT(30) | BIT(31),
-	  0, "avx2, smep, erms, smap, avx512" },
+	  BIT(0) | BIT(5) | BIT(7) | BIT(9) | BIT(16) | BIT(17) | BIT(20) |
+	          BIT(21) | BIT(26) | BIT(27) | BIT(28) | BIT(30) | BIT(31),
+	  0, "fsgsbase, avx2, smep, erms, smap, avx512" },
 	{ 0x7, 0, ECX, BIT(1) | BIT(6) | BIT(11) | BIT(12) | BIT(14), 0,
 	  "avx512 (ecx)" },
 	{ 0x7, 0, EDX, BIT(2) | BIT(3) | BIT(4) | BIT(8) | BIT(23), 0,
@@ -61,7 +69,7 @@ static const struct cpuid_rule pvm_rules[] = {
 
 /* Removing these makes Linux fix the rest. */
 static const char pvm_cmdline[] =
-        "noxsave clearcpuid=smap,smep,popcnt,rep_good,erms,fsrm";
+        "noxsave nofsgsbase clearcpuid=smap,smep,popcnt,rep_good,erms,fsrm";
 
 const char *x86_pvm_cmdline(void)
 {
