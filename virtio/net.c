@@ -390,6 +390,13 @@ static void on_tx_done(struct uring_req *ur, int res)
 		}
 		vq_push(&n->t.vq[NET_TXQ], r->head, 0);
 		uring_defer(n->uring, &n->tx_flush);
+	} else if (n->tx_holding && n->tx_held.head == r->head) {
+		/* A frame of the new driver waited for this slot. */
+		uint64_t one = 1;
+
+		if (write(n->t.notify_fd[NET_TXQ], &one, sizeof(one)) < 0)
+			log_limited(&n->t.rl, LOG_WARN, "net '%s': tx kick: %s",
+			            n->id, strerror(errno));
 	}
 	pthread_mutex_unlock(&n->t.lock);
 }
@@ -500,6 +507,36 @@ static struct net_txreq *tx_prepare(struct net *n, const struct vq_chain *c,
 	return r;
 }
 
+/*
+ * Send chain @c, or keep it: false when the queue must stop for now
+ * (throttled, waiting for a slot, or the device broke).
+ */
+static bool tx_take(struct net *n, const struct vq_chain *c, bool *done)
+{
+	struct net_txreq *r = &n->tx[c->head];
+
+	if (r->busy && !vq_current(&n->t.vq[NET_TXQ], r->gen)) {
+		/*
+		 * A write from before a reset still holds the head's slot
+		 * (its completion comes back to it), and a driver may post
+		 * the head again at once: the chain waits for that
+		 * completion, which kicks the queue.
+		 */
+		if (c != &n->tx_held)
+			memcpy(&n->tx_held, c, sizeof(*c));
+		n->tx_holding = true;
+		return false;
+	}
+	r = tx_prepare(n, c, done);
+	if (!r)
+		return !(n->t.status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	if (!tx_send(n, r, done)) {
+		n->tx_wait = r->head;
+		return false;
+	}
+	return true;
+}
+
 static void tx_drain(struct net *n)
 {
 	struct vq *q = &n->t.vq[NET_TXQ];
@@ -513,9 +550,13 @@ static void tx_drain(struct net *n)
 			return;
 		n->tx_wait = -1;
 	}
+	if (n->tx_holding) {
+		n->tx_holding = false;
+		if (!tx_take(n, &n->tx_held, &done))
+			goto out;
+	}
 	for (;;) {
 		enum vq_pop_result res = vq_pop(q, n->t.vm, &n->chain);
-		struct net_txreq *r;
 
 		if (res == VQ_BROKEN) {
 			virtio_mmio_needs_reset(&n->t, q->error);
@@ -526,17 +567,10 @@ static void tx_drain(struct net *n)
 				break;
 			continue;
 		}
-		r = tx_prepare(n, &n->chain, &done);
-		if (!r) {
-			if (n->t.status & VIRTIO_CONFIG_S_NEEDS_RESET)
-				break;
-			continue;
-		}
-		if (!tx_send(n, r, &done)) {
-			n->tx_wait = r->head;
+		if (!tx_take(n, &n->chain, &done))
 			break;
-		}
 	}
+out:
 	/* The caller's uring_run() sends what was queued. */
 	if (done)
 		publish(n, NET_TXQ);
@@ -623,6 +657,7 @@ static void net_reset(struct virtio_mmio *t)
 	if (n->tx_wait >= 0)
 		n->tx[n->tx_wait].busy = false;
 	n->tx_wait = -1;
+	n->tx_holding = false;
 }
 
 static void net_config_read(struct virtio_mmio *t, uint64_t off, uint8_t *data,
@@ -753,7 +788,13 @@ void net_save(struct net *n, struct net_snap *s)
 	s->npool = n->nheld;
 	for (unsigned i = 0; i < n->nheld; i++)
 		s->pool[i] = n->held[i].head;
-	s->tx_wait = n->tx_wait;
+	/*
+	 * A frame held for a slot is restored as a throttled one: requests
+	 * in flight have completed by now (quiesce), so its slot is free.
+	 */
+	s->tx_wait = n->tx_wait >= 0 ? n->tx_wait
+	             : n->tx_holding ? n->tx_held.head
+	                             : -1;
 	pthread_mutex_unlock(&n->t.lock);
 }
 

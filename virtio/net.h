@@ -134,6 +134,9 @@ struct net {
 	/* Transmit: one request per head; @tx_wait is throttled, or -1. */
 	struct net_txreq tx[VQ_MAX_SIZE];
 	int tx_wait;
+	/* A chain waiting for its head's slot (a write from before reset). */
+	bool tx_holding;
+	struct vq_chain tx_held;
 	unsigned tx_inflight;
 
 	struct rate_limiter rl_rx, rl_tx;

@@ -393,6 +393,50 @@ START_TEST(rx_head_posted_twice_needs_reset)
 }
 END_TEST
 
+/*
+ * A reset while a tap write is in flight (the tap is full), and the new
+ * driver posts the same head at once: the frame waits for the old
+ * write's slot instead of breaking the device, and goes out after it.
+ */
+START_TEST(tx_head_reposted_after_reset_waits)
+{
+	uint8_t fill[NET_HDR_LEN + 1514] = { 0 }, got[2048];
+	uint64_t kicks;
+	int sent = 0;
+
+	start(0);
+	while (send(sp[0], fill, sizeof(fill), MSG_DONTWAIT) > 0)
+		sent++; /* the tap's queue is full now */
+	tx_chain(zero_hdr, 60, 1);
+	kick(NET_TXQ);
+	ck_assert_uint_eq(n.tx_inflight, 1); /* waits for room */
+	fake_wr(&vm, BASE + VIRTIO_MMIO_STATUS, 0);
+	memset(vm.mem + TXA, 0, 0x1000);
+	memset(vm.mem + TXU, 0, 0x1000);
+	txpos = 0;
+	start(0);
+	tx_chain(zero_hdr, 100, 2); /* head 0 again */
+	kick(NET_TXQ);
+	ck_assert_uint_eq(fake_rd(&vm, BASE + VIRTIO_MMIO_STATUS) &
+	                          VIRTIO_CONFIG_S_NEEDS_RESET,
+	                  0);
+	ck_assert(n.tx_holding);
+	/* The peer reads: the old write ends and kicks the queue. */
+	for (int i = 0; i < sent; i++)
+		ck_assert_int_eq(recv(sp[1], got, sizeof(got), 0),
+		                 (int)sizeof(fill));
+	settle();
+	ck_assert_uint_eq(n.tx_inflight, 0);
+	ck_assert_int_eq(read(n.t.notify_fd[NET_TXQ], &kicks, 8), 8);
+	ck_assert_int_eq(recv(sp[1], got, sizeof(got), 0), NET_HDR_LEN + 60);
+	ck_assert_uint_eq(fake_used_idx(&vm, TXU), 0); /* not reported */
+	kick(NET_TXQ);
+	ck_assert(!n.tx_holding);
+	ck_assert_uint_eq(fake_used_idx(&vm, TXU), 1);
+	ck_assert_int_eq(recv(sp[1], got, sizeof(got), 0), NET_HDR_LEN + 100);
+}
+END_TEST
+
 START_TEST(reset_cancels_reads_in_flight)
 {
 	start(0);
@@ -445,6 +489,7 @@ Suite *net_suite(void)
 	tcase_add_test(tc, reset_forgets_taken_buffers);
 	tcase_add_test(tc, reset_cancels_reads_in_flight);
 	tcase_add_test(tc, rx_head_posted_twice_needs_reset);
+	tcase_add_test(tc, tx_head_reposted_after_reset_waits);
 	suite_add_tcase(s, tc);
 	return s;
 }
