@@ -323,13 +323,12 @@ void scenario_blk_bench(const struct boot *b)
  * the same with a reset while reads are in flight, and reads and writes
  * whose data buffers point the wrong way (refused with IOERR).
  */
-static void requeue_round(uint32_t num)
+/* A 4 KiB read into each big slot, sector @step * slot, and a kick. */
+static void post_reads(uint64_t step)
 {
-	uint32_t id, len, done = 0;
-
 	for (unsigned s = 0; s < BIG_SLOT; s++) {
 		*(uint32_t *)bhdr[s] = T_IN;
-		*(uint64_t *)(bhdr[s] + 8) = 0;
+		*(uint64_t *)(bhdr[s] + 8) = step * s;
 		bstat[s] = 0xff;
 		desc[3 * s] = (struct vdesc){ (uintptr_t)bhdr[s], 16, F_NEXT,
 			                      (uint16_t)(3 * s + 1) };
@@ -341,6 +340,13 @@ static void requeue_round(uint32_t num)
 		vring_post(&ring, (uint16_t)(3 * s));
 	}
 	vdev_notify(&dev, 0);
+}
+
+static void requeue_round(uint32_t num)
+{
+	uint32_t id, len, done = 0;
+
+	post_reads(0);
 	for (volatile unsigned spin = 0; spin < 2000; spin++)
 		;
 	vdev_wr(&dev, VIO_QUEUE_SEL, 0);
@@ -374,19 +380,7 @@ void scenario_blk_requeue(const struct boot *b)
 	put_str("probe: blk requeue ignored ok\n");
 
 	/* A reset with reads in flight, then a fresh setup serves. */
-	for (unsigned s = 0; s < BIG_SLOT; s++) {
-		*(uint32_t *)bhdr[s] = T_IN;
-		*(uint64_t *)(bhdr[s] + 8) = 8 * s;
-		desc[3 * s] = (struct vdesc){ (uintptr_t)bhdr[s], 16, F_NEXT,
-			                      (uint16_t)(3 * s + 1) };
-		desc[3 * s + 1] = (struct vdesc){ (uintptr_t)bigbuf[s], 4096,
-			                          F_NEXT | F_WRITE,
-			                          (uint16_t)(3 * s + 2) };
-		desc[3 * s + 2] =
-		        (struct vdesc){ (uintptr_t)&bstat[s], 1, F_WRITE, 0 };
-		vring_post(&ring, (uint16_t)(3 * s));
-	}
-	vdev_notify(&dev, 0);
+	post_reads(8);
 	vdev_wr(&dev, VIO_STATUS, 0);
 	dev_init();
 	if (request(T_IN, 0, 512, true) != S_OK || !same(buf, "WISPDISK", 8))
