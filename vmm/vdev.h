@@ -28,6 +28,9 @@
 struct uring;
 struct vm;
 struct vmm;
+struct json_t;
+struct snapcfg_type;
+struct vdev_conf;
 
 /* The first virtio device's IRQ; IRQs up to 23 are in the MP table. */
 #define VMM_FIRST_VIRTIO_IRQ 5
@@ -117,6 +120,72 @@ struct vdev_type {
 	 */
 	int (*filter_fd)(struct virtio_mmio *t);
 	void (*exit_cleanup)(struct virtio_mmio *t);
+
+	/*
+	 * Its configuration (the type's *_conf.c): where it sits in struct
+	 * config, how each way in (INI file, Firecracker JSON, REST API,
+	 * snapshot) reads and checks it. config.c, fcjson.c, routes.c,
+	 * vmconfig.c and snapconfig.c loop over the types.
+	 */
+	const struct vdev_conf *conf;
+};
+
+/*
+ * A device type's configuration schema. Its instances are slots 0 ..
+ * count()-1 of an array of @max in struct config (a type with @max 1,
+ * like vsock, has one or none).
+ */
+struct vdev_conf {
+	unsigned max;
+	/* Slot @i (< max), to read or fill. */
+	void *(*item)(struct config *c, unsigned i);
+	/* Set how many slots are in use (0..max). */
+	void (*set_count)(struct config *c, unsigned n);
+	/*
+	 * The API's rules on slot @i of a whole configuration, as PUT
+	 * requests would have applied them one by one: its strings end
+	 * within their arrays, every value is one a request could give,
+	 * and nothing clashes with slots 0..@i-1 (ids, host resources,
+	 * one root). For a configuration that did not come through the API
+	 * (an INI file, a snapshot). 0, or -1 with the reason in @err.
+	 */
+	int (*check)(const struct config *c, unsigned i, char *err,
+	             size_t errlen);
+
+	/*
+	 * INI: [@ini_section.ID] per instance when @ini_id (the id is
+	 * checked before), else one [@ini_section]. ini_key() takes one
+	 * key of the section: 0, or -1 with the reason (the caller adds
+	 * the file, line and section).
+	 */
+	const char *ini_section;
+	bool ini_id;
+	int (*ini_key)(struct config *c, const char *id, const char *key,
+	               const char *value, char *err, size_t errlen);
+
+	/*
+	 * Firecracker JSON: @json_key in a --config-file and GET
+	 * /vm/config (an array of bodies when @json_array, else one body);
+	 * the API resource @api_path ("/drives/" takes an id, "/vsock"
+	 * not). put() adds or replaces an instance from a PUT body
+	 * (@path_id: the URL's id, NULL from a config file) and checks the
+	 * whole body before changing @c; patch() (NULL: no PATCH) changes
+	 * a running VM's instance; get() is instance @i's body as PUT
+	 * takes it (a new reference).
+	 */
+	const char *json_key;
+	bool json_array;
+	const char *api_path;
+	int (*put)(struct config *c, const char *path_id,
+	           struct json_t *body, char *err, size_t errlen);
+	int (*patch)(struct vmm *m, const char *path_id, struct json_t *body,
+	             char *err, size_t errlen);
+	struct json_t *(*get)(const struct config *c, unsigned i);
+	/* The API's request counters (metrics), or NULL. */
+	_Atomic uint64_t *put_count, *put_fails, *patch_count, *patch_fails;
+
+	/* The snapshot CONFIG section's records of the type (snapconfig.h). */
+	const struct snapcfg_type *snap;
 };
 
 /* Every device type, in slot order; NULL-terminated. */
