@@ -132,6 +132,7 @@ static void stats(struct virtio_mmio *t, uint64_t *now, uint64_t **reported)
 }
 
 const struct vdev_type vdev_blk = {
+	.conf = &blk_conf,
 	.name = "block",
 	.count = count,
 	.id = id,

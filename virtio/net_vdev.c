@@ -135,6 +135,7 @@ static int filter_fd(struct virtio_mmio *t)
 }
 
 const struct vdev_type vdev_net = {
+	.conf = &net_conf,
 	.name = "net",
 	.count = count,
 	.id = id,

@@ -93,6 +93,7 @@ static void exit_cleanup(struct virtio_mmio *t)
 }
 
 const struct vdev_type vdev_vsock = {
+	.conf = &vsock_conf,
 	.name = "vsock",
 	.count = count,
 	.id = id,

@@ -176,8 +176,8 @@ struct vdev_conf {
 	const char *json_key;
 	bool json_array;
 	const char *api_path;
-	int (*put)(struct config *c, const char *path_id,
-	           struct json_t *body, char *err, size_t errlen);
+	int (*put)(struct config *c, const char *path_id, struct json_t *body,
+	           char *err, size_t errlen);
 	int (*patch)(struct vmm *m, const char *path_id, struct json_t *body,
 	             char *err, size_t errlen);
 	struct json_t *(*get)(const struct config *c, unsigned i);
@@ -193,6 +193,8 @@ extern const struct vdev_type *const vdev_types[];
 
 /* The device types; each defined in its device's *_vdev.c. */
 extern const struct vdev_type vdev_blk, vdev_net, vdev_vsock;
+/* Their configuration schemas; each in its device's *_conf.c. */
+extern const struct vdev_conf blk_conf, net_conf, vsock_conf;
 
 /* A device of the VM. */
 struct vdev {
