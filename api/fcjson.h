@@ -1,6 +1,8 @@
 /*
  * Firecracker's JSON bodies (the same for API requests and for the
- * sections of a --config-file) to and from wisp's one configuration.
+ * sections of a --config-file) to and from wisp's one configuration:
+ * the machine's resources here, each device type's in its *_conf.c
+ * (vmm/vdev.h, struct vdev_conf).
  *
  * Every parser checks the whole body before it changes anything: unknown
  * fields, wrong types, missing required fields and bad values are refused
@@ -28,27 +30,8 @@ struct vmm;
 int fc_machine_config(struct config *c, json_t *body, bool patch, char *err,
                       size_t errlen);
 int fc_boot_source(struct config *c, json_t *body, char *err, size_t errlen);
-/* @path_id: the id from the URL, or NULL (config file). */
-int fc_drive(struct config *c, const char *path_id, json_t *body, char *err,
-             size_t errlen);
-int fc_net(struct config *c, const char *path_id, json_t *body, char *err,
-           size_t errlen);
-int fc_vsock(struct config *c, json_t *body, char *err, size_t errlen);
 int fc_logger(json_t *body, char *err, size_t errlen);
 int fc_metrics(json_t *body, char *err, size_t errlen);
-
-/* PATCH /drives/{id} after boot: what to change. */
-struct fc_drive_patch {
-	bool has_path, has_rl;
-	char path[CONFIG_PATH_MAX];
-	struct rate_limiter_config rl;
-};
-int fc_drive_patch(const char *path_id, json_t *body, struct fc_drive_patch *p,
-                   char *err, size_t errlen);
-
-/* PATCH /network-interfaces/{id}: rate limiters only; which were given. */
-int fc_net_patch(struct config *c, const char *path_id, json_t *body,
-                 bool *has_rx, bool *has_tx, char *err, size_t errlen);
 
 /* PUT /snapshot/create. */
 struct fc_snapshot_create {

@@ -24,6 +24,7 @@ struct ctx {
 	struct vmm *m;
 	const struct http_request *req;
 	struct api_response *resp;
+	const struct route *r;
 	const char *id; /* the {id} of /drives/{id}, /network-interfaces/{id} */
 	json_t *body;
 	char err[CONFIG_PATH_MAX + 256];
@@ -38,6 +39,7 @@ struct route {
 	 * with the message in ctx->err. */
 	int (*fn)(struct ctx *x);
 	_Atomic uint64_t *count, *fails; /* metrics, or NULL */
+	const struct vdev_conf *conf;    /* a device type's resource */
 };
 
 static void respond(struct api_response *r, int status, json_t *body)
@@ -98,70 +100,15 @@ static int put_boot(struct ctx *x)
 	return fc_boot_source(&x->m->cfg, x->body, x->err, sizeof(x->err));
 }
 
-static int put_drive(struct ctx *x)
+static int put_dev(struct ctx *x)
 {
-	return fc_drive(&x->m->cfg, x->id, x->body, x->err, sizeof(x->err));
+	return x->r->conf->put(&x->m->cfg, x->id, x->body, x->err,
+	                       sizeof(x->err));
 }
 
-static int patch_drive(struct ctx *x)
+static int patch_dev(struct ctx *x)
 {
-	struct config *c = &x->m->cfg;
-	struct fc_drive_patch p;
-
-	if (fc_drive_patch(x->id, x->body, &p, x->err, sizeof(x->err)) < 0)
-		return -1;
-	for (unsigned i = 0; i < c->ndrives; i++) {
-		struct drive_config *d = &c->drives[i];
-		struct virtio_mmio *t = vdev_find(x->m, &vdev_blk, i);
-
-		if (strcmp(d->id, x->id) || !t)
-			continue;
-		if (p.has_path &&
-		    blk_set_path(t->dev, p.path, x->err, sizeof(x->err)) < 0)
-			return -1;
-		if (p.has_path) {
-			snprintf(d->path, sizeof(d->path), "%s", p.path);
-			log_info("drive '%s' now backed by '%s'", d->id,
-			         d->path);
-		}
-		if (p.has_rl) {
-			d->rl = p.rl;
-			blk_set_rate_limiter(t->dev, &d->rl);
-		}
-		return 0;
-	}
-	respond(x->resp, 404, NULL);
-	snprintf(x->err, sizeof(x->err), "drives: no drive '%s'", x->id);
-	return -1;
-}
-
-static int put_net(struct ctx *x)
-{
-	return fc_net(&x->m->cfg, x->id, x->body, x->err, sizeof(x->err));
-}
-
-static int patch_net(struct ctx *x)
-{
-	struct config *c = &x->m->cfg;
-	bool rx, tx;
-
-	if (fc_net_patch(c, x->id, x->body, &rx, &tx, x->err, sizeof(x->err)) <
-	    0)
-		return -1;
-	for (unsigned i = 0; i < c->nnets; i++) {
-		struct virtio_mmio *t = vdev_find(x->m, &vdev_net, i);
-
-		if (!strcmp(c->nets[i].id, x->id) && t)
-			net_set_rate_limiters(t->dev,
-			                      rx ? &c->nets[i].rx : NULL,
-			                      tx ? &c->nets[i].tx : NULL);
-	}
-	return 0;
-}
-
-static int put_vsock(struct ctx *x)
-{
-	return fc_vsock(&x->m->cfg, x->body, x->err, sizeof(x->err));
+	return x->r->conf->patch(x->m, x->id, x->body, x->err, sizeof(x->err));
 }
 
 static int put_logger(struct ctx *x)
@@ -302,6 +249,7 @@ static int put_snapshot_load(struct ctx *x)
 		METRIC_SET(load_snapshot_us, util_now_us() - t0);
 		rc = 0;
 	}
+	json_decref(l->overrides);
 	free(l);
 	return rc;
 }
@@ -310,53 +258,77 @@ static int put_snapshot_load(struct ctx *x)
 
 static const struct route routes[] = {
 	{ "/", HTTP_METHOD_GET, ANY, false, get_instance,
-	  M(get_api_requests, instance_info_count), NULL },
+	  M(get_api_requests, instance_info_count), NULL, NULL },
 	{ "/version", HTTP_METHOD_GET, ANY, false, get_version,
-	  M(get_api_requests, vmm_version_count), NULL },
+	  M(get_api_requests, vmm_version_count), NULL, NULL },
 	{ "/vm/config", HTTP_METHOD_GET, ANY, false, get_vm_config,
-	  M(get_api_requests, vm_config_count), NULL },
+	  M(get_api_requests, vm_config_count), NULL, NULL },
 	{ "/machine-config", HTTP_METHOD_GET, ANY, false, get_machine,
-	  M(get_api_requests, machine_cfg_count), NULL },
+	  M(get_api_requests, machine_cfg_count), NULL, NULL },
 	{ "/machine-config", HTTP_METHOD_PUT, PRE_BOOT, true, put_machine,
 	  M(put_api_requests, machine_cfg_count),
-	  M(put_api_requests, machine_cfg_fails) },
+	  M(put_api_requests, machine_cfg_fails), NULL },
 	{ "/machine-config", HTTP_METHOD_PATCH, PRE_BOOT, true, patch_machine,
 	  M(patch_api_requests, machine_cfg_count),
-	  M(patch_api_requests, machine_cfg_fails) },
+	  M(patch_api_requests, machine_cfg_fails), NULL },
 	{ "/boot-source", HTTP_METHOD_PUT, PRE_BOOT, true, put_boot,
 	  M(put_api_requests, boot_source_count),
-	  M(put_api_requests, boot_source_fails) },
-	{ "/drives/", HTTP_METHOD_PUT, PRE_BOOT, true, put_drive,
-	  M(put_api_requests, drive_count), M(put_api_requests, drive_fails) },
-	{ "/drives/", HTTP_METHOD_PATCH, POST_BOOT, true, patch_drive,
-	  M(patch_api_requests, drive_count),
-	  M(patch_api_requests, drive_fails) },
-	{ "/network-interfaces/", HTTP_METHOD_PUT, PRE_BOOT, true, put_net,
-	  M(put_api_requests, network_count),
-	  M(put_api_requests, network_fails) },
-	{ "/network-interfaces/", HTTP_METHOD_PATCH, POST_BOOT, true, patch_net,
-	  M(patch_api_requests, network_count),
-	  M(patch_api_requests, network_fails) },
-	{ "/vsock", HTTP_METHOD_PUT, PRE_BOOT, true, put_vsock,
-	  M(put_api_requests, vsock_count), M(put_api_requests, vsock_fails) },
+	  M(put_api_requests, boot_source_fails), NULL },
 	{ "/actions", HTTP_METHOD_PUT, ANY, true, put_actions,
 	  M(put_api_requests, actions_count),
-	  M(put_api_requests, actions_fails) },
+	  M(put_api_requests, actions_fails), NULL },
 	{ "/snapshot/create", HTTP_METHOD_PUT, POST_BOOT, true,
 	  put_snapshot_create, M(put_api_requests, snapshot_create_count),
-	  M(put_api_requests, snapshot_create_fails) },
+	  M(put_api_requests, snapshot_create_fails), NULL },
 	{ "/snapshot/load", HTTP_METHOD_PUT, PRE_BOOT, true, put_snapshot_load,
 	  M(put_api_requests, snapshot_load_count),
-	  M(put_api_requests, snapshot_load_fails) },
+	  M(put_api_requests, snapshot_load_fails), NULL },
 	{ "/vm", HTTP_METHOD_PATCH, POST_BOOT, true, patch_vm,
-	  M(patch_api_requests, vm_count), M(patch_api_requests, vm_fails) },
+	  M(patch_api_requests, vm_count), M(patch_api_requests, vm_fails),
+	  NULL },
 	{ "/logger", HTTP_METHOD_PUT, PRE_BOOT, true, put_logger,
-	  M(put_api_requests, logger_count),
-	  M(put_api_requests, logger_fails) },
+	  M(put_api_requests, logger_count), M(put_api_requests, logger_fails),
+	  NULL },
 	{ "/metrics", HTTP_METHOD_PUT, PRE_BOOT, true, put_metrics,
 	  M(put_api_requests, metrics_count),
-	  M(put_api_requests, metrics_fails) },
+	  M(put_api_requests, metrics_fails), NULL },
 };
+
+/* The device types' resources: PUT before boot, PATCH after. */
+static struct route dev_routes[2 * VMM_MAX_VIRTIO];
+static size_t ndev_routes;
+
+static void dev_routes_init(void)
+{
+	for (const struct vdev_type *const *ty = vdev_types;
+	     *ty && ndev_routes + 2 <= ARRAY_SIZE(dev_routes); ty++) {
+		const struct vdev_conf *f = (*ty)->conf;
+
+		if (!f->api_path)
+			continue;
+		dev_routes[ndev_routes++] = (struct route){
+			.path = f->api_path,
+			.method = HTTP_METHOD_PUT,
+			.when = PRE_BOOT,
+			.body = true,
+			.fn = put_dev,
+			.count = f->put_count,
+			.fails = f->put_fails,
+			.conf = f,
+		};
+		if (f->patch)
+			dev_routes[ndev_routes++] = (struct route){
+				.path = f->api_path,
+				.method = HTTP_METHOD_PATCH,
+				.when = POST_BOOT,
+				.body = true,
+				.fn = patch_dev,
+				.count = f->patch_count,
+				.fails = f->patch_fails,
+				.conf = f,
+			};
+	}
+}
 
 /* Does @path name @r's resource? Sets @id for the "/x/" routes. */
 static bool path_matches(const struct route *r, const char *path,
@@ -389,17 +361,27 @@ static void dispatch(struct ctx *x)
 	const struct http_request *req = x->req;
 	const struct route *r = NULL;
 	bool known_path = false;
+	static bool dev_routes_done;
 	json_error_t je;
 	int ret;
 
-	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
+	if (!dev_routes_done) {
+		dev_routes_init(); /* the event loop's thread only */
+		dev_routes_done = true;
+	}
+
+	for (size_t i = 0; i < ARRAY_SIZE(routes) + ndev_routes; i++) {
+		const struct route *c =
+		        i < ARRAY_SIZE(routes)
+		                ? &routes[i]
+		                : &dev_routes[i - ARRAY_SIZE(routes)];
 		const char *id;
 
-		if (!path_matches(&routes[i], req->path, &id))
+		if (!path_matches(c, req->path, &id))
 			continue;
 		known_path = true;
-		if (routes[i].method == req->method) {
-			r = &routes[i];
+		if (c->method == req->method) {
+			r = c;
 			x->id = id;
 		}
 	}
@@ -447,6 +429,7 @@ static void dispatch(struct ctx *x)
 		goto failed;
 	}
 	x->resp->status = 0;
+	x->r = r;
 	ret = r->fn(x);
 	if (ret < 0) {
 		int status = x->resp->status ? x->resp->status : 400;

@@ -5,6 +5,7 @@
  * VM again.
  */
 #include "fcjson.h"
+#include "jbody.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -25,84 +26,15 @@ json_t *fc_machine_config_json(const struct config *c)
 	                 c->huge_pages == HUGE_PAGES_2M ? "2M" : "None");
 }
 
-static json_t *bucket_json(const struct bucket_config *b)
-{
-	json_t *o;
-
-	if (!b->set)
-		return json_null();
-	o = json_pack("{s:I, s:I}", "size", (json_int_t)b->size, "refill_time",
-	              (json_int_t)b->refill_time_ms);
-	json_object_set_new(
-	        o, "one_time_burst",
-	        b->one_time_burst ? json_integer((json_int_t)b->one_time_burst)
-	                          : json_null());
-	return o;
-}
-
-static json_t *rl_json(const struct rate_limiter_config *rl)
-{
-	if (!rl->bandwidth.set && !rl->ops.set)
-		return json_null();
-	return json_pack("{s:o, s:o}", "bandwidth", bucket_json(&rl->bandwidth),
-	                 "ops", bucket_json(&rl->ops));
-}
-
-static json_t *str_or_null(const char *s)
-{
-	return s && *s ? json_string(s) : json_null();
-}
-
 json_t *fc_vm_config_json(const struct config *c)
 {
-	json_t *root = json_object(), *boot, *drives = json_array(),
-	       *nets = json_array();
+	json_t *root = json_object(), *boot;
 
 	boot = json_pack("{s:s, s:o}", "kernel_image_path", c->kernel,
-	                 "initrd_path", str_or_null(c->initrd));
+	                 "initrd_path", jb_str_or_null(c->initrd));
 	if (c->cmdline)
 		json_object_set_new(boot, "boot_args", json_string(c->cmdline));
-	/* Root first, as it boots: it becomes /dev/vda. */
-	for (int pass = 0; pass < 2; pass++) {
-		for (unsigned i = 0; i < c->ndrives; i++) {
-			const struct drive_config *d = &c->drives[i];
-
-			if (d->root != !pass)
-				continue;
-			json_array_append_new(
-			        drives,
-			        json_pack(
-			                "{s:s, s:o, s:b, s:s, s:b, s:s, s:o, "
-			                "s:s, s:n}",
-			                "drive_id", d->id, "partuuid",
-			                str_or_null(d->partuuid),
-			                "is_root_device", d->root, "cache_type",
-			                d->no_flush ? "Unsafe" : "Writeback",
-			                "is_read_only", d->read_only,
-			                "path_on_host", d->path, "rate_limiter",
-			                rl_json(&d->rl), "io_engine",
-			                d->io_sync ? "Sync" : "Async",
-			                "socket"));
-		}
-	}
-	for (unsigned i = 0; i < c->nnets; i++) {
-		const struct net_config *n = &c->nets[i];
-		char mac[18];
-
-		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
-		         n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
-		         n->mac[5]);
-		json_array_append_new(
-		        nets,
-		        json_pack("{s:s, s:s, s:o, s:o, s:o}", "iface_id",
-		                  n->id, "host_dev_name", n->host_dev_name,
-		                  "guest_mac",
-		                  n->has_mac ? json_string(mac) : json_null(),
-		                  "rx_rate_limiter", rl_json(&n->rx),
-		                  "tx_rate_limiter", rl_json(&n->tx)));
-	}
 	json_object_set_new(root, "balloon", json_null());
-	json_object_set_new(root, "drives", drives);
 	json_object_set_new(root, "boot-source", boot);
 	json_object_set_new(root, "cpu-config", json_null());
 	json_object_set_new(
@@ -120,15 +52,39 @@ json_t *fc_vm_config_json(const struct config *c)
 	                ? json_pack("{s:s}", "metrics_path", metrics_get_path())
 	                : json_null());
 	json_object_set_new(root, "mmds-config", json_null());
-	json_object_set_new(root, "network-interfaces", nets);
-	json_object_set_new(root, "vsock",
-	                    c->vsock.present
-	                            ? json_pack("{s:I, s:s}", "guest_cid",
-	                                        (json_int_t)c->vsock.guest_cid,
-	                                        "uds_path", c->vsock.uds_path)
-	                            : json_null());
 	json_object_set_new(root, "entropy", json_null());
+	for (const struct vdev_type *const *ty = vdev_types; *ty; ty++)
+		json_object_set_new(root, (*ty)->conf->json_key,
+		                    (*ty)->conf->get(c));
 	return root;
+}
+
+/* The device type whose section is @key, or NULL. */
+static const struct vdev_conf *dev_section(const char *key)
+{
+	for (const struct vdev_type *const *ty = vdev_types; *ty; ty++)
+		if (!strcmp((*ty)->conf->json_key, key))
+			return (*ty)->conf;
+	return NULL;
+}
+
+/* A device type's section: an array of PUT bodies, or one (or null). */
+static int load_dev(struct config *c, const struct vdev_conf *f, json_t *v,
+                    char *err, size_t errlen)
+{
+	json_t *e;
+	size_t i;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!f->json_array)
+		return f->put(c, NULL, v, err, errlen);
+	if (!json_is_array(v))
+		return util_err(err, errlen, "%s: must be an array",
+		                f->json_key);
+	json_array_foreach(v, i, e) if (f->put(c, NULL, e, err, errlen) <
+	                                0) return -1;
+	return 0;
 }
 
 /* A section that wisp does not have: only null (absent) is accepted. */
@@ -146,9 +102,8 @@ static bool unsupported(const char *key)
 static int load(struct vmm *m, json_t *root, char *err, size_t errlen)
 {
 	struct config *c = &m->cfg;
-	json_t *v, *e;
+	json_t *v;
 	const char *key;
-	size_t i;
 
 	if (!json_is_object(root))
 		return snprintf(err, errlen,
@@ -157,16 +112,14 @@ static int load(struct vmm *m, json_t *root, char *err, size_t errlen)
 	json_object_foreach(root, key, v)
 	{
 		if (unsupported(key) && !json_is_null(v))
-			return snprintf(err, errlen,
-			                "%s: not supported by wisp", key),
-			       -1;
-		if (!unsupported(key) && strcmp(key, "boot-source") &&
-		    strcmp(key, "drives") && strcmp(key, "machine-config") &&
-		    strcmp(key, "network-interfaces") && strcmp(key, "vsock") &&
-		    strcmp(key, "logger") && strcmp(key, "metrics"))
-			return snprintf(err, errlen, "unknown section '%s'",
-			                key),
-			       -1;
+			return util_err(err, errlen,
+			                "%s: not supported by wisp", key);
+		if (!unsupported(key) && !dev_section(key) &&
+		    strcmp(key, "boot-source") &&
+		    strcmp(key, "machine-config") && strcmp(key, "logger") &&
+		    strcmp(key, "metrics"))
+			return util_err(err, errlen, "unknown section '%s'",
+			                key);
 	}
 	/* Firecracker's order: logger and metrics first, to see the rest. */
 	if ((v = json_object_get(root, "logger")) && !json_is_null(v) &&
@@ -180,25 +133,14 @@ static int load(struct vmm *m, json_t *root, char *err, size_t errlen)
 		return -1;
 	v = json_object_get(root, "boot-source");
 	if (!v)
-		return snprintf(err, errlen, "missing section 'boot-source'"),
-		       -1;
+		return util_err(err, errlen, "missing section 'boot-source'");
 	if (fc_boot_source(c, v, err, errlen) < 0)
 		return -1;
-	v = json_object_get(root, "drives");
-	if (v && !json_is_array(v))
-		return snprintf(err, errlen, "drives: must be an array"), -1;
-	json_array_foreach(v, i, e) if (fc_drive(c, NULL, e, err, errlen) <
-	                                0) return -1;
-	v = json_object_get(root, "network-interfaces");
-	if (v && !json_is_null(v) && !json_is_array(v))
-		return snprintf(err, errlen,
-		                "network-interfaces: must be an array"),
-		       -1;
-	json_array_foreach(v, i, e) if (fc_net(c, NULL, e, err, errlen) <
-	                                0) return -1;
-	if ((v = json_object_get(root, "vsock")) && !json_is_null(v) &&
-	    fc_vsock(c, v, err, errlen) < 0)
-		return -1;
+	for (const struct vdev_type *const *ty = vdev_types; *ty; ty++)
+		if (load_dev(c, (*ty)->conf,
+		             json_object_get(root, (*ty)->conf->json_key), err,
+		             errlen) < 0)
+			return -1;
 	return 0;
 }
 

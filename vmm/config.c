@@ -1,5 +1,6 @@
 #include "config.h"
 #include "util.h"
+#include "vdev.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,6 +19,9 @@ struct ini_ctx {
 	size_t errlen;
 	bool failed;
 	unsigned seen; /* bit per key, to refuse repeated keys */
+	/* "section\nkey" of the device sections' keys so far, likewise */
+	char **dev_seen;
+	size_t ndev_seen;
 };
 
 enum key_id {
@@ -28,8 +32,6 @@ enum key_id {
 	K_CMDLINE,
 	K_SERIAL_OUT,
 	K_SERIAL_IN,
-	K_VSOCK_CID,
-	K_VSOCK_UDS,
 };
 
 struct key_desc {
@@ -46,11 +48,9 @@ static const struct key_desc keys[] = {
 	{ "boot", "cmdline", K_CMDLINE },
 	{ "serial", "output", K_SERIAL_OUT },
 	{ "serial", "input", K_SERIAL_IN },
-	{ "vsock", "guest_cid", K_VSOCK_CID },
-	{ "vsock", "uds_path", K_VSOCK_UDS },
 };
 
-static const char *const sections[] = { "machine", "boot", "serial", "vsock" };
+static const char *const sections[] = { "machine", "boot", "serial" };
 
 void config_init(struct config *c)
 {
@@ -81,27 +81,18 @@ __attribute__((format(printf, 2, 3))) static int fail(struct ini_ctx *x,
 	return 0;
 }
 
-/* Resolve @value against the config file's directory into @out. */
+/* The key's path into @out (config_ini_path()). */
 static int set_path(struct ini_ctx *x, const char *sec, const char *key,
                     const char *value, char *out, bool must_read)
 {
-	int n;
+	struct config_ini_key k = { sec, NULL, key, value, x->dir };
 
-	if (!*value)
-		return fail(x, "[%s] %s: empty path", sec, key);
-	if (value[0] == '/')
-		n = snprintf(out, CONFIG_PATH_MAX, "%s", value);
-	else
-		n = snprintf(out, CONFIG_PATH_MAX, "%s/%s", x->dir, value);
-	if (n < 0 || n >= CONFIG_PATH_MAX)
-		return fail(x, "[%s] %s: path too long", sec, key);
-	if (must_read && access(out, R_OK) < 0)
-		return fail(x, "[%s] %s: '%s': %s", sec, key, out,
-		            strerror(errno));
-	return 1;
+	if (config_ini_path(&k, out, must_read, x->err, x->errlen) < 0)
+		x->failed = true;
+	return !x->failed;
 }
 
-static int parse_bool(const char *v, bool *out)
+int config_ini_bool(const char *v, bool *out)
 {
 	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") ||
 	    !strcmp(v, "1"))
@@ -171,175 +162,118 @@ bool config_cid_ok(uint64_t cid)
 	return cid >= 3 && cid <= UINT32_MAX - 1;
 }
 
-/* "SIZE REFILL_MS [ONE_TIME_BURST]": one token bucket. */
-static int parse_bucket(struct ini_ctx *x, const char *sec, const char *key,
-                        const char *value, struct bucket_config *b)
+int config_ini_err(const struct config_ini_key *k, char *err, size_t errlen,
+                   const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(err, errlen, "[%s] %s: ", k->section, k->key);
+
+	if (n < 0 || (size_t)n >= errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int config_ini_path(const struct config_ini_key *k, char *out, bool must_read,
+                    char *err, size_t errlen)
+{
+	int n;
+
+	if (!*k->value)
+		return config_ini_err(k, err, errlen, "empty path");
+	if (k->value[0] == '/')
+		n = snprintf(out, CONFIG_PATH_MAX, "%s", k->value);
+	else
+		n = snprintf(out, CONFIG_PATH_MAX, "%s/%s", k->dir, k->value);
+	if (n < 0 || n >= CONFIG_PATH_MAX)
+		return config_ini_err(k, err, errlen, "path too long");
+	if (must_read && access(out, R_OK) < 0)
+		return config_ini_err(k, err, errlen, "'%s': %s", out,
+		                      strerror(errno));
+	return 0;
+}
+
+int config_ini_bucket(const struct config_ini_key *k, struct bucket_config *b,
+                      char *err, size_t errlen)
 {
 	unsigned long long size, refill, burst = 0;
 	int used = 0;
 
-	if ((sscanf(value, "%llu %llu%n %llu%n", &size, &refill, &used, &burst,
-	            &used) < 2) ||
-	    value[used] != '\0' || strchr(value, '-'))
-		return fail(x,
-		            "[%s] %s: '%s' is not 'SIZE REFILL_MS "
-		            "[ONE_TIME_BURST]'",
-		            sec, key, value);
+	if ((sscanf(k->value, "%llu %llu%n %llu%n", &size, &refill, &used,
+	            &burst, &used) < 2) ||
+	    k->value[used] != '\0' || strchr(k->value, '-'))
+		return config_ini_err(k, err, errlen,
+		                      "'%s' is not 'SIZE REFILL_MS "
+		                      "[ONE_TIME_BURST]'",
+		                      k->value);
 	*b = (struct bucket_config){ .set = true,
 		                     .size = size,
 		                     .refill_time_ms = refill,
 		                     .one_time_burst = burst };
-	return 1;
+	return 0;
 }
 
-/* Is @id (of [PREFIX.ID]) a valid id? If not, the error is recorded. */
-static bool section_id_ok(struct ini_ctx *x, const char *sec, const char *id,
-                          const char *what)
+/* Has key @name of section @sec been seen? If not, it is now. */
+static bool dev_key_seen(struct ini_ctx *x, const char *sec, const char *name)
 {
-	if (config_id_ok(id))
-		return true;
-	fail(x, "[%s]: %s id must be 1-%d letters, digits, '_' or '-'", sec,
-	     what, CONFIG_ID_MAX - 1);
+	size_t n = strlen(sec) + strlen(name) + 2;
+	char *k = malloc(n), **p;
+
+	if (!k)
+		return false; /* the key's handler runs: no harm */
+	snprintf(k, n, "%s\n%s", sec, name);
+	for (size_t i = 0; i < x->ndev_seen; i++) {
+		if (!strcmp(x->dev_seen[i], k)) {
+			free(k);
+			return true;
+		}
+	}
+	p = realloc(x->dev_seen, (x->ndev_seen + 1) * sizeof(*p));
+	if (!p) {
+		free(k);
+		return false;
+	}
+	x->dev_seen = p;
+	x->dev_seen[x->ndev_seen++] = k;
 	return false;
 }
 
-enum net_key { N_TAP, N_MAC, N_RX_BW, N_RX_OPS, N_TX_BW, N_TX_OPS };
-
-/* A [net.ID] key: a virtio-net interface on a tap device. */
-static int net_key(struct ini_ctx *x, const char *sec, const char *name,
+/*
+ * A key of a device type's section ([drive.ID], [vsock] ...): 1 when
+ * @sec is one, its result in x->failed; 0 when no type has @sec.
+ */
+static int dev_key(struct ini_ctx *x, const char *sec, const char *name,
                    const char *value)
 {
-	static const char *const names[] = {
-		[N_TAP] = "tap",
-		[N_MAC] = "mac",
-		[N_RX_BW] = "rx_bandwidth",
-		[N_RX_OPS] = "rx_ops",
-		[N_TX_BW] = "tx_bandwidth",
-		[N_TX_OPS] = "tx_ops",
-	};
-	struct config *c = x->c;
-	const char *id = sec + strlen("net.");
-	struct net_config *n = NULL;
-	unsigned k;
+	for (const struct vdev_type *const *ty = vdev_types; *ty; ty++) {
+		const struct vdev_conf *f = (*ty)->conf;
+		size_t n = f->ini_section ? strlen(f->ini_section) : 0;
+		struct config_ini_key k = { sec, NULL, name, value, x->dir };
 
-	if (!section_id_ok(x, sec, id, "interface"))
-		return 0;
-	for (unsigned i = 0; i < c->nnets; i++)
-		if (!strcmp(c->nets[i].id, id))
-			n = &c->nets[i];
-	if (!n) {
-		if (c->nnets == CONFIG_MAX_NETS)
-			return fail(x, "[%s]: more than %d interfaces", sec,
-			            CONFIG_MAX_NETS);
-		n = &c->nets[c->nnets++];
-		snprintf(n->id, sizeof(n->id), "%s", id);
+		if (!n || strncmp(sec, f->ini_section, n) ||
+		    (f->ini_id ? sec[n] != '.' : sec[n] != '\0'))
+			continue;
+		if (f->ini_id) {
+			k.id = sec + n + 1;
+			if (!config_id_ok(k.id)) {
+				fail(x,
+				     "[%s]: %s id must be 1-%d letters, "
+				     "digits, '_' or '-'",
+				     sec, f->ini_section, CONFIG_ID_MAX - 1);
+				return 1;
+			}
+		}
+		if (dev_key_seen(x, sec, name)) {
+			fail(x, "[%s] %s: given twice", sec, name);
+			return 1;
+		}
+		if (f->ini_key(x->c, &k, x->err, x->errlen) < 0)
+			x->failed = true;
+		return 1;
 	}
-	for (k = 0; k < ARRAY_SIZE(names); k++)
-		if (!strcmp(name, names[k]))
-			break;
-	if (k == ARRAY_SIZE(names))
-		return fail(x, "[%s] %s: unknown key", sec, name);
-	if (n->seen & (1u << k))
-		return fail(x, "[%s] %s: given twice", sec, name);
-	n->seen |= 1u << k;
-	switch ((enum net_key)k) {
-	case N_TAP:
-		if (!config_ifname_ok(value))
-			return fail(x,
-			            "[%s] %s: '%s' is not an interface name "
-			            "(1-%d characters, no '/', ':' or spaces)",
-			            sec, name, value, CONFIG_IFNAME_MAX - 1);
-		snprintf(n->host_dev_name, sizeof(n->host_dev_name), "%s",
-		         value);
-		break;
-	case N_MAC:
-		if (config_parse_mac(value, n->mac) < 0 || (n->mac[0] & 1))
-			return fail(
-			        x,
-			        "[%s] %s: '%s' is not a unicast MAC address "
-			        "(xx:xx:xx:xx:xx:xx)",
-			        sec, name, value);
-		n->has_mac = true;
-		break;
-	case N_RX_BW:
-		return parse_bucket(x, sec, name, value, &n->rx.bandwidth);
-	case N_RX_OPS:
-		return parse_bucket(x, sec, name, value, &n->rx.ops);
-	case N_TX_BW:
-		return parse_bucket(x, sec, name, value, &n->tx.bandwidth);
-	case N_TX_OPS:
-		return parse_bucket(x, sec, name, value, &n->tx.ops);
-	}
-	return 1;
-}
-
-enum drive_key { D_PATH, D_ROOT, D_RO, D_CACHE, D_BW, D_OPS };
-
-/* A [drive.ID] key. IDs: 1-31 characters of [A-Za-z0-9_-]. */
-static int drive_key(struct ini_ctx *x, const char *sec, const char *name,
-                     const char *value)
-{
-	struct config *c = x->c;
-	const char *id = sec + strlen("drive.");
-	struct drive_config *d = NULL;
-	enum drive_key k;
-	bool b;
-
-	if (!section_id_ok(x, sec, id, "drive"))
-		return 0;
-	for (unsigned i = 0; i < c->ndrives; i++)
-		if (!strcmp(c->drives[i].id, id))
-			d = &c->drives[i];
-	if (!d) {
-		if (c->ndrives == CONFIG_MAX_DRIVES)
-			return fail(x, "[%s]: more than %d drives", sec,
-			            CONFIG_MAX_DRIVES);
-		d = &c->drives[c->ndrives++];
-		snprintf(d->id, sizeof(d->id), "%s", id);
-	}
-	if (!strcmp(name, "path"))
-		k = D_PATH;
-	else if (!strcmp(name, "root"))
-		k = D_ROOT;
-	else if (!strcmp(name, "read_only"))
-		k = D_RO;
-	else if (!strcmp(name, "cache"))
-		k = D_CACHE;
-	else if (!strcmp(name, "bandwidth"))
-		k = D_BW;
-	else if (!strcmp(name, "ops"))
-		k = D_OPS;
-	else
-		return fail(x, "[%s] %s: unknown key", sec, name);
-	if (d->seen & (1u << k))
-		return fail(x, "[%s] %s: given twice", sec, name);
-	d->seen |= 1u << k;
-
-	switch (k) {
-	case D_PATH:
-		return set_path(x, sec, name, value, d->path, true);
-	case D_ROOT:
-	case D_RO:
-		if (parse_bool(value, &b) < 0)
-			return fail(x, "[%s] %s: '%s' is not yes or no", sec,
-			            name, value);
-		*(k == D_ROOT ? &d->root : &d->read_only) = b;
-		break;
-	case D_CACHE:
-		if (!strcmp(value, "writeback"))
-			d->direct = false;
-		else if (!strcmp(value, "none"))
-			d->direct = true;
-		else
-			return fail(x, "[%s] %s: '%s' is not writeback or none",
-			            sec, name, value);
-		break;
-	case D_BW:
-		return parse_bucket(x, sec, name, value, &d->rl.bandwidth);
-	case D_OPS:
-		return parse_bucket(x, sec, name, value, &d->rl.ops);
-	}
-	return 1;
+	return 0;
 }
 
 static int handler(void *user, const char *sec, const char *name,
@@ -353,10 +287,8 @@ static int handler(void *user, const char *sec, const char *name,
 
 	if (x->failed)
 		return 1; /* keep inih's line of the first error */
-	if (!strncmp(sec, "drive.", 6))
-		return drive_key(x, sec, name, value);
-	if (!strncmp(sec, "net.", 4))
-		return net_key(x, sec, name, value);
+	if (dev_key(x, sec, name, value))
+		return x->failed ? 0 : 1;
 	for (size_t i = 0; i < ARRAY_SIZE(sections); i++)
 		known_section |= !strcmp(sec, sections[i]);
 	if (!known_section)
@@ -409,29 +341,9 @@ static int handler(void *user, const char *sec, const char *name,
 			c->serial_in = true;
 		else if (!strcmp(value, "none"))
 			c->serial_in = false;
-		else if (parse_bool(value, &c->serial_in) < 0)
+		else if (config_ini_bool(value, &c->serial_in) < 0)
 			return fail(x, "[%s] %s: '%s' is not stdin or none",
 			            sec, name, value);
-		break;
-	case K_VSOCK_CID:
-		if (!util_parse_u64(value, &v) || !config_cid_ok(v))
-			return fail(x,
-			            "[%s] %s: '%s' is not a number in "
-			            "3..4294967294",
-			            sec, name, value);
-		c->vsock.present = true;
-		c->vsock.guest_cid = (uint32_t)v;
-		break;
-	case K_VSOCK_UDS:
-		if (!*value || strlen(value) >= CONFIG_UDS_MAX)
-			return fail(
-			        x,
-			        "[%s] %s: must be 1-%d bytes (a Unix socket "
-			        "path)",
-			        sec, name, CONFIG_UDS_MAX - 1);
-		c->vsock.present = true;
-		snprintf(c->vsock.uds_path, sizeof(c->vsock.uds_path), "%s",
-		         value);
 		break;
 	}
 	return 1;
@@ -494,6 +406,9 @@ int config_load_ini(struct config *c, const char *path, char *err,
 	x.err = msg;
 	x.errlen = sizeof(msg);
 	line = ini_parse(path, handler, &x);
+	for (size_t i = 0; i < x.ndev_seen; i++)
+		free(x.dev_seen[i]);
+	free(x.dev_seen);
 	if (line == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
@@ -513,50 +428,13 @@ int config_load_ini(struct config *c, const char *path, char *err,
 
 int config_validate(const struct config *c, char *err, size_t errlen)
 {
-	unsigned roots = 0;
-
 	if (!c->kernel[0]) {
 		snprintf(err, errlen, "no kernel: set [boot] kernel");
 		return -1;
 	}
-	for (unsigned i = 0; i < c->ndrives; i++) {
-		if (!c->drives[i].path[0]) {
-			snprintf(err, errlen, "[drive.%s]: no path",
-			         c->drives[i].id);
-			return -1;
-		}
-		roots += c->drives[i].root;
-	}
-	if (roots > 1) {
-		snprintf(err, errlen, "more than one drive has root = yes");
-		return -1;
-	}
-	for (unsigned i = 0; i < c->nnets; i++) {
-		const struct net_config *n = &c->nets[i];
-
-		if (!n->host_dev_name[0]) {
-			snprintf(err, errlen, "[net.%s]: no tap", n->id);
-			return -1;
-		}
-		for (unsigned j = 0; j < i; j++) {
-			const struct net_config *o = &c->nets[j];
-
-			if (!strcmp(o->host_dev_name, n->host_dev_name) ||
-			    (n->has_mac && o->has_mac &&
-			     !memcmp(n->mac, o->mac, 6))) {
-				snprintf(err, errlen,
-				         "[net.%s]: same tap or MAC as "
-				         "[net.%s]",
-				         n->id, o->id);
+	for (const struct vdev_type *const *ty = vdev_types; *ty; ty++)
+		for (unsigned i = 0; i < (*ty)->count(c); i++)
+			if ((*ty)->conf->check(c, i, err, errlen) < 0)
 				return -1;
-			}
-		}
-	}
-	if (c->vsock.present &&
-	    (c->vsock.guest_cid < 3 || !c->vsock.uds_path[0])) {
-		snprintf(err, errlen,
-		         "[vsock]: needs both guest_cid and uds_path");
-		return -1;
-	}
 	return 0;
 }

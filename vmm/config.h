@@ -53,7 +53,6 @@ struct drive_config {
 	bool io_sync;  /* io_engine "Sync" asked; served by io_uring anyway */
 	char partuuid[40]; /* root=PARTUUID=... instead of /dev/vda */
 	struct rate_limiter_config rl;
-	unsigned seen; /* keys given, to refuse repeats */
 };
 
 /* A virtio-net interface on a host tap. */
@@ -63,7 +62,6 @@ struct net_config {
 	bool has_mac;
 	uint8_t mac[6];
 	struct rate_limiter_config rx, tx;
-	unsigned seen; /* INI keys given, to refuse repeats */
 };
 
 struct vsock_config {
@@ -114,6 +112,29 @@ bool config_id_ok(const char *id);
 bool config_partuuid_ok(const char *s);
 /* A vsock guest CID: 0-2 are the hypervisor, local and host addresses. */
 bool config_cid_ok(uint64_t cid);
+
+/*
+ * One key of an INI section a device type reads (vdev.h, ini_key): the
+ * section's name ("drive.root"), its id (after the '.', or NULL), the
+ * key, its value, and the directory relative paths are relative to.
+ */
+struct config_ini_key {
+	const char *section, *id, *key, *value, *dir;
+};
+/* "[section] key: " and the message into @err; returns -1. */
+__attribute__((format(printf, 4, 5))) int
+config_ini_err(const struct config_ini_key *k, char *err, size_t errlen,
+               const char *fmt, ...);
+/* yes/no, true/false, on/off, 1/0; -1 when none of them. */
+int config_ini_bool(const char *v, bool *out);
+/* The key's path (relative: to k->dir) into @out, CONFIG_PATH_MAX bytes;
+ * @must_read: it must be readable now. 0 or -1 with the message. */
+int config_ini_path(const struct config_ini_key *k, char *out, bool must_read,
+                    char *err, size_t errlen);
+/* "SIZE REFILL_MS [ONE_TIME_BURST]": a token bucket; 0 or -1 with the
+ * message. */
+int config_ini_bucket(const struct config_ini_key *k, struct bucket_config *b,
+                      char *err, size_t errlen);
 
 /* Checks that need the whole file (e.g. a kernel is given). */
 int config_validate(const struct config *c, char *err, size_t errlen);

@@ -10,6 +10,7 @@
 #include "x86/state.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
@@ -349,48 +350,38 @@ static int load_config(struct vmm *m, const struct snap_reader *r,
 		         l->state_path, why);
 		goto out;
 	}
-	for (unsigned k = 0; k < l->nnet; k++) {
-		unsigned i;
+	if (l->overrides) {
+		for (const struct vdev_type *const *ty = vdev_types; *ty;
+		     ty++) {
+			const struct vdev_conf *f = (*ty)->conf;
+			json_t *v = f->override_key
+			                    ? json_object_get(l->overrides,
+			                                      f->override_key)
+			                    : NULL;
 
-		for (i = 0; i < c->nnets; i++)
-			if (!strcmp(c->nets[i].id, l->net[k].iface_id))
-				break;
-		if (i == c->nnets) {
+			if (v && f->override(c, v, why, sizeof(why)) < 0) {
+				snprintf(err, errlen, "%s", why);
+				goto out;
+			}
+		}
+		if (snapcfg_check(c, why, sizeof(why)) < 0) {
 			snprintf(err, errlen,
-			         "network_overrides: the snapshot has no "
-			         "interface '%s'",
-			         l->net[k].iface_id);
+			         "snapshot '%s' with the overrides: %s",
+			         l->state_path, why);
 			goto out;
 		}
-		snprintf(c->nets[i].host_dev_name,
-		         sizeof(c->nets[i].host_dev_name), "%s",
-		         l->net[k].host_dev_name);
-	}
-	if (l->vsock_uds[0]) {
-		if (!c->vsock.present) {
-			snprintf(err, errlen,
-			         "vsock_override: the snapshot has "
-			         "no vsock device");
-			goto out;
-		}
-		snprintf(c->vsock.uds_path, sizeof(c->vsock.uds_path), "%s",
-		         l->vsock_uds);
-	}
-	if ((l->nnet || l->vsock_uds[0]) &&
-	    snapcfg_check(c, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "snapshot '%s' with the overrides: %s",
-		         l->state_path, why);
-		goto out;
 	}
 	cfg->vcpus = c->vcpus;
 	cfg->mem_mib = c->mem_mib;
 	cfg->huge_pages = c->huge_pages;
 	cfg->track_dirty_pages = l->track_dirty_pages;
-	cfg->ndrives = c->ndrives;
-	memcpy(cfg->drives, c->drives, sizeof(cfg->drives));
-	cfg->nnets = c->nnets;
-	memcpy(cfg->nets, c->nets, sizeof(cfg->nets));
-	cfg->vsock = c->vsock;
+	for (const struct vdev_type *const *ty = vdev_types; *ty; ty++) {
+		const struct vdev_conf *f = (*ty)->conf;
+
+		for (unsigned i = 0; i < f->max; i++)
+			memcpy(f->item(cfg, i), f->item(c, i), f->size);
+		f->set_count(cfg, (*ty)->count(c));
+	}
 	rc = 0;
 out:
 	free(c);

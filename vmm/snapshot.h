@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 struct vmm;
+struct json_t;
 
 #define SNAPSHOT_STATE_MAX (64ULL << 20) /* a state file is refused above */
 
@@ -32,13 +33,11 @@ struct snapshot_load {
 	bool uffd;                      /* backend_type "Uffd" */
 	bool track_dirty_pages;
 	bool resume;
-	/* network_overrides: a tap of its own for each clone */
-	unsigned nnet;
-	struct {
-		char iface_id[CONFIG_ID_MAX];
-		char host_dev_name[CONFIG_IFNAME_MAX];
-	} net[CONFIG_MAX_NETS];
-	char vsock_uds[CONFIG_UDS_MAX]; /* vsock_override, or "" */
+	/*
+	 * The device types' overrides (network_overrides ...: vdev.h,
+	 * override_key) by their keys, or NULL; the caller's reference.
+	 */
+	struct json_t *overrides;
 };
 
 /*

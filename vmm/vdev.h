@@ -132,11 +132,12 @@ struct vdev_type {
 
 /*
  * A device type's configuration schema. Its instances are slots 0 ..
- * count()-1 of an array of @max in struct config (a type with @max 1,
- * like vsock, has one or none).
+ * count()-1 of an array of @max structures of @size bytes in struct
+ * config (a type with @max 1, like vsock, has one or none).
  */
 struct vdev_conf {
 	unsigned max;
+	size_t size;
 	/* Slot @i (< max), to read or fill. */
 	void *(*item)(struct config *c, unsigned i);
 	/* Set how many slots are in use (0..max). */
@@ -145,33 +146,35 @@ struct vdev_conf {
 	 * The API's rules on slot @i of a whole configuration, as PUT
 	 * requests would have applied them one by one: its strings end
 	 * within their arrays, every value is one a request could give,
-	 * and nothing clashes with slots 0..@i-1 (ids, host resources,
-	 * one root). For a configuration that did not come through the API
-	 * (an INI file, a snapshot). 0, or -1 with the reason in @err.
+	 * what a request must give is there, and nothing clashes with
+	 * slots 0..@i-1 (ids, host resources, one root). For a
+	 * configuration that did not come through the API (an INI file, a
+	 * snapshot). 0, or -1 with the reason in @err.
 	 */
 	int (*check)(const struct config *c, unsigned i, char *err,
 	             size_t errlen);
 
 	/*
 	 * INI: [@ini_section.ID] per instance when @ini_id (the id is
-	 * checked before), else one [@ini_section]. ini_key() takes one
-	 * key of the section: 0, or -1 with the reason (the caller adds
-	 * the file, line and section).
+	 * checked before), else one [@ini_section]. ini_key() takes one key
+	 * of the section (repeated keys are refused before): 0, or -1 with
+	 * the message in @err (config_ini_err() names file line's section
+	 * and key).
 	 */
 	const char *ini_section;
 	bool ini_id;
-	int (*ini_key)(struct config *c, const char *id, const char *key,
-	               const char *value, char *err, size_t errlen);
+	int (*ini_key)(struct config *c, const struct config_ini_key *k,
+	               char *err, size_t errlen);
 
 	/*
 	 * Firecracker JSON: @json_key in a --config-file and GET
-	 * /vm/config (an array of bodies when @json_array, else one body);
-	 * the API resource @api_path ("/drives/" takes an id, "/vsock"
-	 * not). put() adds or replaces an instance from a PUT body
-	 * (@path_id: the URL's id, NULL from a config file) and checks the
-	 * whole body before changing @c; patch() (NULL: no PATCH) changes
-	 * a running VM's instance; get() is instance @i's body as PUT
-	 * takes it (a new reference).
+	 * /vm/config (an array of PUT bodies when @json_array, else one
+	 * body or null); the API resource @api_path ("/drives/" takes an
+	 * id, "/vsock" not). put() adds or replaces an instance from a PUT
+	 * body (@path_id: the URL's id, NULL from a config file) and
+	 * checks the whole body before it changes @c; patch() (NULL: no
+	 * PATCH) changes a running VM's instance; get() is the value under
+	 * @json_key (a new reference).
 	 */
 	const char *json_key;
 	bool json_array;
@@ -180,9 +183,19 @@ struct vdev_conf {
 	           char *err, size_t errlen);
 	int (*patch)(struct vmm *m, const char *path_id, struct json_t *body,
 	             char *err, size_t errlen);
-	struct json_t *(*get)(const struct config *c, unsigned i);
+	struct json_t *(*get)(const struct config *c);
 	/* The API's request counters (metrics), or NULL. */
 	_Atomic uint64_t *put_count, *put_fails, *patch_count, *patch_fails;
+
+	/*
+	 * Optional: PUT /snapshot/load's field @override_key (new host
+	 * resources for a restored instance, e.g. a tap per clone) applied
+	 * by override() to the snapshot's configuration @c; 0, or -1 with
+	 * the reason (a bad value, an instance the snapshot lacks).
+	 */
+	const char *override_key;
+	int (*override)(struct config *c, struct json_t *v, char *err,
+	                size_t errlen);
 
 	/* The snapshot CONFIG section's records of the type (snapconfig.h). */
 	const struct snapcfg_type *snap;

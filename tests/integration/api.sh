@@ -234,7 +234,17 @@ fault_has "PATCH drive to a missing file" 400 "No such file"
 api PATCH /drives/d0 '{"drive_id": "d0", "is_read_only": true}'
 fault_has "PATCH drive with a PUT-only field" 400 "unknown field 'is_read_only'"
 api PATCH /drives/nope '{"drive_id": "nope", "path_on_host": "'"$TMP/disk.img"'"}'
-fault_has "PATCH unknown drive" 404 "no drive 'nope'"
+fault_has "PATCH unknown drive" 400 "no drive 'nope'"
+api PATCH /drives/d0 '{"drive_id": "d0", "rate_limiter": {"bandwidth": {"size": 1048576, "refill_time": 100}}}'
+expect "PATCH drive bandwidth" 204
+api PATCH /drives/d0 '{"drive_id": "d0", "rate_limiter": {"ops": {"size": 1000, "refill_time": 1000}}}'
+expect "PATCH drive ops" 204
+api GET /vm/config
+expect "PATCH of one bucket keeps the other" 200 ".drives[0].rate_limiter.bandwidth.size == 1048576 and .drives[0].rate_limiter.ops.size == 1000"
+api PATCH /drives/d0 '{"drive_id": "d0", "rate_limiter": {"bandwidth": {"size": 0, "refill_time": 100}}}'
+expect "PATCH drive bandwidth off" 204
+api GET /vm/config
+expect "a bucket of size 0 is no limit" 200 ".drives[0].rate_limiter.bandwidth == null and .drives[0].rate_limiter.ops.size == 1000"
 api GET /vm/config
 expect "failed PATCH kept the path" 200 ".drives[0].path_on_host == \"$TMP/disk2.img\""
 

@@ -137,7 +137,7 @@ START_TEST(drive_errors)
 	ck_assert_int_eq(
 	        load("[boot]\nkernel = vmlinux\n[drive.x]\nroot = yes\n"), 0);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "[drive.x]: no path"));
+	ck_assert_ptr_nonnull(strstr(err, "drive 'x': no path"));
 	config_free(&cfg);
 	config_init(&cfg);
 	ck_assert_int_eq(load("[boot]\nkernel = vmlinux\n[drive.a]\npath = "
@@ -145,7 +145,7 @@ START_TEST(drive_errors)
 	                      "vmlinux\nroot = yes\n"),
 	                 0);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "more than one drive has root"));
+	ck_assert_ptr_nonnull(strstr(err, "are both the root device"));
 }
 END_TEST
 
@@ -199,7 +199,7 @@ START_TEST(net_vsock_errors)
 	ck_load_fails("[net.a10]\nrx_ops = 10 -1\n", "is not 'SIZE");
 	ck_load_fails("[net.a11]\nrx_ops = 1 2 3 4\n", "is not 'SIZE");
 	ck_load_fails("[drive.x]\nbandwidth = lots\n", "is not 'SIZE");
-	ck_load_fails("[net.]\ntap = x\n", "interface id must be");
+	ck_load_fails("[net.]\ntap = x\n", "net id must be");
 	ck_load_fails("[vsock]\nguest_cid = 2\n", "[vsock] guest_cid: '2'");
 	ck_load_fails("[vsock]\nguest_cid = 4294967295\n",
 	              "not a number in 3..4294967294");
@@ -211,14 +211,15 @@ START_TEST(net_vsock_errors)
 	                      "[net.b]\ntap = t\n"),
 	                 0);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "same tap or MAC as [net.a]"));
+	ck_assert_ptr_nonnull(strstr(
+	        err, "interfaces 'a' and 'b' have the same host_dev_name"));
 	config_free(&cfg);
 	config_init(&cfg);
 	ck_assert_int_eq(load("[boot]\nkernel = vmlinux\n[net.a]\nmac = "
 	                      "02:00:00:00:00:01\n"),
 	                 0);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "[net.a]: no tap"));
+	ck_assert_ptr_nonnull(strstr(err, "no tap given"));
 	config_free(&cfg);
 	config_init(&cfg);
 	ck_assert_int_eq(load("[boot]\nkernel = vmlinux\n[vsock]\nguest_cid "

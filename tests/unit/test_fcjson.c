@@ -5,6 +5,7 @@
  */
 #include "unit.h"
 #include "fcjson.h"
+#include "jbody.h"
 #include "util.h"
 #include "vmm.h"
 
@@ -173,7 +174,7 @@ static int drive(const char *id, const char *fmt, const char *arg)
 
 	fill(text, sizeof(text), fmt, arg);
 	v = j(text);
-	r = fc_drive(&cfg, id, v, err, sizeof(err));
+	r = blk_conf.put(&cfg, id, v, err, sizeof(err));
 	json_decref(v);
 	return r;
 }
@@ -225,25 +226,26 @@ START_TEST(net_and_vsock_rules)
 	json_t *v = j("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", "
 	              "\"guest_mac\": \"AA:FC:00:00:00:01\"}");
 
-	ck_assert_int_eq(fc_net(&cfg, "eth0", v, err, sizeof(err)), 0);
+	ck_assert_int_eq(net_conf.put(&cfg, "eth0", v, err, sizeof(err)), 0);
 	json_decref(v);
 	ck_assert_uint_eq(cfg.nnets, 1);
 	ck_assert_uint_eq(cfg.nets[0].mac[0], 0xaa);
 	v = j("{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\", "
 	      "\"guest_mac\": \"01:00:00:00:00:01\"}");
-	REFUSED(fc_net(&cfg, "eth1", v, err, sizeof(err)), "multicast");
+	REFUSED(net_conf.put(&cfg, "eth1", v, err, sizeof(err)), "multicast");
 	json_decref(v);
 	v = j("{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap0\"}");
-	REFUSED(fc_net(&cfg, "eth1", v, err, sizeof(err)),
+	REFUSED(net_conf.put(&cfg, "eth1", v, err, sizeof(err)),
 	        "already used by 'eth0'");
 	json_decref(v);
 
 	v = j("{\"guest_cid\": 4294967295, \"uds_path\": \"/v\"}");
-	REFUSED(fc_vsock(&cfg, v, err, sizeof(err)), "guest_cid 4294967295");
+	REFUSED(vsock_conf.put(&cfg, NULL, v, err, sizeof(err)),
+	        "guest_cid 4294967295");
 	json_decref(v);
 	ck_assert(!cfg.vsock.present);
 	v = j("{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}");
-	ck_assert_int_eq(fc_vsock(&cfg, v, err, sizeof(err)), 0);
+	ck_assert_int_eq(vsock_conf.put(&cfg, NULL, v, err, sizeof(err)), 0);
 	json_decref(v);
 	ck_assert_uint_eq(cfg.vsock.guest_cid, 3);
 }
@@ -293,6 +295,106 @@ START_TEST(vm_config_round_trip)
 }
 END_TEST
 
+/* A PATCH names the buckets it changes; the others keep their values. */
+START_TEST(rate_limiter_patch_keeps_buckets)
+{
+	struct rate_limiter_config rl = { 0 };
+	json_t *v;
+
+	v = j("{\"bandwidth\": {\"size\": 100, \"refill_time\": 10}, "
+	      "\"ops\": {\"size\": 7, \"refill_time\": 1000}}");
+	ck_assert_int_eq(jb_rate_limiter(v, "t", &rl, false, err, sizeof(err)),
+	                 0);
+	json_decref(v);
+	ck_assert(rl.bandwidth.set && rl.ops.set);
+	v = j("{\"ops\": {\"size\": 9, \"refill_time\": 1000}}");
+	ck_assert_int_eq(jb_rate_limiter(v, "t", &rl, true, err, sizeof(err)),
+	                 0);
+	ck_assert(rl.bandwidth.set && rl.bandwidth.size == 100);
+	ck_assert_uint_eq(rl.ops.size, 9);
+	/* The same body in a PUT: the bucket it does not name is no limit. */
+	ck_assert_int_eq(jb_rate_limiter(v, "t", &rl, false, err, sizeof(err)),
+	                 0);
+	json_decref(v);
+	ck_assert(!rl.bandwidth.set && rl.ops.size == 9);
+	/* Size 0 switches a bucket off; a bad bucket changes nothing. */
+	v = j("{\"ops\": {\"size\": 0, \"refill_time\": 1000}}");
+	ck_assert_int_eq(jb_rate_limiter(v, "t", &rl, true, err, sizeof(err)),
+	                 0);
+	json_decref(v);
+	ck_assert(!rl.ops.set);
+	rl.ops = (struct bucket_config){ .set = true,
+		                         .size = 5,
+		                         .refill_time_ms = 5 };
+	v = j("{\"bandwidth\": {\"size\": 1, \"refill_time\": 1}, "
+	      "\"ops\": {\"size\": -1, \"refill_time\": 1}}");
+	REFUSED(jb_rate_limiter(v, "t", &rl, true, err, sizeof(err)),
+	        "t.ops: 'size' must be a non-negative integer");
+	json_decref(v);
+	ck_assert(!rl.bandwidth.set && rl.ops.size == 5);
+}
+END_TEST
+
+/*
+ * PUT /snapshot/load: the device types' override fields are kept for
+ * the load (which checks them against the snapshot); others refused.
+ */
+START_TEST(snapshot_load_overrides)
+{
+	struct snapshot_load l;
+	char body[1024];
+	json_t *v;
+
+	fill(body, sizeof(body),
+	     "{\"snapshot_path\": \"%s\", \"mem_file_path\": \"%s\", "
+	     "\"network_overrides\": [{\"iface_id\": \"eth0\", "
+	     "\"host_dev_name\": \"tap9\"}], \"vsock_override\": "
+	     "{\"uds_path\": \"/v.sock\"}}",
+	     disk);
+	v = j(body);
+	ck_assert_msg(fc_snapshot_load(v, &l, err, sizeof(err)) == 0, "%s",
+	              err);
+	json_decref(v);
+	ck_assert_ptr_nonnull(l.overrides);
+	ck_assert_uint_eq(json_object_size(l.overrides), 2);
+	ck_assert(json_is_array(
+	        json_object_get(l.overrides, "network_overrides")));
+	json_decref(l.overrides);
+
+	fill(body, sizeof(body),
+	     "{\"snapshot_path\": \"%s\", \"mem_file_path\": \"%s\", "
+	     "\"tap_overrides\": []}",
+	     disk);
+	v = j(body);
+	REFUSED(fc_snapshot_load(v, &l, err, sizeof(err)),
+	        "unknown field 'tap_overrides'");
+	json_decref(v);
+	ck_assert_ptr_null(l.overrides);
+
+	/* An override against a snapshot's configuration. */
+	cfg.nnets = 1;
+	snprintf(cfg.nets[0].id, sizeof(cfg.nets[0].id), "eth0");
+	snprintf(cfg.nets[0].host_dev_name, sizeof(cfg.nets[0].host_dev_name),
+	         "tap0");
+	v = j("[{\"iface_id\": \"eth1\", \"host_dev_name\": \"t\"}]");
+	REFUSED(net_conf.override(&cfg, v, err, sizeof(err)),
+	        "the snapshot has no interface 'eth1'");
+	json_decref(v);
+	v = j("[{\"iface_id\": \"eth0\", \"host_dev_name\": \"a/b\"}]");
+	REFUSED(net_conf.override(&cfg, v, err, sizeof(err)),
+	        "is not an interface name");
+	json_decref(v);
+	v = j("[{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap7\"}]");
+	ck_assert_int_eq(net_conf.override(&cfg, v, err, sizeof(err)), 0);
+	json_decref(v);
+	ck_assert_str_eq(cfg.nets[0].host_dev_name, "tap7");
+	v = j("{\"uds_path\": \"/x.sock\"}");
+	REFUSED(vsock_conf.override(&cfg, v, err, sizeof(err)),
+	        "the snapshot has no vsock device");
+	json_decref(v);
+}
+END_TEST
+
 Suite *fcjson_suite(void)
 {
 	Suite *s = suite_create("fcjson");
@@ -304,6 +406,8 @@ Suite *fcjson_suite(void)
 	tcase_add_test(tc, drive_rules);
 	tcase_add_test(tc, net_and_vsock_rules);
 	tcase_add_test(tc, vm_config_round_trip);
+	tcase_add_test(tc, rate_limiter_patch_keeps_buckets);
+	tcase_add_test(tc, snapshot_load_overrides);
 	suite_add_tcase(s, tc);
 	return s;
 }

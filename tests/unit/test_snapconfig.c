@@ -400,8 +400,8 @@ START_TEST(values_out_of_range)
 	ck_u(SNAPCFG_MEM_MIB, 1, 8, "mem_size_mib 1 is not in 2..1048576");
 	ck_u(SNAPCFG_MEM_MIB, CONFIG_MAX_MEM_MIB + 1, 8, "is not in 2..");
 	ck_u(SNAPCFG_HUGE_PAGES, 2, 1, "(huge_pages): 2 is not one of its");
-	ck_u(SNAPCFG_DRIVES, 9, 4, "9 drives, at most 8");
-	ck_u(SNAPCFG_NETS, 9, 4, "9 network interfaces, at most 8");
+	ck_u(SNAPCFG_DRIVES, 9, 4, "9 block devices, at most 8");
+	ck_u(SNAPCFG_NETS, 9, 4, "9 net devices, at most 8");
 	base(SNAPCFG_MEM_MIB);
 	rec_uint(SNAPCFG_MEM_MIB, 0, 129, 8);
 	rec_uint(SNAPCFG_HUGE_PAGES, 0, HUGE_PAGES_2M, 1);
@@ -425,7 +425,7 @@ START_TEST(values_out_of_range)
 	big[CONFIG_PATH_MAX] = '\0';
 	ck_value(SNAPCFG_DRIVE_PATH, 0, big, CONFIG_PATH_MAX + 1,
 	         "a string of 4097 bytes, the field holds 4096");
-	ck_s(SNAPCFG_DRIVE_PATH, "", "drive 'd': path_on_host is empty");
+	ck_s(SNAPCFG_DRIVE_PATH, "", "drive 'd': no path (path_on_host)");
 	ck_s(SNAPCFG_DRIVE_ID, "", "drive 0: drive_id '' is not 1-31");
 	ck_s(SNAPCFG_DRIVE_ID, "a/b", "drive_id 'a/b' is not 1-31 letters");
 	memset(big, 'x', sizeof(big));
@@ -436,7 +436,8 @@ START_TEST(values_out_of_range)
 	ck_s(SNAPCFG_NET_ID, "eth 0", "iface_id 'eth 0' is not 1-31");
 	ck_s(SNAPCFG_NET_TAP, "a/b", "host_dev_name 'a/b' is not an interface");
 	ck_s(SNAPCFG_NET_TAP, "", "host_dev_name '' is not an interface");
-	ck_s(SNAPCFG_VSOCK_UDS, "", "vsock: uds_path is empty");
+	ck_s(SNAPCFG_VSOCK_UDS, "",
+	     "vsock: needs both guest_cid and uds_path (uds_path is empty)");
 	memset(big, 'x', sizeof(big));
 	big[CONFIG_UDS_MAX] = '\0';
 	ck_s(SNAPCFG_VSOCK_UDS, big,

@@ -72,6 +72,17 @@ START_TEST(every_type_is_complete)
 		ck_assert_msg(t->group && t->stat_names && t->nstats > 0 &&
 		                      t->nstats <= VDEV_MAX_STATS,
 		              "%s: metrics", t->name);
+		ck_assert_msg(t->conf && t->conf->max > 0 && t->conf->size &&
+		                      t->conf->item && t->conf->set_count &&
+		                      t->conf->check,
+		              "%s: where its configuration sits", t->name);
+		ck_assert_msg(t->conf->ini_section && t->conf->ini_key,
+		              "%s: INI section", t->name);
+		ck_assert_msg(t->conf->json_key && t->conf->put &&
+		                      t->conf->get && t->conf->api_path,
+		              "%s: Firecracker JSON and API resource", t->name);
+		ck_assert_msg(!t->conf->override_key == !t->conf->override,
+		              "%s: snapshot load override", t->name);
 		for (const struct vdev_type *const *o = vdev_types; o != ty;
 		     o++)
 			ck_assert_str_ne((*o)->group, t->group);
