@@ -54,7 +54,9 @@
 
 #define VSOCK_HOST_CID  2
 #define VSOCK_HDR_SIZE  44
+#ifndef VSOCK_MAX_CONNS
 #define VSOCK_MAX_CONNS 1023 /* per device, as Firecracker */
+#endif
 /* What we buffer per connection for a host socket that does not keep up
  * (allocated on first use), announced to the guest as our buf_alloc. */
 #define VSOCK_BUF_ALLOC (256 * 1024)
