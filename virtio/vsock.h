@@ -52,8 +52,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VSOCK_HOST_CID  2
-#define VSOCK_HDR_SIZE  44
+#define VSOCK_HOST_CID 2
+#define VSOCK_HDR_SIZE 44
 #ifndef VSOCK_MAX_CONNS
 #define VSOCK_MAX_CONNS 1023 /* per device, as Firecracker */
 #endif

@@ -71,6 +71,16 @@ struct vsock_config {
 	char id[CONFIG_ID_MAX]; /* Firecracker's deprecated vsock_id */
 };
 
+/* PUT /mmds/config: which interfaces reach the metadata service. */
+struct mmds_config {
+	bool set;
+	int version;   /* 1 or 2 */
+	uint32_t ipv4; /* host byte order; 169.254.x.y, x not 0 or 255 */
+	bool imds_compat;
+	unsigned nifaces;
+	char ifaces[CONFIG_MAX_NETS][CONFIG_ID_MAX]; /* iface_ids */
+};
+
 enum huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_2M };
 
 struct config {
@@ -89,6 +99,7 @@ struct config {
 	unsigned nnets;
 	struct net_config nets[CONFIG_MAX_NETS];
 	struct vsock_config vsock;
+	struct mmds_config mmds;
 };
 
 /* Fill @c with defaults (1 vCPU, 128 MiB, serial on stdio). */

@@ -81,6 +81,7 @@ int vdev_build(struct vmm *m, char *err, size_t errlen)
 				.loop = &m->loop,
 				.cfg = &m->cfg,
 				.vm_id = m->id,
+				.mmds = m->mmds,
 				.base = VDEV_BASE(n),
 				.irq = VDEV_IRQ(n),
 			};

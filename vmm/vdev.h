@@ -28,6 +28,7 @@
 struct uring;
 struct vm;
 struct vmm;
+struct mmds;
 struct json_t;
 struct snapcfg_type;
 struct vdev_conf;
@@ -56,6 +57,7 @@ struct vdev_env {
 	struct evloop *loop;
 	const struct config *cfg;
 	const char *vm_id; /* the VMM's --id */
+	struct mmds *mmds; /* the metadata store, for net (mmds.h) */
 	uint64_t base;     /* VIRTIO_MMIO_SLOT bytes of MMIO space */
 	unsigned irq;
 };

@@ -45,6 +45,7 @@ struct vmm {
 	_Atomic enum vmm_state state;
 
 	struct vm vm;
+	struct mmds *mmds; /* the metadata store (mmds.h) */
 	struct serial serial;
 	struct i8042 i8042;
 	struct boot_timer boot_timer;
