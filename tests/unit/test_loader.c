@@ -109,6 +109,80 @@ START_TEST(elf_pvh_entry_outside)
 }
 END_TEST
 
+/*
+ * An ELF32 image (i386, as a PVH kernel or unikernel may ship): a load
+ * segment at @gpa of 0x2000 bytes, and a PVH note at 0x800 unless
+ * !@note.
+ */
+static size_t make_elf32(bool note, uint16_t machine, uint32_t entry)
+{
+	Elf32_Ehdr *eh = (Elf32_Ehdr *)img_buf;
+	Elf32_Phdr *ph = (Elf32_Phdr *)(img_buf + sizeof(*eh));
+	uint32_t hdr[3] = { 4, 4, 18 };
+
+	memset(img_buf, 0, sizeof(img_buf));
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS32;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = ET_EXEC;
+	eh->e_machine = machine;
+	eh->e_version = EV_CURRENT;
+	eh->e_entry = 0x100000;
+	eh->e_phoff = sizeof(*eh);
+	eh->e_phentsize = sizeof(Elf32_Phdr);
+	eh->e_phnum = note ? 2 : 1;
+	ph[0] = (Elf32_Phdr){ .p_type = PT_LOAD,
+		              .p_offset = 0x1000,
+		              .p_paddr = 0x100000,
+		              .p_vaddr = 0x100000,
+		              .p_filesz = 0x2000,
+		              .p_memsz = 0x3000 };
+	if (note) {
+		memcpy(img_buf + 0x800, hdr, sizeof(hdr));
+		memcpy(img_buf + 0x80c, "Xen", 4);
+		memcpy(img_buf + 0x810, &entry, 4);
+		ph[1] = (Elf32_Phdr){ .p_type = PT_NOTE,
+			              .p_offset = 0x800,
+			              .p_filesz = 20 };
+	}
+	return sizeof(img_buf);
+}
+
+START_TEST(elf32_pvh)
+{
+	size_t len = make_elf32(true, EM_386, 0x100040);
+
+	ck_assert_msg(parse(len) == 0, "%s", err);
+	ck_assert_int_eq(img.kind, KERNEL_ELF_PVH);
+	ck_assert_uint_eq(img.entry, 0x100040);
+	ck_assert_uint_eq(img.nseg, 1);
+	ck_assert_uint_eq(img.seg[0].gpa, 0x100000);
+	ck_assert_uint_eq(img.seg[0].filesz, 0x2000);
+	ck_assert_uint_eq(img.seg[0].memsz, 0x3000);
+	len = make_elf32(true, EM_X86_64, 0x100040);
+	ck_assert_msg(parse(len) == 0, "%s", err);
+
+	/* No 64-bit entry to fall back on. */
+	len = make_elf32(false, EM_386, 0);
+	ck_parse_fails(len, "a 32-bit ELF needs a PVH entry note");
+	len = make_elf32(true, EM_ARM, 0x100040);
+	ck_parse_fails(len, "not x86_64 (62) or i386 (3)");
+	len = make_elf32(true, EM_386, 0x900000);
+	ck_parse_fails(len, "not in a loaded segment");
+	len = make_elf32(true, EM_386, 0x100040);
+	((Elf32_Ehdr *)img_buf)->e_phoff = (uint32_t)len - 10;
+	ck_parse_fails(len, "past the end of the file");
+	len = make_elf32(true, EM_386, 0x100040);
+	ck_parse_fails(sizeof(Elf32_Ehdr) - 1, "truncated ELF header");
+	/* The note's segment past the end of the file. */
+	len = make_elf32(true, EM_386, 0x100040);
+	((Elf32_Phdr *)(img_buf + sizeof(Elf32_Ehdr)))[1].p_offset =
+	        (uint32_t)len - 4;
+	ck_parse_fails(len, "note segment 1 lies past the end");
+}
+END_TEST
+
 START_TEST(elf_truncated_header)
 {
 	make_elf(1);
@@ -125,8 +199,12 @@ START_TEST(elf_wrong_arch)
 	((Elf64_Ehdr *)img_buf)->e_machine = EM_AARCH64;
 	ck_parse_fails(len, "not x86_64");
 	make_elf(1);
+	img_buf[EI_CLASS] = ELFCLASSNONE;
+	ck_parse_fails(len, "not a 64-bit or 32-bit ELF");
+	/* An ELF64's header read as an ELF32's: its table does not fit. */
+	make_elf(1);
 	img_buf[EI_CLASS] = ELFCLASS32;
-	ck_parse_fails(len, "not a 64-bit ELF");
+	ck_parse_fails(len, "bad program header table");
 	make_elf(1);
 	((Elf64_Ehdr *)img_buf)->e_type = ET_DYN;
 	ck_parse_fails(len, "not an executable");
@@ -255,6 +333,7 @@ Suite *loader_suite(void)
 	tcase_add_loop_test(tc, elf_pvh_note, 0, 2);
 	tcase_add_test(tc, elf_pvh_entry_outside);
 	tcase_add_test(tc, elf_truncated_header);
+	tcase_add_test(tc, elf32_pvh);
 	tcase_add_test(tc, elf_wrong_arch);
 	tcase_add_test(tc, elf_phdrs_past_end);
 	tcase_add_test(tc, elf_segment_past_end);

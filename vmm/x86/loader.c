@@ -1,7 +1,8 @@
 /*
- * Kernel image parsing: ELF64 (with or without a PVH entry note) and
- * bzImage. Every offset and size read from the file is checked against
- * the file length and the guest's RAM before it is used.
+ * Kernel image parsing: ELF64 (with or without a PVH entry note), ELF32
+ * with a PVH entry note (as QEMU and Xen boot it), and bzImage. Every offset
+ * and size read from the file is checked against the file length and the
+ * guest's RAM before it is used.
  */
 #include "util.h"
 #include "x86.h"
@@ -130,87 +131,157 @@ static bool entry_in_segment(const struct kernel_image *img, uint64_t entry)
 	return false;
 }
 
-static int parse_elf(const uint8_t *buf, size_t len, uint64_t ram_top,
-                     struct kernel_image *img, char *err, size_t errlen)
-{
-	Elf64_Ehdr eh;
-	uint64_t pvh_entry = 0;
-	bool pvh = false;
+/* An ELF header or program header, whichever the class. */
+struct elf_hdr {
+	bool is64;
+	uint16_t type, machine, phentsize, phnum;
+	uint64_t entry, phoff;
+};
 
-	if (len < sizeof(eh))
+struct elf_phdr {
+	uint32_t type;
+	uint64_t offset, paddr, filesz, memsz;
+};
+
+static int elf_header(const uint8_t *buf, size_t len, struct elf_hdr *h,
+                      char *err, size_t errlen)
+{
+	Elf64_Ehdr e64;
+	Elf32_Ehdr e32;
+
+	if (len < EI_NIDENT || len < sizeof(e32))
 		return util_err(err, errlen, "truncated ELF header (%zu bytes)",
 		                len);
-	memcpy(&eh, buf, sizeof(eh));
-	if (eh.e_ident[EI_CLASS] != ELFCLASS64)
-		return util_err(err, errlen, "not a 64-bit ELF (class %u)",
-		                eh.e_ident[EI_CLASS]);
-	if (eh.e_ident[EI_DATA] != ELFDATA2LSB)
-		return util_err(err, errlen, "not a little-endian ELF");
-	if (eh.e_machine != EM_X86_64)
+	if (buf[EI_CLASS] != ELFCLASS64 && buf[EI_CLASS] != ELFCLASS32)
 		return util_err(err, errlen,
-		                "ELF for machine %u, not x86_64 (%u)",
-		                eh.e_machine, EM_X86_64);
-	if (eh.e_type != ET_EXEC)
+		                "not a 64-bit or 32-bit ELF (class %u)",
+		                buf[EI_CLASS]);
+	if (buf[EI_DATA] != ELFDATA2LSB)
+		return util_err(err, errlen, "not a little-endian ELF");
+	if (buf[EI_CLASS] == ELFCLASS64) {
+		if (len < sizeof(e64))
+			return util_err(err, errlen,
+			                "truncated ELF header (%zu bytes)",
+			                len);
+		memcpy(&e64, buf, sizeof(e64));
+		*h = (struct elf_hdr){ .is64 = true,
+			               .type = e64.e_type,
+			               .machine = e64.e_machine,
+			               .phentsize = e64.e_phentsize,
+			               .phnum = e64.e_phnum,
+			               .entry = e64.e_entry,
+			               .phoff = e64.e_phoff };
+	} else {
+		memcpy(&e32, buf, sizeof(e32));
+		*h = (struct elf_hdr){ .type = e32.e_type,
+			               .machine = e32.e_machine,
+			               .phentsize = e32.e_phentsize,
+			               .phnum = e32.e_phnum,
+			               .entry = e32.e_entry,
+			               .phoff = e32.e_phoff };
+	}
+	/* A 32-bit ELF is an i386 (or x32-style x86_64) image. */
+	if (h->machine != EM_X86_64 && (h->is64 || h->machine != EM_386))
+		return util_err(
+		        err, errlen, "ELF for machine %u, not x86_64 (%u)%s",
+		        h->machine, EM_X86_64, h->is64 ? "" : " or i386 (3)");
+	if (h->type != ET_EXEC)
 		return util_err(err, errlen,
 		                "ELF type %u is not an executable (ET_EXEC)",
-		                eh.e_type);
-	if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
-	    eh.e_phnum > ELF_MAX_PHDRS)
+		                h->type);
+	if (h->phentsize !=
+	            (h->is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)) ||
+	    h->phnum == 0 || h->phnum > ELF_MAX_PHDRS)
 		return util_err(
 		        err, errlen,
 		        "bad program header table (%u entries of %u bytes)",
-		        eh.e_phnum, eh.e_phentsize);
-	if (!in_file(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr),
-	             len))
+		        h->phnum, h->phentsize);
+	if (!in_file(h->phoff, (uint64_t)h->phnum * h->phentsize, len))
 		return util_err(
 		        err, errlen,
 		        "program headers at 0x%llx lie past the end of the "
 		        "file (%zu bytes)",
-		        (unsigned long long)eh.e_phoff, len);
+		        (unsigned long long)h->phoff, len);
+	return 0;
+}
 
+/* Program header @i (in the file: elf_header() checked the table). */
+static struct elf_phdr elf_phdr(const uint8_t *buf, const struct elf_hdr *h,
+                                unsigned i)
+{
+	const uint8_t *p = buf + h->phoff + (uint64_t)i * h->phentsize;
+	Elf64_Phdr p64;
+	Elf32_Phdr p32;
+
+	if (h->is64) {
+		memcpy(&p64, p, sizeof(p64));
+		return (struct elf_phdr){ p64.p_type, p64.p_offset, p64.p_paddr,
+			                  p64.p_filesz, p64.p_memsz };
+	}
+	memcpy(&p32, p, sizeof(p32));
+	return (struct elf_phdr){ .type = p32.p_type,
+		                  .offset = p32.p_offset,
+		                  .paddr = p32.p_paddr,
+		                  .filesz = p32.p_filesz,
+		                  .memsz = p32.p_memsz };
+}
+
+static int parse_elf(const uint8_t *buf, size_t len, uint64_t ram_top,
+                     struct kernel_image *img, char *err, size_t errlen)
+{
+	struct elf_hdr eh = { 0 };
+	uint64_t pvh_entry = 0;
+	bool pvh = false;
+
+	if (elf_header(buf, len, &eh, err, errlen) < 0)
+		return -1;
 	img->kind = KERNEL_ELF_64;
-	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		Elf64_Phdr ph;
+	for (unsigned i = 0; i < eh.phnum; i++) {
+		struct elf_phdr ph = elf_phdr(buf, &eh, i);
 
-		memcpy(&ph, buf + eh.e_phoff + i * sizeof(ph), sizeof(ph));
-		if (ph.p_type == PT_NOTE) {
-			if (!in_file(ph.p_offset, ph.p_filesz, len))
+		if (ph.type == PT_NOTE) {
+			if (!in_file(ph.offset, ph.filesz, len))
 				return util_err(
 				        err, errlen,
 				        "note segment %u lies past the end "
 				        "of the file",
 				        i);
 			if (!pvh)
-				pvh = find_pvh_note(buf + ph.p_offset,
-				                    ph.p_filesz, &pvh_entry);
+				pvh = find_pvh_note(buf + ph.offset, ph.filesz,
+				                    &pvh_entry);
 			continue;
 		}
-		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
+		if (ph.type != PT_LOAD || ph.memsz == 0)
 			continue;
-		if (!in_file(ph.p_offset, ph.p_filesz, len))
+		if (!in_file(ph.offset, ph.filesz, len))
 			return util_err(
 			        err, errlen,
 			        "segment %u [0x%llx, +0x%llx) lies past "
 			        "the end of the file (%zu bytes): truncated "
 			        "image?",
-			        i, (unsigned long long)ph.p_offset,
-			        (unsigned long long)ph.p_filesz, len);
+			        i, (unsigned long long)ph.offset,
+			        (unsigned long long)ph.filesz, len);
 		struct kernel_seg s = {
-			.gpa = ph.p_paddr,
-			.offset = ph.p_offset,
-			.filesz = ph.p_filesz,
-			.memsz = ph.p_memsz,
+			.gpa = ph.paddr,
+			.offset = ph.offset,
+			.filesz = ph.filesz,
+			.memsz = ph.memsz,
 		};
 		if (add_seg(img, &s, ram_top, err, errlen) < 0)
 			return -1;
 	}
 	if (!img->nseg)
 		return util_err(err, errlen, "ELF has no loadable segment");
+	/* A 32-bit image has no 64-bit entry: only PVH's 32-bit one. */
+	if (!eh.is64 && !pvh)
+		return util_err(err, errlen,
+		                "a 32-bit ELF needs a PVH entry note "
+		                "(XEN_ELFNOTE_PHYS32_ENTRY) to be booted");
 	if (pvh) {
 		img->kind = KERNEL_ELF_PVH;
 		img->entry = pvh_entry;
 	} else {
-		img->entry = eh.e_entry;
+		img->entry = eh.entry;
 	}
 	if (!entry_in_segment(img, img->entry))
 		return util_err(
