@@ -232,12 +232,17 @@ $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c api/http.c api/http.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
-$(BUILD)/fuzz/fuzz_snapfile: tests/fuzz/fuzz_snapfile.c vmm/snapfile.c \
-		vmm/snapfile_read.c vmm/snaptmp.c vmm/util.c vmm/snapfile.h \
-		vmm/snapconfig.c vmm/snapconfig_check.c vmm/snapconfig_legacy.c \
-		vmm/config.c vmm/snapconfig.h
+# The configuration decoders loop over the device registry (vdev.c's
+# vdev_types[]), which links every device type: their virtio/ files.
+FUZZ_SNAPFILE_SRC := tests/fuzz/fuzz_snapfile.c vmm/snapfile.c \
+	vmm/snapfile_read.c vmm/snaptmp.c vmm/util.c vmm/snapconfig.c \
+	vmm/snapconfig_check.c vmm/snapconfig_legacy.c vmm/config.c \
+	vmm/vdev.c vmm/evloop.c vmm/vm.c vmm/log.c vmm/bus.c \
+	$(wildcard virtio/*.c)
+$(BUILD)/fuzz/fuzz_snapfile: $(FUZZ_SNAPFILE_SRC) vmm/snapfile.h \
+		vmm/snapconfig.h vmm/vdev.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -linih
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -linih -luring
 
 # The seed corpus of target $$t in directory $$d (shell, in a recipe
 # loop): the probe guests and what the target's seed script writes.

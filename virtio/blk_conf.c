@@ -20,4 +20,5 @@ const struct vdev_conf blk_conf = {
 	.max = CONFIG_MAX_DRIVES,
 	.item = item,
 	.set_count = set_count,
+	.snap = &blk_snapcfg,
 };

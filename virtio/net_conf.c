@@ -20,4 +20,5 @@ const struct vdev_conf net_conf = {
 	.max = CONFIG_MAX_NETS,
 	.item = item,
 	.set_count = set_count,
+	.snap = &net_snapcfg,
 };

@@ -21,4 +21,5 @@ const struct vdev_conf vsock_conf = {
 	.max = 1,
 	.item = item,
 	.set_count = set_count,
+	.snap = &vsock_snapcfg,
 };

@@ -7,6 +7,7 @@
 #include "unit.h"
 #include "snap_test.h"
 #include "snapconfig.h"
+#include "vdev.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -660,6 +661,81 @@ START_TEST(encoding_is_unchanged)
 }
 END_TEST
 
+/*
+ * The device types' record tables (their *_snapcfg.c) are ones the
+ * decoder can use: a scope and tags of their own, field sizes that match
+ * their kinds, and slots that fit its masks.
+ */
+START_TEST(record_tables_are_sound)
+{
+	static const uint16_t machine_tags[] = { SNAPCFG_VCPUS, SNAPCFG_MEM_MIB,
+		                                 SNAPCFG_HUGE_PAGES };
+	const struct snapcfg_type *seen[VMM_MAX_VIRTIO];
+	unsigned ntypes = 0, slots = 0;
+
+	for (const struct vdev_type *const *ty = vdev_types; *ty; ty++) {
+		const struct snapcfg_type *st =
+		        (*ty)->conf ? (*ty)->conf->snap : NULL;
+		const char *tn = (*ty)->name;
+
+		if (!st)
+			continue;
+		ck_assert_uint_lt(ntypes, VMM_MAX_VIRTIO);
+		ck_assert_msg(st->scope > 0 && st->scope < 0x80, "%s: scope",
+		              tn);
+		ck_assert_msg(st->name && st->nfields > 0 && st->nfields <= 32,
+		              "%s: name or fields", tn);
+		if (st->count_tag) {
+			ck_assert_msg(st->count_tag >> 8 == 0 &&
+			                      st->count_name && st->plural,
+			              "%s: count record", tn);
+			for (size_t j = 0; j < 3; j++)
+				ck_assert_uint_ne(st->count_tag,
+				                  machine_tags[j]);
+		} else {
+			ck_assert_msg((*ty)->conf->max == 1,
+			              "%s: no count record, max %u", tn,
+			              (*ty)->conf->max);
+		}
+		for (unsigned j = 0; j < ntypes; j++) {
+			ck_assert_uint_ne(seen[j]->scope, st->scope);
+			ck_assert(!st->count_tag ||
+			          seen[j]->count_tag != st->count_tag);
+		}
+		for (unsigned k = 0; k < st->nfields; k++) {
+			const struct snapcfg_field *f = &st->fields[k];
+			static const size_t sizes[] = {
+				[SNAPCFG_U32] = 4,
+				[SNAPCFG_U64] = 8,
+				[SNAPCFG_BOOL] = sizeof(bool),
+				[SNAPCFG_BUCKET] = sizeof(struct bucket_config),
+			};
+
+			ck_assert_msg(f->name && f->tag >> 8 == st->scope,
+			              "%s: field %u", tn, k);
+			for (unsigned j = 0; j < k; j++)
+				ck_assert_uint_ne(st->fields[j].tag, f->tag);
+			if (f->kind == SNAPCFG_STR)
+				ck_assert_uint_gt(f->size, 1);
+			else if (f->kind == SNAPCFG_CUSTOM)
+				ck_assert_msg(
+				        f->get && f->set && f->len > 0 &&
+				                f->len <= SNAPCFG_VALUE_MAX &&
+				                (!f->top || f->len == 1),
+				        "%s: %s", tn, f->name);
+			else
+				ck_assert_msg(f->size == sizes[f->kind],
+				              "%s: %s is %zu bytes", tn,
+				              f->name, f->size);
+		}
+		seen[ntypes++] = st;
+		slots += (*ty)->conf->max;
+	}
+	ck_assert_uint_ge(ntypes, 3);
+	ck_assert_uint_le(slots, VMM_MAX_VIRTIO);
+}
+END_TEST
+
 Suite *snapconfig_suite(void)
 {
 	Suite *su = suite_create("snapconfig");
@@ -675,6 +751,7 @@ Suite *snapconfig_suite(void)
 	tcase_add_test(tc, values_out_of_range);
 	tcase_add_test(tc, machine_wide_rules);
 	tcase_add_test(tc, encoding_is_unchanged);
+	tcase_add_test(tc, record_tables_are_sound);
 	suite_add_tcase(su, tc);
 	return su;
 }
