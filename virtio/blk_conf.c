@@ -322,6 +322,7 @@ const struct vdev_conf blk_conf = {
 	.size = sizeof(struct drive_config),
 	.item = item,
 	.set_count = set_count,
+	.snap = &blk_snapcfg,
 	.check = check,
 	.ini_section = "drive",
 	.ini_id = true,

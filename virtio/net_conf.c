@@ -337,6 +337,7 @@ const struct vdev_conf net_conf = {
 	.size = sizeof(struct net_config),
 	.item = item,
 	.set_count = set_count,
+	.snap = &net_snapcfg,
 	.check = check,
 	.ini_section = "net",
 	.ini_id = true,

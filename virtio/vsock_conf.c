@@ -161,6 +161,7 @@ const struct vdev_conf vsock_conf = {
 	.size = sizeof(struct vsock_config),
 	.item = item,
 	.set_count = set_count,
+	.snap = &vsock_snapcfg,
 	.check = check,
 	.ini_section = "vsock",
 	.ini_key = ini_key,

@@ -43,6 +43,7 @@
 
 #include "config.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -95,6 +96,79 @@ enum snapcfg_cache {
 	SNAPCFG_CACHE_WRITEBACK, /* page cache, FLUSH offered */
 	SNAPCFG_CACHE_UNSAFE,    /* page cache, no FLUSH (drive no_flush) */
 	SNAPCFG_CACHE_NONE,      /* O_DIRECT (drive direct) */
+};
+
+/*
+ * Who writes which records: the machine's own (vcpus, mem_mib,
+ * huge_pages) are snapconfig.c's; a device type's are listed by its
+ * struct snapcfg_type (virtio/<device>_snapcfg.c), the .snap of its
+ * struct vdev_conf (vdev.h). The encoder and the decoder loop over
+ * vdev_types[]: the machine's records, the types' count records, then
+ * each type's instances, all in registry order. A new type takes the
+ * next free scope and adds its tags to the list above.
+ */
+
+/* How a field is kept in its structure and in its record. */
+enum snapcfg_kind {
+	SNAPCFG_U32,    /* an unsigned or uint32_t; u32 */
+	SNAPCFG_U64,    /* a uint64_t; u64 */
+	SNAPCFG_BOOL,   /* a bool; one byte, 0 or 1 */
+	SNAPCFG_STR,    /* a char array; no record when "" and optional */
+	SNAPCFG_BUCKET, /* a struct bucket_config; no record when not set */
+	SNAPCFG_CUSTOM, /* the field's get() and set(), a value of @len */
+};
+
+/* The longest value of a field that is not a string. */
+#define SNAPCFG_VALUE_MAX 24
+
+struct snapcfg_field {
+	uint16_t tag; /* high byte: its type's scope */
+	enum snapcfg_kind kind;
+	size_t off, size; /* the member, in the type's instance (item()) */
+	bool required;    /* no default: a section without it is refused */
+	const char *name; /* the API's name, for messages */
+	/*
+	 * SNAPCFG_CUSTOM: a value of exactly @len bytes (<=
+	 * SNAPCFG_VALUE_MAX); one byte above @top (when not 0) is refused.
+	 * get() writes the value of instance @item to @v, false: none (no
+	 * record); set() puts a value so checked into @item.
+	 */
+	uint32_t len;
+	uint8_t top;
+	bool (*get)(const void *item, uint8_t *v);
+	void (*set)(void *item, const uint8_t *v);
+};
+
+/* A field kept in member @member of @type (struct drive_config ...). */
+#define SNAPCFG_FIELD(type, member, tag_, kind_, required_, name_)             \
+	{                                                                      \
+		.tag = (tag_), .kind = (kind_), .off = offsetof(type, member), \
+		.size = sizeof(((type *)0)->member), .required = (required_),  \
+		.name = (name_)                                                \
+	}
+
+/* An optional field of @len bytes that get_ and set_ convert. */
+#define SNAPCFG_CUSTOM_FIELD(tag_, len_, top_, get_, set_, name_)              \
+	{                                                                      \
+		.tag = (tag_), .kind = SNAPCFG_CUSTOM, .len = (len_),          \
+		.top = (top_), .get = (get_), .set = (set_), .name = (name_)   \
+	}
+
+/* The records of a device type (struct vdev_conf's .snap). */
+struct snapcfg_type {
+	uint8_t scope; /* its tags' high byte (0 is the machine's) */
+	/*
+	 * The machine's record of how many instances there are (u32,
+	 * default 0); 0 for a type of one or none (max 1), which is there
+	 * when any of its records is.
+	 */
+	uint16_t count_tag;
+	const char *count_name; /* the count record's API name: "drives" */
+	const char *plural;     /* with a count: "9 drives, at most 8" */
+	/* "drive 2: path_on_host", or "vsock: uds_path" without a count */
+	const char *name;
+	const struct snapcfg_field *fields; /* in the order written */
+	unsigned nfields; /* at most 32: a bit each in the decoder's masks */
 };
 
 /*

@@ -210,6 +210,8 @@ extern const struct vdev_type *const vdev_types[];
 extern const struct vdev_type vdev_blk, vdev_net, vdev_vsock;
 /* Their configuration schemas; each in its device's *_conf.c. */
 extern const struct vdev_conf blk_conf, net_conf, vsock_conf;
+/* Their snapshot records (snapconfig.h); each in its *_snapcfg.c. */
+extern const struct snapcfg_type blk_snapcfg, net_snapcfg, vsock_snapcfg;
 
 /* A device of the VM. */
 struct vdev {

@@ -7,6 +7,7 @@
 #include "unit.h"
 #include "snap_test.h"
 #include "snapconfig.h"
+#include "vdev.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,6 +275,10 @@ START_TEST(unknown_tags)
 	base(0);
 	rec_str(0x010a, 0, "x"); /* a drive field this wisp lacks */
 	ck_refused("tag 0x010a is unknown");
+	/* Not vsock's count record: vsock has none. */
+	base(0);
+	rec_uint(0x0000, 0, 1, 4);
+	ck_refused("tag 0x0000 is unknown");
 }
 END_TEST
 
@@ -400,8 +405,8 @@ START_TEST(values_out_of_range)
 	ck_u(SNAPCFG_MEM_MIB, 1, 8, "mem_size_mib 1 is not in 2..1048576");
 	ck_u(SNAPCFG_MEM_MIB, CONFIG_MAX_MEM_MIB + 1, 8, "is not in 2..");
 	ck_u(SNAPCFG_HUGE_PAGES, 2, 1, "(huge_pages): 2 is not one of its");
-	ck_u(SNAPCFG_DRIVES, 9, 4, "9 block devices, at most 8");
-	ck_u(SNAPCFG_NETS, 9, 4, "9 net devices, at most 8");
+	ck_u(SNAPCFG_DRIVES, 9, 4, "9 drives, at most 8");
+	ck_u(SNAPCFG_NETS, 9, 4, "9 network interfaces, at most 8");
 	base(SNAPCFG_MEM_MIB);
 	rec_uint(SNAPCFG_MEM_MIB, 0, 129, 8);
 	rec_uint(SNAPCFG_HUGE_PAGES, 0, HUGE_PAGES_2M, 1);
@@ -496,6 +501,242 @@ START_TEST(machine_wide_rules)
 }
 END_TEST
 
+/*
+ * Two drives, an interface and vsock, and the bytes wisp wrote for them
+ * before the device types described their own records: the encoding
+ * must not move, or older wisps could not read newer snapshots.
+ */
+static void two_drives_one_net_vsock(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->vcpus = 2;
+	c->mem_mib = 256;
+	c->huge_pages = HUGE_PAGES_2M;
+	c->ndrives = 2;
+	c->drives[0] = (struct drive_config){
+		.id = "root",
+		.path = "/r.img",
+		.root = true,
+		.no_flush = true,
+		.partuuid = "0eaf4a3c-01",
+		.rl = { .bandwidth = { true, 0x0102030405060708ull,
+		                       0x1112131415161718ull, 100 } },
+	};
+	c->drives[1] = (struct drive_config){
+		.id = "data",
+		.path = "/d.img",
+		.read_only = true,
+		.direct = true,
+		.io_sync = true,
+		.rl = { .ops = { true, 1, 2, 3 } },
+	};
+	c->nnets = 1;
+	c->nets[0] = (struct net_config){
+		.id = "eth0",
+		.host_dev_name = "tap0",
+		.has_mac = true,
+		.mac = { 0x06, 0, 0xac, 0x10, 0, 2 },
+		.rx = { .bandwidth = { true, 4, 5, 6 } },
+		.tx = { .ops = { true, 7, 8, 9 } },
+	};
+	c->vsock = (struct vsock_config){ .present = true,
+		                          .guest_cid = 3,
+		                          .uds_path = "/v.sock",
+		                          .id = "vsock0" };
+}
+
+/* The bytes, a record a line (and its value, 16 bytes a line). */
+static const char two_drives_one_net_vsock_bytes[] =
+        /* version 1 */
+        "\x01\x00\x00\x00"
+        /* SNAPCFG_VCPUS, slot 0, 4 bytes */
+        "\x01\x00\x00\x00\x04\x00\x00\x00"
+        "\x02\x00\x00\x00"
+        /* SNAPCFG_MEM_MIB, slot 0, 8 bytes */
+        "\x02\x00\x00\x00\x08\x00\x00\x00"
+        "\x00\x01\x00\x00\x00\x00\x00\x00"
+        /* SNAPCFG_HUGE_PAGES, slot 0, 1 byte */
+        "\x03\x00\x00\x00\x01\x00\x00\x00"
+        "\x01"
+        /* SNAPCFG_DRIVES, slot 0, 4 bytes */
+        "\x04\x00\x00\x00\x04\x00\x00\x00"
+        "\x02\x00\x00\x00"
+        /* SNAPCFG_NETS, slot 0, 4 bytes */
+        "\x05\x00\x00\x00\x04\x00\x00\x00"
+        "\x01\x00\x00\x00"
+        /* SNAPCFG_DRIVE_ID, slot 0, 5 bytes */
+        "\x01\x01\x00\x00\x05\x00\x00\x00"
+        "\x72\x6f\x6f\x74\x00"
+        /* SNAPCFG_DRIVE_PATH, slot 0, 7 bytes */
+        "\x02\x01\x00\x00\x07\x00\x00\x00"
+        "\x2f\x72\x2e\x69\x6d\x67\x00"
+        /* SNAPCFG_DRIVE_ROOT, slot 0, 1 byte */
+        "\x03\x01\x00\x00\x01\x00\x00\x00"
+        "\x01"
+        /* SNAPCFG_DRIVE_READ_ONLY, slot 0, 1 byte */
+        "\x04\x01\x00\x00\x01\x00\x00\x00"
+        "\x00"
+        /* SNAPCFG_DRIVE_CACHE, slot 0, 1 byte */
+        "\x05\x01\x00\x00\x01\x00\x00\x00"
+        "\x01"
+        /* SNAPCFG_DRIVE_IO_SYNC, slot 0, 1 byte */
+        "\x06\x01\x00\x00\x01\x00\x00\x00"
+        "\x00"
+        /* SNAPCFG_DRIVE_PARTUUID, slot 0, 12 bytes */
+        "\x07\x01\x00\x00\x0c\x00\x00\x00"
+        "\x30\x65\x61\x66\x34\x61\x33\x63\x2d\x30\x31\x00"
+        /* SNAPCFG_DRIVE_BANDWIDTH, slot 0, 24 bytes */
+        "\x08\x01\x00\x00\x18\x00\x00\x00"
+        "\x08\x07\x06\x05\x04\x03\x02\x01\x18\x17\x16\x15\x14\x13\x12\x11"
+        "\x64\x00\x00\x00\x00\x00\x00\x00"
+        /* SNAPCFG_DRIVE_ID, slot 1, 5 bytes */
+        "\x01\x01\x01\x00\x05\x00\x00\x00"
+        "\x64\x61\x74\x61\x00"
+        /* SNAPCFG_DRIVE_PATH, slot 1, 7 bytes */
+        "\x02\x01\x01\x00\x07\x00\x00\x00"
+        "\x2f\x64\x2e\x69\x6d\x67\x00"
+        /* SNAPCFG_DRIVE_ROOT, slot 1, 1 byte */
+        "\x03\x01\x01\x00\x01\x00\x00\x00"
+        "\x00"
+        /* SNAPCFG_DRIVE_READ_ONLY, slot 1, 1 byte */
+        "\x04\x01\x01\x00\x01\x00\x00\x00"
+        "\x01"
+        /* SNAPCFG_DRIVE_CACHE, slot 1, 1 byte */
+        "\x05\x01\x01\x00\x01\x00\x00\x00"
+        "\x02"
+        /* SNAPCFG_DRIVE_IO_SYNC, slot 1, 1 byte */
+        "\x06\x01\x01\x00\x01\x00\x00\x00"
+        "\x01"
+        /* SNAPCFG_DRIVE_OPS, slot 1, 24 bytes */
+        "\x09\x01\x01\x00\x18\x00\x00\x00"
+        "\x01\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00"
+        "\x03\x00\x00\x00\x00\x00\x00\x00"
+        /* SNAPCFG_NET_ID, slot 0, 5 bytes */
+        "\x01\x02\x00\x00\x05\x00\x00\x00"
+        "\x65\x74\x68\x30\x00"
+        /* SNAPCFG_NET_TAP, slot 0, 5 bytes */
+        "\x02\x02\x00\x00\x05\x00\x00\x00"
+        "\x74\x61\x70\x30\x00"
+        /* SNAPCFG_NET_MAC, slot 0, 6 bytes */
+        "\x03\x02\x00\x00\x06\x00\x00\x00"
+        "\x06\x00\xac\x10\x00\x02"
+        /* SNAPCFG_NET_RX_BANDWIDTH, slot 0, 24 bytes */
+        "\x04\x02\x00\x00\x18\x00\x00\x00"
+        "\x04\x00\x00\x00\x00\x00\x00\x00\x05\x00\x00\x00\x00\x00\x00\x00"
+        "\x06\x00\x00\x00\x00\x00\x00\x00"
+        /* SNAPCFG_NET_TX_OPS, slot 0, 24 bytes */
+        "\x07\x02\x00\x00\x18\x00\x00\x00"
+        "\x07\x00\x00\x00\x00\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00"
+        "\x09\x00\x00\x00\x00\x00\x00\x00"
+        /* SNAPCFG_VSOCK_CID, slot 0, 4 bytes */
+        "\x01\x03\x00\x00\x04\x00\x00\x00"
+        "\x03\x00\x00\x00"
+        /* SNAPCFG_VSOCK_UDS, slot 0, 8 bytes */
+        "\x02\x03\x00\x00\x08\x00\x00\x00"
+        "\x2f\x76\x2e\x73\x6f\x63\x6b\x00"
+        /* SNAPCFG_VSOCK_ID, slot 0, 7 bytes */
+        "\x03\x03\x00\x00\x07\x00\x00\x00"
+        "\x76\x73\x6f\x63\x6b\x30\x00";
+#define TWO_DRIVES_LEN (sizeof(two_drives_one_net_vsock_bytes) - 1)
+
+START_TEST(encoding_is_unchanged)
+{
+	const uint8_t *want = (const uint8_t *)two_drives_one_net_vsock_bytes;
+	size_t n;
+	uint8_t *enc;
+
+	two_drives_one_net_vsock(&a);
+	enc = snapcfg_encode(&a, &n);
+	ck_assert_ptr_nonnull(enc);
+	ck_assert_uint_eq(n, TWO_DRIVES_LEN);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(enc[i] == want[i],
+		              "byte %zu: 0x%02x, want 0x%02x", i, enc[i],
+		              want[i]);
+	free(enc);
+	/* And those bytes are that machine again. */
+	ck_assert_msg(
+	        snapcfg_decode(want, TWO_DRIVES_LEN, &b, err, sizeof(err)) == 0,
+	        "%s", err);
+	snap_test_same_config(&a, &b);
+}
+END_TEST
+
+/*
+ * The device types' record tables (their *_snapcfg.c) are ones the
+ * decoder can use: a scope and tags of their own, field sizes that match
+ * their kinds, and slots that fit its masks.
+ */
+START_TEST(record_tables_are_sound)
+{
+	static const uint16_t machine_tags[] = { SNAPCFG_VCPUS, SNAPCFG_MEM_MIB,
+		                                 SNAPCFG_HUGE_PAGES };
+	const struct snapcfg_type *seen[VMM_MAX_VIRTIO];
+	unsigned ntypes = 0, slots = 0;
+
+	for (const struct vdev_type *const *ty = vdev_types; *ty; ty++) {
+		const struct snapcfg_type *st =
+		        (*ty)->conf ? (*ty)->conf->snap : NULL;
+		const char *tn = (*ty)->name;
+
+		if (!st)
+			continue;
+		ck_assert_uint_lt(ntypes, VMM_MAX_VIRTIO);
+		ck_assert_msg(st->scope > 0 && st->scope < 0x80, "%s: scope",
+		              tn);
+		ck_assert_msg(st->name && st->nfields > 0 && st->nfields <= 32,
+		              "%s: name or fields", tn);
+		if (st->count_tag) {
+			ck_assert_msg(st->count_tag >> 8 == 0 &&
+			                      st->count_name && st->plural,
+			              "%s: count record", tn);
+			for (size_t j = 0; j < 3; j++)
+				ck_assert_uint_ne(st->count_tag,
+				                  machine_tags[j]);
+		} else {
+			ck_assert_msg((*ty)->conf->max == 1,
+			              "%s: no count record, max %u", tn,
+			              (*ty)->conf->max);
+		}
+		for (unsigned j = 0; j < ntypes; j++) {
+			ck_assert_uint_ne(seen[j]->scope, st->scope);
+			ck_assert(!st->count_tag ||
+			          seen[j]->count_tag != st->count_tag);
+		}
+		for (unsigned k = 0; k < st->nfields; k++) {
+			const struct snapcfg_field *f = &st->fields[k];
+			static const size_t sizes[] = {
+				[SNAPCFG_U32] = 4,
+				[SNAPCFG_U64] = 8,
+				[SNAPCFG_BOOL] = sizeof(bool),
+				[SNAPCFG_BUCKET] = sizeof(struct bucket_config),
+			};
+
+			ck_assert_msg(f->name && f->tag >> 8 == st->scope,
+			              "%s: field %u", tn, k);
+			for (unsigned j = 0; j < k; j++)
+				ck_assert_uint_ne(st->fields[j].tag, f->tag);
+			if (f->kind == SNAPCFG_STR)
+				ck_assert_uint_gt(f->size, 1);
+			else if (f->kind == SNAPCFG_CUSTOM)
+				ck_assert_msg(
+				        f->get && f->set && f->len > 0 &&
+				                f->len <= SNAPCFG_VALUE_MAX &&
+				                (!f->top || f->len == 1),
+				        "%s: %s", tn, f->name);
+			else
+				ck_assert_msg(f->size == sizes[f->kind],
+				              "%s: %s is %zu bytes", tn,
+				              f->name, f->size);
+		}
+		seen[ntypes++] = st;
+		slots += (*ty)->conf->max;
+	}
+	ck_assert_uint_ge(ntypes, 3);
+	ck_assert_uint_le(slots, VMM_MAX_VIRTIO);
+}
+END_TEST
+
 Suite *snapconfig_suite(void)
 {
 	Suite *su = suite_create("snapconfig");
@@ -510,6 +751,8 @@ Suite *snapconfig_suite(void)
 	tcase_add_test(tc, required_fields);
 	tcase_add_test(tc, values_out_of_range);
 	tcase_add_test(tc, machine_wide_rules);
+	tcase_add_test(tc, encoding_is_unchanged);
+	tcase_add_test(tc, record_tables_are_sound);
 	suite_add_tcase(su, tc);
 	return su;
 }
