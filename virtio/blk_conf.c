@@ -27,6 +27,13 @@ static void set_count(struct config *c, unsigned n)
 	c->ndrives = n;
 }
 
+/* A partition UUID for root=PARTUUID=: 1-39 hex digits and '-'. */
+static bool partuuid_ok(const char *s)
+{
+	return *s && strlen(s) < sizeof(((struct drive_config *)0)->partuuid) &&
+	       strspn(s, "0123456789abcdefABCDEF-") == strlen(s);
+}
+
 /* The slot of drive @id, or -1. */
 static int find(const struct config *c, const char *id)
 {
@@ -54,7 +61,7 @@ static int check(const struct config *c, unsigned i, char *err, size_t errlen)
 	if (!d->path[0])
 		return util_err(err, errlen,
 		                "drive '%s': no path (path_on_host)", d->id);
-	if (d->partuuid[0] && !config_partuuid_ok(d->partuuid))
+	if (d->partuuid[0] && !partuuid_ok(d->partuuid))
 		return util_err(
 		        err, errlen,
 		        "drive '%s': partuuid '%s' is not a partition UUID",
@@ -131,7 +138,7 @@ static int put_modes(struct drive_config *d, json_t *body, char *err,
 	const char *s;
 
 	if ((s = jb_str(body, "partuuid"))) {
-		if (!config_partuuid_ok(s))
+		if (!partuuid_ok(s))
 			return util_err(
 			        err, errlen,
 			        "drives: partuuid '%s' is not a partition UUID",

@@ -12,6 +12,7 @@
 #include "vdev.h"
 #include "vmm.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +24,33 @@ static void *item(struct config *c, unsigned i)
 static void set_count(struct config *c, unsigned n)
 {
 	c->nnets = n;
+}
+
+/* "xx:xx:xx:xx:xx:xx" -> @mac; -1 when it is not one. */
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned v[6];
+	char end;
+
+	if (strlen(s) != 17 ||
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
+	           &v[4], &v[5], &end) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++) {
+		if (!isxdigit((unsigned char)s[3 * i]) ||
+		    !isxdigit((unsigned char)s[3 * i + 1]) ||
+		    (i < 5 && s[3 * i + 2] != ':'))
+			return -1;
+		mac[i] = (uint8_t)v[i];
+	}
+	return 0;
+}
+
+/* A usable network interface name (for a tap): 1-15 bytes, no '/', ':'. */
+static bool ifname_ok(const char *name)
+{
+	return *name && strlen(name) < CONFIG_IFNAME_MAX &&
+	       !strpbrk(name, "/: \t\n");
 }
 
 /* The slot of interface @id, or -1. */
@@ -49,7 +77,7 @@ static int check(const struct config *c, unsigned i, char *err, size_t errlen)
 		        "interface %u: iface_id '%s' is not 1-%d letters, "
 		        "digits, '_' or '-'",
 		        i, n->id, CONFIG_ID_MAX - 1);
-	if (!config_ifname_ok(n->host_dev_name))
+	if (!ifname_ok(n->host_dev_name))
 		return util_err(
 		        err, errlen,
 		        "interface '%s': host_dev_name '%s' is not an "
@@ -105,7 +133,7 @@ static int ini_key(struct config *c, const struct config_ini_key *k, char *err,
 	}
 	n = &c->nets[slot];
 	if (!strcmp(k->key, "tap")) {
-		if (!config_ifname_ok(k->value))
+		if (!ifname_ok(k->value))
 			return config_ini_err(
 			        k, err, errlen,
 			        "'%s' is not an interface name (1-%d "
@@ -116,7 +144,7 @@ static int ini_key(struct config *c, const struct config_ini_key *k, char *err,
 		return 0;
 	}
 	if (!strcmp(k->key, "mac")) {
-		if (config_parse_mac(k->value, n->mac) < 0 || (n->mac[0] & 1))
+		if (parse_mac(k->value, n->mac) < 0 || (n->mac[0] & 1))
 			return config_ini_err(k, err, errlen,
 			                      "'%s' is not a unicast MAC "
 			                      "address (xx:xx:xx:xx:xx:xx)",
@@ -175,7 +203,7 @@ static int put(struct config *c, const char *path_id, json_t *body, char *err,
 	if (jb_id(w, id, err, errlen) < 0)
 		return -1;
 	dev = jb_str(body, "host_dev_name");
-	if (!config_ifname_ok(dev))
+	if (!ifname_ok(dev))
 		return util_err(
 		        err, errlen,
 		        "%s: host_dev_name '%s' is not an interface name "
@@ -184,7 +212,7 @@ static int put(struct config *c, const char *path_id, json_t *body, char *err,
 	snprintf(n.id, sizeof(n.id), "%s", id);
 	snprintf(n.host_dev_name, sizeof(n.host_dev_name), "%s", dev);
 	if ((mac = jb_str(body, "guest_mac"))) {
-		if (config_parse_mac(mac, n.mac) < 0)
+		if (parse_mac(mac, n.mac) < 0)
 			return util_err(
 			        err, errlen,
 			        "%s: guest_mac '%s' is not a MAC address "
@@ -313,7 +341,7 @@ static int override(struct config *c, json_t *v, char *err, size_t errlen)
 			return -1;
 		id = jb_str(e, "iface_id");
 		dev = jb_str(e, "host_dev_name");
-		if (!config_ifname_ok(dev))
+		if (!ifname_ok(dev))
 			return util_err(err, errlen,
 			                "%s: host_dev_name '%s' is not an "
 			                "interface name",

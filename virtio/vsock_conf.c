@@ -25,6 +25,12 @@ static void set_count(struct config *c, unsigned n)
 	c->vsock.present = n != 0;
 }
 
+/* A vsock guest CID: 0-2 are the hypervisor, local and host addresses. */
+static bool cid_ok(uint64_t cid)
+{
+	return cid >= 3 && cid <= UINT32_MAX - 1;
+}
+
 #define TERMINATED(s) (memchr(s, 0, sizeof(s)) != NULL)
 
 static int check(const struct config *c, unsigned i, char *err, size_t errlen)
@@ -35,7 +41,7 @@ static int check(const struct config *c, unsigned i, char *err, size_t errlen)
 	if (!TERMINATED(v->uds_path) || !TERMINATED(v->id))
 		return util_err(err, errlen,
 		                "vsock: a string runs past its end");
-	if (!config_cid_ok(v->guest_cid))
+	if (!cid_ok(v->guest_cid))
 		return util_err(err, errlen,
 		                "vsock: guest_cid %u is not in 3..4294967294 "
 		                "(needs both guest_cid and uds_path)",
@@ -67,7 +73,7 @@ static int ini_key(struct config *c, const struct config_ini_key *k, char *err,
 
 	c->vsock.present = true;
 	if (!strcmp(k->key, "guest_cid")) {
-		if (!util_parse_u64(k->value, &v) || !config_cid_ok(v))
+		if (!util_parse_u64(k->value, &v) || !cid_ok(v))
 			return config_ini_err(k, err, errlen,
 			                      "'%s' is not a number in "
 			                      "3..4294967294",
@@ -105,7 +111,7 @@ static int put(struct config *c, const char *path_id, json_t *body, char *err,
 	cid = jb_u64(body, "guest_cid", 0);
 	uds = jb_str(body, "uds_path");
 	id = jb_str(body, "vsock_id");
-	if (!config_cid_ok(cid))
+	if (!cid_ok(cid))
 		return util_err(err, errlen,
 		                "%s: guest_cid %llu is not in 3..4294967294", w,
 		                (unsigned long long)cid);

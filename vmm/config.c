@@ -2,7 +2,6 @@
 #include "util.h"
 #include "vdev.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <ini.h>
@@ -119,47 +118,11 @@ static int append_cmdline(struct ini_ctx *x, const char *value)
 	return 1;
 }
 
-int config_parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned v[6];
-	char end;
-
-	if (strlen(s) != 17 ||
-	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
-	           &v[4], &v[5], &end) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		if (!isxdigit((unsigned char)s[3 * i]) ||
-		    !isxdigit((unsigned char)s[3 * i + 1]) ||
-		    (i < 5 && s[3 * i + 2] != ':'))
-			return -1;
-		mac[i] = (uint8_t)v[i];
-	}
-	return 0;
-}
-
-bool config_ifname_ok(const char *name)
-{
-	return *name && strlen(name) < CONFIG_IFNAME_MAX &&
-	       !strpbrk(name, "/: \t\n");
-}
-
 bool config_id_ok(const char *id)
 {
 	return *id && strlen(id) < CONFIG_ID_MAX &&
 	       strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	                  "0123456789_-") == strlen(id);
-}
-
-bool config_partuuid_ok(const char *s)
-{
-	return *s && strlen(s) < sizeof(((struct drive_config *)0)->partuuid) &&
-	       strspn(s, "0123456789abcdefABCDEF-") == strlen(s);
-}
-
-bool config_cid_ok(uint64_t cid)
-{
-	return cid >= 3 && cid <= UINT32_MAX - 1;
 }
 
 int config_ini_err(const struct config_ini_key *k, char *err, size_t errlen,

@@ -113,16 +113,8 @@ void config_free(struct config *c);
 int config_load_ini(struct config *c, const char *path, char *err,
                     size_t errlen);
 
-/* "xx:xx:xx:xx:xx:xx" -> @mac; -1 when it is not one. */
-int config_parse_mac(const char *s, uint8_t mac[6]);
-/* A usable network interface name (for a tap): 1-15 bytes, no '/', ':'. */
-bool config_ifname_ok(const char *name);
 /* A resource id (drive, interface, vsock): 1-31 of [A-Za-z0-9_-]. */
 bool config_id_ok(const char *id);
-/* A partition UUID for root=PARTUUID=: 1-39 hex digits and '-'. */
-bool config_partuuid_ok(const char *s);
-/* A vsock guest CID: 0-2 are the hypervisor, local and host addresses. */
-bool config_cid_ok(uint64_t cid);
 
 /*
  * One key of an INI section a device type reads (vdev.h, ini_key): the
