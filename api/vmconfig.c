@@ -52,7 +52,6 @@ json_t *fc_vm_config_json(const struct config *c)
 	                ? json_pack("{s:s}", "metrics_path", metrics_get_path())
 	                : json_null());
 	json_object_set_new(root, "mmds-config", json_null());
-	json_object_set_new(root, "entropy", json_null());
 	for (const struct vdev_type *const *ty = vdev_types; *ty; ty++)
 		json_object_set_new(root, (*ty)->conf->json_key,
 		                    (*ty)->conf->get(c));
@@ -90,7 +89,7 @@ static int load_dev(struct config *c, const struct vdev_conf *f, json_t *v,
 /* A section that wisp does not have: only null (absent) is accepted. */
 static bool unsupported(const char *key)
 {
-	static const char *const keys[] = { "balloon", "mmds-config", "entropy",
+	static const char *const keys[] = { "balloon", "mmds-config",
 		                            "cpu-config" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)

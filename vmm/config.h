@@ -71,6 +71,12 @@ struct vsock_config {
 	char id[CONFIG_ID_MAX]; /* Firecracker's deprecated vsock_id */
 };
 
+/* PUT /entropy: a virtio-rng device fed from the host's getrandom(). */
+struct entropy_config {
+	bool present;
+	struct rate_limiter_config rl;
+};
+
 /* PUT /mmds/config: which interfaces reach the metadata service. */
 struct mmds_config {
 	bool set;
@@ -99,6 +105,7 @@ struct config {
 	unsigned nnets;
 	struct net_config nets[CONFIG_MAX_NETS];
 	struct vsock_config vsock;
+	struct entropy_config entropy;
 	struct mmds_config mmds;
 };
 

@@ -93,7 +93,7 @@ static const struct rule common[] = {
 	ALLOW(getpid, "pthread_kill() names the process"),
 	ALLOW(gettid, "pthread internals"),
 	ALLOW(sched_yield, "glibc spin loops"),
-	ALLOW(getrandom, "jansson seeds its hash tables on first use"),
+	ALLOW(getrandom, "jansson seeds its hash tables; virtio-rng's bytes"),
 };
 
 #ifdef WISP_DEBUG

@@ -89,6 +89,11 @@ enum snapcfg_tag {
 	SNAPCFG_VSOCK_CID = 0x0301, /* u32 */
 	SNAPCFG_VSOCK_UDS = 0x0302, /* string */
 	SNAPCFG_VSOCK_ID = 0x0303,  /* string; default none */
+
+	/* the VM has an entropy device: SNAPCFG_ENTROPY is there */
+	SNAPCFG_ENTROPY = 0x0401,           /* bool, required: 1 */
+	SNAPCFG_ENTROPY_BANDWIDTH = 0x0402, /* bucket; default no limit */
+	SNAPCFG_ENTROPY_OPS = 0x0403,       /* bucket; default no limit */
 };
 
 /* SNAPCFG_DRIVE_CACHE: the host cache mode the drive was opened with. */

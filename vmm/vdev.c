@@ -15,10 +15,7 @@
 
 /* Adding a device type: its *_vdev.c and one line here. */
 const struct vdev_type *const vdev_types[] = {
-	&vdev_blk,
-	&vdev_net,
-	&vdev_vsock,
-	NULL,
+	&vdev_blk, &vdev_net, &vdev_vsock, &vdev_rng, NULL,
 };
 
 unsigned vdev_count(const struct config *c)

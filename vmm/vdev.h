@@ -36,7 +36,7 @@ struct vdev_conf;
 /* The first virtio device's IRQ; IRQs up to 23 are in the MP table. */
 #define VMM_FIRST_VIRTIO_IRQ 5
 #define VMM_MAX_VIRTIO       (24 - VMM_FIRST_VIRTIO_IRQ)
-_Static_assert(CONFIG_MAX_DRIVES + CONFIG_MAX_NETS + 1 <= VMM_MAX_VIRTIO,
+_Static_assert(CONFIG_MAX_DRIVES + CONFIG_MAX_NETS + 2 <= VMM_MAX_VIRTIO,
                "every configurable virtio device needs an I/O APIC pin");
 
 #define VDEV_BASE(n) (BOOT_TIMER_ADDR + VIRTIO_MMIO_SLOT * ((n) + 1))
@@ -207,11 +207,12 @@ struct vdev_conf {
 extern const struct vdev_type *const vdev_types[];
 
 /* The device types; each defined in its device's *_vdev.c. */
-extern const struct vdev_type vdev_blk, vdev_net, vdev_vsock;
+extern const struct vdev_type vdev_blk, vdev_net, vdev_vsock, vdev_rng;
 /* Their configuration schemas; each in its device's *_conf.c. */
-extern const struct vdev_conf blk_conf, net_conf, vsock_conf;
+extern const struct vdev_conf blk_conf, net_conf, vsock_conf, rng_conf;
 /* Their snapshot records (snapconfig.h); each in its *_snapcfg.c. */
-extern const struct snapcfg_type blk_snapcfg, net_snapcfg, vsock_snapcfg;
+extern const struct snapcfg_type blk_snapcfg, net_snapcfg, vsock_snapcfg,
+        rng_snapcfg;
 
 /* A device of the VM. */
 struct vdev {

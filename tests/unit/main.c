@@ -19,6 +19,7 @@ int main(void)
 	srunner_add_suite(sr, iov_suite());
 	srunner_add_suite(sr, mmio_suite());
 	srunner_add_suite(sr, blk_suite());
+	srunner_add_suite(sr, rng_suite());
 	srunner_add_suite(sr, vsock_suite());
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, server_suite());

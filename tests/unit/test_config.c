@@ -159,8 +159,10 @@ START_TEST(nets_vsock_and_limits)
 	                      "30\ntx_ops = 5 6\n"
 	                      "[net.eth1]\ntap = tap1\n"
 	                      "[vsock]\nguest_cid = 3\nuds_path = "
-	                      "/tmp/v.sock\n"),
+	                      "/tmp/v.sock\n"
+	                      "[entropy]\nbandwidth = 4096 1000\n"),
 	                 0);
+	ck_assert(cfg.entropy.present && cfg.entropy.rl.bandwidth.size == 4096);
 	ck_assert(cfg.drives[0].rl.bandwidth.set);
 	ck_assert_uint_eq(cfg.drives[0].rl.bandwidth.size, 1048576);
 	ck_assert_uint_eq(cfg.drives[0].rl.bandwidth.refill_time_ms, 100);
@@ -194,6 +196,8 @@ START_TEST(net_vsock_errors)
 	              "not a unicast MAC");
 	ck_load_fails("[net.a6]\nspeed = 1\n", "[net.a6] speed: unknown key");
 	ck_load_fails("[net.a8]\ntap = x\ntap = y\n", "given twice");
+	ck_load_fails("[entropy]\nrate = 1\n", "[entropy] rate: unknown key");
+	ck_load_fails("[entropy]\nops = x\n", "is not 'SIZE REFILL_MS");
 	ck_load_fails("[net.a9]\nrx_bandwidth = 10\n",
 	              "is not 'SIZE REFILL_MS [ONE_TIME_BURST]'");
 	ck_load_fails("[net.a10]\nrx_ops = 10 -1\n", "is not 'SIZE");

@@ -273,6 +273,18 @@ START_TEST(vm_config_round_trip)
 	              "{\"size\": 10, \"refill_time\": 5}}}",
 	              disk),
 	        0);
+	{
+		json_t *e = j("{\"rate_limiter\": {\"ops\": {\"size\": 5, "
+		              "\"refill_time\": 100}}}");
+
+		ck_assert_int_eq(rng_conf.put(&cfg, NULL, e, err, sizeof(err)),
+		                 0);
+		json_decref(e);
+		e = j("{\"rate\": 1}");
+		REFUSED(rng_conf.put(&cfg, NULL, e, err, sizeof(err)),
+		        "entropy: unknown field 'rate'");
+		json_decref(e);
+	}
 	out = fc_vm_config_json(&cfg);
 	snprintf(path, sizeof(path), "%s/vm.json", dir);
 	f = fopen(path, "w");
@@ -291,6 +303,8 @@ START_TEST(vm_config_round_trip)
 	ck_assert(m.cfg.drives[0].root && m.cfg.drives[0].read_only);
 	ck_assert_uint_eq(m.cfg.drives[0].rl.bandwidth.size, 10);
 	ck_assert_uint_eq(m.cfg.drives[0].rl.bandwidth.refill_time_ms, 5);
+	ck_assert(m.cfg.entropy.present && m.cfg.entropy.rl.ops.size == 5 &&
+	          !m.cfg.entropy.rl.bandwidth.set);
 	config_free(&m.cfg);
 }
 END_TEST

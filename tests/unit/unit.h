@@ -12,6 +12,7 @@ Suite *config_suite(void);
 Suite *queue_suite(void);
 Suite *mmio_suite(void);
 Suite *blk_suite(void);
+Suite *rng_suite(void);
 Suite *vsock_suite(void);
 Suite *http_suite(void);
 Suite *server_suite(void);
