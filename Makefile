@@ -159,9 +159,10 @@ test-jailer: $(BUILD)/wisp-jailer $(BUILD)/wisp $(BUILD)/probe.elf
 
 # Snapshot host tools, no KVM: wisp-snap, and uffd-handler serving
 # uffd_client, which maps memory as wisp does and calls uffd_attach().
-test-snap: $(TOOLS) $(BUILD)/uffd_client
+test-snap: $(TOOLS) $(BUILD)/uffd_client $(BUILD)/asan/wisp
 	WISP_SNAP=$(BUILD)/wisp-snap UFFD_HANDLER=$(BUILD)/uffd-handler \
-		UFFD_CLIENT=$(BUILD)/uffd_client tests/integration/snap.sh
+		UFFD_CLIENT=$(BUILD)/uffd_client WISP=$(BUILD)/asan/wisp \
+		tests/integration/snap.sh
 
 # Snapshots of running VMs (as root: a small tmpfs for the full disk).
 test-snapshot: $(BUILD)/asan/wisp $(BUILD)/probe.elf $(TOOLS)

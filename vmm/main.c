@@ -10,6 +10,8 @@
 #include "routes.h"
 #include "seccomp_policy.h"
 #include "server.h"
+#include "snapfile.h"
+#include "snapshot.h"
 #include "util.h"
 #include "vmm.h"
 
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct cli {
@@ -27,7 +30,14 @@ struct cli {
 	bool no_api;
 	const char *config_file; /* Firecracker JSON */
 	size_t max_body;
+	/* Firecracker's jailer: the process CPU time at its exec, and its
+	 * own; both 0 when not given. */
+	bool cpu_times;
+	uint64_t start_cpu_us, parent_cpu_us;
 };
+
+/* Firecracker's default API socket, when no configuration is given. */
+#define DEFAULT_API_SOCK "/run/firecracker.socket"
 
 static void usage(FILE *f)
 {
@@ -60,6 +70,14 @@ static void usage(FILE *f)
 	        "  --start-time-us N    CLOCK_MONOTONIC µs of the caller's "
 	        "exec,\n"
 	        "                       for boot-time figures\n"
+	        "  --start-time-cpu-us N, --parent-cpu-time-us N\n"
+	        "                       process CPU µs at the jailer's exec "
+	        "and the\n"
+	        "                       jailer's own (startup CPU metric)\n"
+	        "  --describe-snapshot FILE  print a state file's format "
+	        "version\n"
+	        "  --snapshot-version   print the state file format "
+	        "version\n"
 	        "  --level LEVEL        log level: error, warn, info, debug\n"
 	        "  --log-path FILE      log to FILE (or FIFO) instead of "
 	        "stderr\n"
@@ -70,6 +88,9 @@ static void usage(FILE *f)
 	        "only)\n"
 	        "  --version, --help\n"
 	        "\n"
+	        "With no configuration and no --api-sock the API is served "
+	        "on\n" DEFAULT_API_SOCK ", as Firecracker's. Arguments "
+	        "after '--' are ignored.\n"
 	        "Flags given after --config override its values.\n"
 	        "Exit status: 0 guest reset or poweroff, 1 VMM error, 2 bad "
 	        "usage or config,\n"
@@ -91,14 +112,19 @@ enum {
 	OPT_MEM,
 	OPT_BOOT_TIMER,
 	OPT_START_TIME,
+	OPT_START_CPU,
+	OPT_PARENT_CPU,
+	OPT_DESCRIBE_SNAPSHOT,
+	OPT_SNAPSHOT_VERSION,
+	OPT_MODULE,
+	OPT_ENABLE_PCI,
+	OPT_SECCOMP_FILTER,
 	OPT_LEVEL,
 	OPT_LOG_PATH,
 	OPT_SHOW_LEVEL,
 	OPT_SHOW_ORIGIN,
 	OPT_METRICS_PATH,
 	OPT_NO_SECCOMP,
-	OPT_VERSION,
-	OPT_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -116,14 +142,19 @@ static const struct option long_opts[] = {
 	{ "mem-mib", required_argument, NULL, OPT_MEM },
 	{ "boot-timer", no_argument, NULL, OPT_BOOT_TIMER },
 	{ "start-time-us", required_argument, NULL, OPT_START_TIME },
+	{ "start-time-cpu-us", required_argument, NULL, OPT_START_CPU },
+	{ "parent-cpu-time-us", required_argument, NULL, OPT_PARENT_CPU },
+	{ "describe-snapshot", required_argument, NULL, OPT_DESCRIBE_SNAPSHOT },
+	{ "snapshot-version", no_argument, NULL, OPT_SNAPSHOT_VERSION },
+	{ "module", required_argument, NULL, OPT_MODULE },
+	{ "enable-pci", no_argument, NULL, OPT_ENABLE_PCI },
+	{ "seccomp-filter", required_argument, NULL, OPT_SECCOMP_FILTER },
 	{ "level", required_argument, NULL, OPT_LEVEL },
 	{ "log-path", required_argument, NULL, OPT_LOG_PATH },
 	{ "show-level", no_argument, NULL, OPT_SHOW_LEVEL },
 	{ "show-log-origin", no_argument, NULL, OPT_SHOW_ORIGIN },
 	{ "metrics-path", required_argument, NULL, OPT_METRICS_PATH },
 	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ "help", no_argument, NULL, OPT_HELP },
 	{ 0 },
 };
 
@@ -248,6 +279,52 @@ static int parse_args(struct vmm *m, struct cli *o, int argc, char **argv)
 			}
 			log_init(v, log_get_level());
 			break;
+		case OPT_START_CPU:
+		case OPT_PARENT_CPU:
+			if (!util_parse_u64(optarg, &v)) {
+				fprintf(stderr,
+				        "wisp: --%s '%s' is not a number of "
+				        "microseconds\n",
+				        opt == OPT_START_CPU
+				                ? "start-time-cpu-us"
+				                : "parent-cpu-time-us",
+				        optarg);
+				return -1;
+			}
+			*(opt == OPT_START_CPU ? &o->start_cpu_us
+			                       : &o->parent_cpu_us) = v;
+			o->cpu_times |= opt == OPT_START_CPU;
+			break;
+		case OPT_DESCRIBE_SNAPSHOT: {
+			char out[512];
+
+			if (snapshot_describe(optarg, out, sizeof(out), err,
+			                      sizeof(err)) < 0) {
+				fprintf(stderr, "wisp: %s\n", err);
+				exit(WISP_EXIT_ERROR);
+			}
+			fputs(out, stdout);
+			exit(0);
+		}
+		case OPT_SNAPSHOT_VERSION:
+			printf("v%d.0.0\n", SNAP_VERSION);
+			exit(0);
+		case OPT_MODULE:
+			log_warn("--module '%s': wisp has no per-module log "
+			         "filter; every module logs",
+			         optarg);
+			break;
+		case OPT_ENABLE_PCI:
+			fprintf(stderr,
+			        "wisp: --enable-pci: wisp's devices are "
+			        "virtio-mmio only (no PCI)\n");
+			return -1;
+		case OPT_SECCOMP_FILTER:
+			fprintf(stderr,
+			        "wisp: --seccomp-filter: custom filter files "
+			        "are not supported; wisp installs its own "
+			        "per-thread filters (docs/security.md)\n");
+			return -1;
 		case OPT_LEVEL:
 			lvl = log_parse_level(optarg);
 			if (lvl < LOG_OFF) {
@@ -281,12 +358,6 @@ static int parse_args(struct vmm *m, struct cli *o, int argc, char **argv)
 		case OPT_NO_SECCOMP:
 			seccomp_disable();
 			break;
-		case OPT_VERSION:
-			printf("wisp %s\n", WISP_VERSION);
-			exit(0);
-		case OPT_HELP:
-			usage(stdout);
-			exit(0);
 		default:
 			usage(stderr);
 			return -1;
@@ -302,16 +373,41 @@ static int parse_args(struct vmm *m, struct cli *o, int argc, char **argv)
 		                "other\n");
 		return -1;
 	}
-	if (!o->boot_now && !o->api_sock) {
-		fprintf(stderr, o->no_api ? "wisp: --no-api needs a "
-		                            "configuration (--config-file, "
-		                            "--config or --kernel)\n"
-		                          : "wisp: nothing to run: give a "
-		                            "configuration or --api-sock\n");
+	if (!o->boot_now && o->no_api) {
+		fprintf(stderr, "wisp: --no-api needs a configuration "
+		                "(--config-file, --config or --kernel)\n");
 		usage(stderr);
 		return -1;
 	}
+	if (!o->boot_now && !o->api_sock)
+		o->api_sock = DEFAULT_API_SOCK;
 	return 0;
+}
+
+/*
+ * --help and --version anywhere before a "--" answer at once, whatever
+ * else the line holds (as Firecracker's parser does); the words after
+ * "--" are someone else's (Firecracker's jailer passes them on): the
+ * number of words left to parse.
+ */
+static int early_args(int argc, char **argv)
+{
+	int n = 1;
+
+	while (n < argc && strcmp(argv[n], "--"))
+		n++;
+	for (int i = 1; i < n; i++) {
+		if (!strcmp(argv[i], "--version")) {
+			/* "<name> v<semver>": Kata parses the first line. */
+			printf("wisp v%s\n", WISP_VERSION);
+			exit(0);
+		}
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			exit(0);
+		}
+	}
+	return n;
 }
 
 struct start_call {
@@ -329,6 +425,22 @@ static void start_on_loop(struct vmm *m, void *arg)
 	c->rc = vmm_start(m, c->err, sizeof(c->err), &c->usage);
 }
 
+/* Firecracker's api_server startup figures: wall clock and CPU. */
+static void startup_metrics(const struct cli *o)
+{
+	struct timespec ts;
+
+	METRIC_SET(startup_time_us, util_now_us() - log_start_us());
+	if (o->cpu_times && !clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)) {
+		uint64_t now = (uint64_t)ts.tv_sec * 1000000 +
+		               (uint64_t)ts.tv_nsec / 1000;
+
+		METRIC_SET(startup_cpu_time_us,
+		           (now > o->start_cpu_us ? now - o->start_cpu_us : 0) +
+		                   o->parent_cpu_us);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct vmm m;
@@ -339,12 +451,9 @@ int main(int argc, char **argv)
 	int code;
 
 	log_init(util_now_us(), LOG_INFO);
+	argc = early_args(argc, argv);
 	seccomp_test_hook_init();
 	vmm_init(&m);
-	if (argc < 2) {
-		usage(stderr);
-		return WISP_EXIT_USAGE;
-	}
 	if (parse_args(&m, &o, argc, argv) < 0) {
 		config_free(&m.cfg);
 		return WISP_EXIT_USAGE;
@@ -380,7 +489,7 @@ int main(int argc, char **argv)
 	if (api_up && api_server_start(&api) < 0)
 		vm_request_exit(&m.vm, WISP_EXIT_ERROR);
 	else
-		METRIC_SET(startup_time_us, util_now_us() - log_start_us());
+		startup_metrics(&o);
 run:
 	code = vmm_main(&m);
 	if (seccomp_enabled() && vmm_state(&m) != VMM_NOT_STARTED) {

@@ -165,6 +165,8 @@ int metrics_flush(struct vmm *m)
 	    (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000);
 	put(group(root, "api_server"), "process_startup_time_us",
 	    atomic_load(&metrics.startup_time_us));
+	put(group(root, "api_server"), "process_startup_time_cpu_us",
+	    atomic_load(&metrics.startup_cpu_time_us));
 #define METRICS_PUT(grp, name)                                                 \
 	put(group(root, #grp), #name,                                          \
 	    delta(&metrics.grp##_##name, &last.grp##_##name));

@@ -67,6 +67,8 @@ struct metrics {
 	METRICS_COUNTERS(METRICS_FIELD)
 	/* Absolute values ("store" metrics), not deltas. */
 	_Atomic uint64_t startup_time_us; /* exec to API socket / guest start */
+	/* The same in process CPU time, from the jailer's exec (given). */
+	_Atomic uint64_t startup_cpu_time_us;
 	_Atomic uint64_t pause_vm_us, resume_vm_us; /* the last ones */
 	_Atomic uint64_t full_create_snapshot_us, diff_create_snapshot_us;
 	_Atomic uint64_t load_snapshot_us;

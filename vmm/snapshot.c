@@ -667,3 +667,31 @@ out:
 	snap_read_close(&r);
 	return rc;
 }
+
+int snapshot_describe(const char *path, char *out, size_t len, char *err,
+                      size_t errlen)
+{
+	struct snap_reader r;
+	struct snap_info info;
+	const void *p;
+	uint64_t n = 0;
+
+	if (snap_read_open(&r, path, SNAPSHOT_STATE_MAX, err, errlen) < 0)
+		return -1;
+	p = snap_read_section(&r, SEC_INFO, 0, &n);
+	if (!p || n != sizeof(info)) {
+		snap_read_close(&r);
+		return util_err(err, errlen,
+		                "snapshot '%s': no information section", path);
+	}
+	memcpy(&info, p, sizeof(info));
+	info.version[sizeof(info.version) - 1] = '\0';
+	snprintf(out, len,
+	         "v%u.0.0\nformat version %u, written by wisp %s; %u vCPUs, "
+	         "%llu MiB of RAM, %u devices, %s memory file\n",
+	         r.version, r.version, info.version, info.nvcpus,
+	         (unsigned long long)(info.mem_size / MIB), info.ndev,
+	         info.diff ? "a diff" : "a full");
+	snap_read_close(&r);
+	return 0;
+}

@@ -60,4 +60,13 @@ int vmm_snapshot_create(struct vmm *m, const char *state_path,
 int vmm_snapshot_load(struct vmm *m, const struct snapshot_load *l, char *err,
                       size_t errlen);
 
+/*
+ * --describe-snapshot: the state file's format version as Firecracker
+ * prints its own ("v2.0.0"), then a line about the machine it holds,
+ * into @out. The file is checked whole (magic, CRC, sections) first.
+ * 0, or -1 with the reason in @err.
+ */
+int snapshot_describe(const char *path, char *out, size_t len, char *err,
+                      size_t errlen);
+
 #endif

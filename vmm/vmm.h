@@ -31,7 +31,7 @@
 #include <stdbool.h>
 #include <termios.h>
 
-#define WISP_VERSION "0.1.0"
+#define WISP_VERSION "1.0.0"
 
 enum vmm_state {
 	VMM_NOT_STARTED,
