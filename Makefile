@@ -33,6 +33,7 @@ SNAP_OBJ  = $(patsubst %,$(BUILD)/obj/vmm/%.o,snapfile snapfile_read \
 	snaptmp snapmem util)
 
 .PHONY: all asan deps guest run test test-unit test-probe test-api test-net \
+	install uninstall test-install \
         test-seccomp test-jailer test-linux test-snap \
         perf fuzz fuzz-regress fmt fmt-check clean help
 
@@ -121,7 +122,8 @@ run: deps
 test: deps
 	$(MAKE) all asan $(BUILD)/unit
 	$(MAKE) guest
-	$(MAKE) fmt-check test-unit fuzz-regress test-snap test-probe test-api test-net \
+	$(MAKE) fmt-check test-unit fuzz-regress test-snap test-install test-probe \
+		test-api test-net \
 		test-seccomp test-jailer test-snapshot \
 		test-linux
 
@@ -302,6 +304,33 @@ fmt:
 
 fmt-check:
 	clang-format --dry-run -Werror $(FMT_SRC)
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the binaries, the man
+# pages and the documents; make uninstall removes exactly those.
+PREFIX ?= /usr/local
+BINDIR := $(DESTDIR)$(PREFIX)/bin
+MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
+DOCDIR := $(DESTDIR)$(PREFIX)/share/doc/wisp
+INSTALL_BIN := wisp wisp-jailer wisp-snap uffd-handler
+INSTALL_MAN := wisp.1 wisp-jailer.1 wisp-snap.1
+INSTALL_DOC := README.md CONTRIBUTING.md docs/api.md docs/architecture.md \
+	docs/security.md docs/snapshots.md docs/perf.md
+
+install: $(INSTALL_BIN:%=$(BUILD)/%)
+	install -d -m 0755 $(BINDIR) $(MANDIR) $(DOCDIR)
+	install -m 0755 $(INSTALL_BIN:%=$(BUILD)/%) $(BINDIR)/
+	install -m 0644 $(INSTALL_MAN:%=man/%) $(MANDIR)/
+	install -m 0644 $(INSTALL_DOC) $(DOCDIR)/
+
+uninstall:
+	rm -f $(INSTALL_BIN:%=$(BINDIR)/%) $(INSTALL_MAN:%=$(MANDIR)/%) \
+		$(addprefix $(DOCDIR)/,$(notdir $(INSTALL_DOC)))
+	-rmdir $(DOCDIR) 2>/dev/null
+
+# The install into a scratch DESTDIR, what lands where with which mode,
+# the man pages lint-clean, and uninstall leaving nothing (no KVM).
+test-install: $(INSTALL_BIN:%=$(BUILD)/%)
+	tests/integration/install.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -105,10 +105,6 @@ forget() {
 
 field() { awk -v k="$2:" '$1 == k { $1 = ""; print substr($0, 2) }' "/proc/$1/status" 2>/dev/null; }
 
-check() { # check NAME WANT GOT
-	if [ "$2" = "$3" ]; then ok "$1: $3"; else bad "$1" "got '$3', want '$2'"; fi
-}
-
 # --- A jailed wisp boots the probe guest ---------------------------------
 prep hello
 jail hello -- --kernel /probe.elf --cmdline probe=hello

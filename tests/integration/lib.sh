@@ -112,6 +112,10 @@ expect() {
 	fi
 }
 
+check() { # NAME WANT GOT: one value as wanted
+	if [ "$2" = "$3" ]; then ok "$1: $3"; else bad "$1" "got '$3', want '$2'"; fi
+}
+
 fault_has() { # the fault_message contains TEXT
 	expect "$1" "$2" ".fault_message | contains(\"$3\")"
 }
