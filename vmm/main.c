@@ -84,6 +84,9 @@ static void usage(FILE *f)
 	        "  --show-level, --show-log-origin   log line details\n"
 	        "  --metrics-path FILE  write metrics lines to FILE (or "
 	        "FIFO)\n"
+	        "  --metrics-prometheus FILE  the metrics in Prometheus' text "
+	        "format,\n"
+	        "                       FILE rewritten whole each minute\n"
 	        "  --no-seccomp         no system call filters (debugging "
 	        "only)\n"
 	        "  --version, --help\n"
@@ -124,6 +127,7 @@ enum {
 	OPT_SHOW_LEVEL,
 	OPT_SHOW_ORIGIN,
 	OPT_METRICS_PATH,
+	OPT_METRICS_PROM,
 	OPT_NO_SECCOMP,
 };
 
@@ -154,6 +158,7 @@ static const struct option long_opts[] = {
 	{ "show-level", no_argument, NULL, OPT_SHOW_LEVEL },
 	{ "show-log-origin", no_argument, NULL, OPT_SHOW_ORIGIN },
 	{ "metrics-path", required_argument, NULL, OPT_METRICS_PATH },
+	{ "metrics-prometheus", required_argument, NULL, OPT_METRICS_PROM },
 	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ 0 },
 };
@@ -352,6 +357,14 @@ static int parse_args(struct vmm *m, struct cli *o, int argc, char **argv)
 			if (metrics_set_path(optarg, err, sizeof(err)) < 0) {
 				fprintf(stderr, "wisp: --metrics-path %s\n",
 				        err);
+				return -1;
+			}
+			break;
+		case OPT_METRICS_PROM:
+			if (metrics_prom_set_path(optarg, err, sizeof(err)) <
+			    0) {
+				fprintf(stderr,
+				        "wisp: --metrics-prometheus %s\n", err);
 				return -1;
 			}
 			break;

@@ -155,10 +155,10 @@ int metrics_flush(struct vmm *m)
 	json_t *root;
 	char *line;
 	size_t len;
-	int ret = 0;
+	int ret = metrics_prom_write(m);
 
 	if (metrics_fd < 0)
-		return 0;
+		return ret;
 	gettimeofday(&tv, NULL);
 	root = json_object();
 	put(root, "utc_timestamp_ms",

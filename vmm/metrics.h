@@ -93,6 +93,15 @@ struct vmm;
 int metrics_set_path(const char *path, char *err, size_t errlen);
 const char *metrics_get_path(void); /* "" when none */
 
+/*
+ * --metrics-prometheus: the same metrics in Prometheus' text format,
+ * rewritten whole (a file next to it renamed over it) whenever a JSON
+ * line is due (metrics_prom.c). 0, or -1 with the reason in @err.
+ */
+int metrics_prom_set_path(const char *path, char *err, size_t errlen);
+const char *metrics_prom_path(void); /* "" when none */
+int metrics_prom_write(struct vmm *m);
+
 /* Write a line every 60 s from the event loop (after vmm_loop_start()). */
 void metrics_start(struct vmm *m);
 

@@ -8,6 +8,7 @@
 #include "blk.h"
 #include "fake_driver.h"
 #include "snap_test.h"
+#include "metrics.h"
 #include "vmm.h"
 
 #include <fcntl.h>
@@ -197,6 +198,66 @@ START_TEST(build_find_save_restore_teardown)
 }
 END_TEST
 
+/*
+ * The Prometheus file: every sample line of the exposition format's
+ * shape after its HELP and TYPE, the devices labelled by id, counters
+ * as totals, the file replaced whole (no temporary left).
+ */
+START_TEST(prometheus_file)
+{
+	char path[128], line[512], tmp[160], err[256];
+	char seen_type[128] = "";
+	unsigned samples = 0;
+	bool drive_line = false, entropy_line = false;
+	const char *entropy =
+	        "wisp_entropy_entropy_bytes_total{id=\"entropy\"} ";
+	FILE *f;
+
+	add_drive(0, "rootfs", true);
+	m.cfg.entropy.present = true;
+	build(0);
+	ck_assert_uint_eq(m.nvdev, 2);
+	snprintf(path, sizeof(path), "%s/wisp.prom", dir);
+	ck_assert_int_eq(metrics_prom_set_path(path, err, sizeof(err)), 0);
+	METRIC_INC(vcpu, exit_io_out);
+	ck_assert_int_eq(metrics_prom_write(&m), 0);
+	ck_assert_int_eq(metrics_prom_write(&m), 0); /* over the old one */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		char name[128], rest[256];
+
+		if (!strncmp(line, "# HELP ", 7))
+			continue;
+		if (sscanf(line, "# TYPE %127s %255s", name, rest) == 2) {
+			ck_assert_msg(!strcmp(rest, "counter") ||
+			                      !strcmp(rest, "gauge"),
+			              "%s", line);
+			snprintf(seen_type, sizeof(seen_type), "%s", name);
+			continue;
+		}
+		/* name{id="..."} value, or name value */
+		ck_assert_msg(
+		        sscanf(line, "%127[a-z0-9_]%255[^\n]", name, rest) == 2,
+		        "bad line: %s", line);
+		ck_assert_msg(!strcmp(name, seen_type), "no TYPE before %s",
+		              line);
+		ck_assert_msg(!strncmp(name, "wisp_", 5), "%s", line);
+		samples++;
+		drive_line |= !strcmp(line, "wisp_block_read_count_total"
+		                            "{id=\"rootfs\"} 0\n");
+		entropy_line |= !strncmp(line, entropy, strlen(entropy));
+	}
+	fclose(f);
+	ck_assert_uint_gt(samples, 50);
+	ck_assert(drive_line);
+	ck_assert(entropy_line);
+	metrics_prom_set_path("", err, sizeof(err)); /* refused: stays */
+}
+END_TEST
+
 START_TEST(failed_build_names_the_device)
 {
 	add_drive(0, "rootfs", true);
@@ -224,6 +285,7 @@ Suite *vdev_suite(void)
 	tcase_add_test(tc, unwritable_drive_is_named);
 	tcase_add_test(tc, build_find_save_restore_teardown);
 	tcase_add_test(tc, failed_build_names_the_device);
+	tcase_add_test(tc, prometheus_file);
 	suite_add_tcase(s, tc);
 	return s;
 }
