@@ -6,6 +6,7 @@
 #include "unit.h"
 #include "fcjson.h"
 #include "jbody.h"
+#include "mmds.h"
 #include "util.h"
 #include "vmm.h"
 
@@ -292,6 +293,7 @@ START_TEST(vm_config_round_trip)
 	ck_assert_uint_eq(m.cfg.drives[0].rl.bandwidth.size, 10);
 	ck_assert_uint_eq(m.cfg.drives[0].rl.bandwidth.refill_time_ms, 5);
 	config_free(&m.cfg);
+	mmds_free(m.mmds);
 }
 END_TEST
 
