@@ -285,11 +285,28 @@ static int put_mmds(struct ctx *x)
 		return mmds_api_put(x->m, x->body, &x->resp->status, x->err,
 		                    sizeof(x->err));
 	if (seg == 6 && !strncmp(sub, "config", 6)) {
+		json_error_t je;
+		json_t *cfg;
+		int rc;
+
 		if (started(x->m))
 			return snprintf(x->err, sizeof(x->err),
 			                MSG_AFTER_START),
 			       -1;
-		return fc_mmds_config(x->m, x->body, x->err, sizeof(x->err));
+		/* A configuration, read as every other body is: no NUL in
+		 * its strings, no duplicate keys. */
+		cfg = json_loadb((const char *)x->req->body, x->req->body_len,
+		                 JSON_REJECT_DUPLICATES, &je);
+		if (!cfg)
+			return snprintf(
+			               x->err, sizeof(x->err),
+			               "the body is not valid JSON: %s at line "
+			               "%d column %d",
+			               je.text, je.line, je.column),
+			       -1;
+		rc = fc_mmds_config(x->m, cfg, x->err, sizeof(x->err));
+		json_decref(cfg);
+		return rc;
 	}
 	snprintf(x->err, sizeof(x->err),
 	         "Unrecognized PUT request path `%.*s`.", (int)MIN(seg, 256),
