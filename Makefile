@@ -186,7 +186,7 @@ FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Ivmm -Ivirtio -Iapi \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-Wno-gnu-variable-sized-type-not-at-end
 FUZZ_TARGETS := fuzz_kernel fuzz_queue fuzz_blk fuzz_net fuzz_vsock fuzz_http \
-	fuzz_snapfile fuzz_transport
+	fuzz_snapfile fuzz_transport fuzz_mmds_http
 
 $(BUILD)/fuzz/fuzz_kernel: tests/fuzz/fuzz_kernel.c vmm/x86/loader.c \
 		vmm/util.c vmm/x86/x86.h
@@ -238,6 +238,15 @@ $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c api/http.c api/http.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
+# The metadata service as the guest reaches it: the request head, the
+# store, the tokens.
+FUZZ_MMDS_SRC := tests/fuzz/fuzz_mmds_http.c vmm/mmds.c vmm/mmds_http.c \
+	vmm/mmds_json.c vmm/mmds_serve.c vmm/mmds_token.c vmm/sha256.c vmm/util.c
+$(BUILD)/fuzz/fuzz_mmds_http: $(FUZZ_MMDS_SRC) vmm/mmds.h vmm/mmds_int.h \
+		vmm/sha256.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -ljansson -lm
+
 # The configuration section's records are the device types' (vdev.h):
 # the whole VMM library, as the unit tests link it.
 $(BUILD)/fuzz/fuzz_snapfile: tests/fuzz/fuzz_snapfile.c $(VMM_LIB) \
@@ -255,6 +264,7 @@ FUZZ_SEED = mkdir -p $$d; cp $(BUILD)/probe.elf $(BUILD)/probe64.elf $$d/; \
 	fuzz_vsock) tests/fuzz/vsock_seeds.py $$d;; \
 	fuzz_snapfile) tests/fuzz/snap_seeds.py $$d;; \
 	fuzz_transport) tests/fuzz/transport_seeds.py $$d;; \
+	fuzz_mmds_http) tests/fuzz/mmds_seeds.py $$d;; \
 	esac
 
 fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \

@@ -3,6 +3,7 @@
 #include "fcjson.h"
 #include "log.h"
 #include "metrics.h"
+#include "mmds_api.h"
 #include "net.h"
 #include "util.h"
 #include "vmm.h"
@@ -25,7 +26,9 @@ struct ctx {
 	const struct http_request *req;
 	struct api_response *resp;
 	const struct route *r;
-	const char *id; /* the {id} of /drives/{id}, /network-interfaces/{id} */
+	/* The {id} of /drives/{id}, /network-interfaces/{id}; what follows
+	 * the path and a '/' for routes with sub-paths (NULL: nothing). */
+	const char *id;
 	json_t *body;
 	char err[CONFIG_PATH_MAX + 256];
 };
@@ -40,6 +43,8 @@ struct route {
 	int (*fn)(struct ctx *x);
 	_Atomic uint64_t *count, *fails; /* metrics, or NULL */
 	const struct vdev_conf *conf;    /* a device type's resource */
+	bool subpaths; /* also path/anything (x->id): /mmds/... */
+	bool any_json; /* the body may be any JSON value, not only an object */
 };
 
 static void respond(struct api_response *r, int status, json_t *body)
@@ -254,44 +259,129 @@ static int put_snapshot_load(struct ctx *x)
 	return rc;
 }
 
+/*
+ * /mmds: GET and PATCH ignore a sub-path (Firecracker's routing); PUT
+ * /mmds/config configures the service before the start, PUT of any
+ * other sub-path is refused.
+ */
+static int get_mmds(struct ctx *x)
+{
+	char *body =
+	        mmds_api_get(x->m, &x->resp->status, x->err, sizeof(x->err));
+
+	if (!body)
+		return -1;
+	x->resp->status = 200;
+	x->resp->body = body;
+	return 0;
+}
+
+static int put_mmds(struct ctx *x)
+{
+	const char *sub = x->id;
+	size_t seg = sub ? strcspn(sub, "/") : 0;
+
+	if (!sub || !*sub)
+		return mmds_api_put(x->m, x->body, &x->resp->status, x->err,
+		                    sizeof(x->err));
+	if (seg == 6 && !strncmp(sub, "config", 6)) {
+		json_error_t je;
+		json_t *cfg;
+		int rc;
+
+		if (started(x->m))
+			return snprintf(x->err, sizeof(x->err),
+			                MSG_AFTER_START),
+			       -1;
+		/* A configuration, read as every other body is: no NUL in
+		 * its strings, no duplicate keys. */
+		cfg = json_loadb((const char *)x->req->body, x->req->body_len,
+		                 JSON_REJECT_DUPLICATES, &je);
+		if (!cfg)
+			return snprintf(
+			               x->err, sizeof(x->err),
+			               "the body is not valid JSON: %s at line "
+			               "%d column %d",
+			               je.text, je.line, je.column),
+			       -1;
+		rc = fc_mmds_config(x->m, cfg, x->err, sizeof(x->err));
+		json_decref(cfg);
+		return rc;
+	}
+	snprintf(x->err, sizeof(x->err),
+	         "Unrecognized PUT request path `%.*s`.", (int)MIN(seg, 256),
+	         sub);
+	return -1;
+}
+
+static int patch_mmds(struct ctx *x)
+{
+	return mmds_api_patch(x->m, x->body, &x->resp->status, x->err,
+	                      sizeof(x->err));
+}
+
 #define M(group, name) (&metrics.group##_##name)
 
 static const struct route routes[] = {
 	{ "/", HTTP_METHOD_GET, ANY, false, get_instance,
-	  M(get_api_requests, instance_info_count), NULL, NULL },
+	  M(get_api_requests, instance_info_count), NULL, NULL, false, false },
 	{ "/version", HTTP_METHOD_GET, ANY, false, get_version,
-	  M(get_api_requests, vmm_version_count), NULL, NULL },
+	  M(get_api_requests, vmm_version_count), NULL, NULL, false, false },
 	{ "/vm/config", HTTP_METHOD_GET, ANY, false, get_vm_config,
-	  M(get_api_requests, vm_config_count), NULL, NULL },
+	  M(get_api_requests, vm_config_count), NULL, NULL, false, false },
 	{ "/machine-config", HTTP_METHOD_GET, ANY, false, get_machine,
-	  M(get_api_requests, machine_cfg_count), NULL, NULL },
+	  M(get_api_requests, machine_cfg_count), NULL, NULL, false, false },
 	{ "/machine-config", HTTP_METHOD_PUT, PRE_BOOT, true, put_machine,
 	  M(put_api_requests, machine_cfg_count),
-	  M(put_api_requests, machine_cfg_fails), NULL },
+	  M(put_api_requests, machine_cfg_fails), NULL, false, false },
 	{ "/machine-config", HTTP_METHOD_PATCH, PRE_BOOT, true, patch_machine,
 	  M(patch_api_requests, machine_cfg_count),
-	  M(patch_api_requests, machine_cfg_fails), NULL },
+	  M(patch_api_requests, machine_cfg_fails), NULL, false, false },
 	{ "/boot-source", HTTP_METHOD_PUT, PRE_BOOT, true, put_boot,
 	  M(put_api_requests, boot_source_count),
-	  M(put_api_requests, boot_source_fails), NULL },
+	  M(put_api_requests, boot_source_fails), NULL, false, false },
 	{ "/actions", HTTP_METHOD_PUT, ANY, true, put_actions,
 	  M(put_api_requests, actions_count),
-	  M(put_api_requests, actions_fails), NULL },
+	  M(put_api_requests, actions_fails), NULL, false, false },
 	{ "/snapshot/create", HTTP_METHOD_PUT, POST_BOOT, true,
 	  put_snapshot_create, M(put_api_requests, snapshot_create_count),
-	  M(put_api_requests, snapshot_create_fails), NULL },
+	  M(put_api_requests, snapshot_create_fails), NULL, false, false },
 	{ "/snapshot/load", HTTP_METHOD_PUT, PRE_BOOT, true, put_snapshot_load,
 	  M(put_api_requests, snapshot_load_count),
-	  M(put_api_requests, snapshot_load_fails), NULL },
+	  M(put_api_requests, snapshot_load_fails), NULL, false, false },
 	{ "/vm", HTTP_METHOD_PATCH, POST_BOOT, true, patch_vm,
 	  M(patch_api_requests, vm_count), M(patch_api_requests, vm_fails),
-	  NULL },
+	  NULL, false, false },
 	{ "/logger", HTTP_METHOD_PUT, PRE_BOOT, true, put_logger,
 	  M(put_api_requests, logger_count), M(put_api_requests, logger_fails),
-	  NULL },
+	  NULL, false, false },
 	{ "/metrics", HTTP_METHOD_PUT, PRE_BOOT, true, put_metrics,
 	  M(put_api_requests, metrics_count),
-	  M(put_api_requests, metrics_fails), NULL },
+	  M(put_api_requests, metrics_fails), NULL, false, false },
+	{ .path = "/mmds",
+	  .method = HTTP_METHOD_GET,
+	  .when = ANY,
+	  .fn = get_mmds,
+	  .count = M(get_api_requests, mmds_count),
+	  .subpaths = true },
+	{ .path = "/mmds",
+	  .method = HTTP_METHOD_PUT,
+	  .when = ANY,
+	  .body = true,
+	  .fn = put_mmds,
+	  .count = M(put_api_requests, mmds_count),
+	  .fails = M(put_api_requests, mmds_fails),
+	  .subpaths = true,
+	  .any_json = true },
+	{ .path = "/mmds",
+	  .method = HTTP_METHOD_PATCH,
+	  .when = ANY,
+	  .body = true,
+	  .fn = patch_mmds,
+	  .count = M(patch_api_requests, mmds_count),
+	  .fails = M(patch_api_requests, mmds_fails),
+	  .subpaths = true,
+	  .any_json = true },
 };
 
 /* The device types' resources: PUT before boot, PATCH after. */
@@ -337,6 +427,12 @@ static bool path_matches(const struct route *r, const char *path,
 	size_t n = strlen(r->path);
 
 	*id = NULL;
+	if (r->subpaths) {
+		if (strncmp(path, r->path, n) || (path[n] && path[n] != '/'))
+			return false;
+		*id = path[n] ? path + n + 1 : NULL;
+		return true;
+	}
 	if (r->path[n - 1] != '/' || n == 1)
 		return !strcmp(path, r->path);
 	if (strncmp(path, r->path, n) || strchr(path + n, '/'))
@@ -402,8 +498,14 @@ static void dispatch(struct ctx *x)
 			              : "Empty PUT request.");
 			goto failed;
 		}
+		/* A document for the metadata store is any JSON value,
+		 * read as Firecracker reads it: NUL in strings allowed, the
+		 * last of duplicate keys kept. */
 		x->body = json_loadb((const char *)req->body, req->body_len,
-		                     JSON_REJECT_DUPLICATES, &je);
+		                     r->any_json
+		                             ? JSON_DECODE_ANY | JSON_ALLOW_NUL
+		                             : JSON_REJECT_DUPLICATES,
+		                     &je);
 		if (!x->body) {
 			snprintf(x->err, sizeof(x->err),
 			         "the body is not valid JSON: %s at line %d "
@@ -412,7 +514,7 @@ static void dispatch(struct ctx *x)
 			fault(x->resp, 400, x->err);
 			goto failed;
 		}
-		if (!json_is_object(x->body)) {
+		if (!r->any_json && !json_is_object(x->body)) {
 			fault(x->resp, 400, "the body must be a JSON object");
 			goto failed;
 		}

@@ -8,6 +8,7 @@
 #include "jbody.h"
 #include "log.h"
 #include "metrics.h"
+#include "mmds_api.h"
 #include "util.h"
 #include "vmm.h"
 
@@ -51,7 +52,7 @@ json_t *fc_vm_config_json(const struct config *c)
 	        *metrics_get_path()
 	                ? json_pack("{s:s}", "metrics_path", metrics_get_path())
 	                : json_null());
-	json_object_set_new(root, "mmds-config", json_null());
+	json_object_set_new(root, "mmds-config", fc_mmds_config_json(c));
 	for (const struct vdev_type *const *ty = vdev_types; *ty; ty++)
 		json_object_set_new(root, (*ty)->conf->json_key,
 		                    (*ty)->conf->get(c));
@@ -89,8 +90,7 @@ static int load_dev(struct config *c, const struct vdev_conf *f, json_t *v,
 /* A section that wisp does not have: only null (absent) is accepted. */
 static bool unsupported(const char *key)
 {
-	static const char *const keys[] = { "balloon", "mmds-config",
-		                            "cpu-config" };
+	static const char *const keys[] = { "balloon", "cpu-config" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (!strcmp(key, keys[i]))
@@ -116,7 +116,7 @@ static int load(struct vmm *m, json_t *root, char *err, size_t errlen)
 		if (!unsupported(key) && !dev_section(key) &&
 		    strcmp(key, "boot-source") &&
 		    strcmp(key, "machine-config") && strcmp(key, "logger") &&
-		    strcmp(key, "metrics"))
+		    strcmp(key, "metrics") && strcmp(key, "mmds-config"))
 			return util_err(err, errlen, "unknown section '%s'",
 			                key);
 	}
@@ -140,6 +140,10 @@ static int load(struct vmm *m, json_t *root, char *err, size_t errlen)
 		             json_object_get(root, (*ty)->conf->json_key), err,
 		             errlen) < 0)
 			return -1;
+	/* After the interfaces it names, as in Firecracker. */
+	if ((v = json_object_get(root, "mmds-config")) && !json_is_null(v) &&
+	    fc_mmds_config(m, v, err, errlen) < 0)
+		return -1;
 	return 0;
 }
 

@@ -7,6 +7,8 @@
 #include "fcjson.h"
 #include "log.h"
 #include "metrics.h"
+#include "mmds.h"
+#include "mmds_api.h"
 #include "routes.h"
 #include "seccomp_policy.h"
 #include "server.h"
@@ -34,6 +36,9 @@ struct cli {
 	 * own; both 0 when not given. */
 	bool cpu_times;
 	uint64_t start_cpu_us, parent_cpu_us;
+	const char *metadata; /* --metadata: JSON for the metadata store */
+	bool mmds_limit_set;  /* else the store's limit is max_body */
+	size_t mmds_limit;
 };
 
 /* Firecracker's default API socket, when no configuration is given. */
@@ -57,6 +62,11 @@ static void usage(FILE *f)
 	        "  --no-api             no API (needs a configuration)\n"
 	        "  --http-api-max-payload-size N  API body limit in bytes "
 	        "(51200)\n"
+	        "  --metadata FILE      JSON put into the metadata store "
+	        "(MMDS)\n"
+	        "  --mmds-size-limit N  metadata store limit in bytes of "
+	        "compact JSON\n"
+	        "                       (default: the API body limit)\n"
 	        "  --id ID              instance id (anonymous-instance)\n"
 	        "  --kernel FILE        kernel (ELF vmlinux, PVH ELF or "
 	        "bzImage)\n"
@@ -107,6 +117,8 @@ enum {
 	OPT_API_SOCK,
 	OPT_NO_API,
 	OPT_MAX_PAYLOAD,
+	OPT_METADATA,
+	OPT_MMDS_LIMIT,
 	OPT_ID,
 	OPT_KERNEL,
 	OPT_INITRD,
@@ -138,6 +150,8 @@ static const struct option long_opts[] = {
 	{ "no-api", no_argument, NULL, OPT_NO_API },
 	{ "http-api-max-payload-size", required_argument, NULL,
 	  OPT_MAX_PAYLOAD },
+	{ "metadata", required_argument, NULL, OPT_METADATA },
+	{ "mmds-size-limit", required_argument, NULL, OPT_MMDS_LIMIT },
 	{ "id", required_argument, NULL, OPT_ID },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -225,6 +239,20 @@ static int parse_args(struct vmm *m, struct cli *o, int argc, char **argv)
 				return -1;
 			}
 			o->max_body = (size_t)v;
+			break;
+		case OPT_METADATA:
+			o->metadata = optarg;
+			break;
+		case OPT_MMDS_LIMIT:
+			if (!util_parse_u64(optarg, &v) || v > SIZE_MAX) {
+				fprintf(stderr,
+				        "wisp: --mmds-size-limit '%s' is not a "
+				        "number of bytes\n",
+				        optarg);
+				return -1;
+			}
+			o->mmds_limit = (size_t)v;
+			o->mmds_limit_set = true;
 			break;
 		case OPT_ID:
 			if (!*optarg || strlen(optarg) > 64 ||
@@ -470,6 +498,16 @@ int main(int argc, char **argv)
 	if (parse_args(&m, &o, argc, argv) < 0) {
 		config_free(&m.cfg);
 		return WISP_EXIT_USAGE;
+	}
+	/* Firecracker's default: the store may be as large as a request. */
+	mmds_set_size_limit(m.mmds,
+	                    o.mmds_limit_set ? o.mmds_limit : o.max_body);
+	/* A bad or oversized document fails the start (exit 1), as there. */
+	if (o.metadata &&
+	    mmds_api_load_file(&m, o.metadata, err, sizeof(err)) < 0) {
+		fprintf(stderr, "wisp: --metadata %s\n", err);
+		vmm_fini(&m);
+		return WISP_EXIT_ERROR;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	vcpu_signals_init();

@@ -16,6 +16,7 @@
 #define METRICS_COUNTERS(X)                                                    \
 	X(get_api_requests, instance_info_count)                               \
 	X(get_api_requests, machine_cfg_count)                                 \
+	X(get_api_requests, mmds_count)                                        \
 	X(get_api_requests, vmm_version_count)                                 \
 	X(get_api_requests, vm_config_count)                                   \
 	X(put_api_requests, actions_count)                                     \
@@ -32,6 +33,8 @@
 	X(put_api_requests, metrics_fails)                                     \
 	X(put_api_requests, network_count)                                     \
 	X(put_api_requests, network_fails)                                     \
+	X(put_api_requests, mmds_count)                                        \
+	X(put_api_requests, mmds_fails)                                        \
 	X(put_api_requests, vsock_count)                                       \
 	X(put_api_requests, vsock_fails)                                       \
 	X(put_api_requests, snapshot_create_count)                             \
@@ -44,6 +47,8 @@
 	X(patch_api_requests, machine_cfg_fails)                               \
 	X(patch_api_requests, network_count)                                   \
 	X(patch_api_requests, network_fails)                                   \
+	X(patch_api_requests, mmds_count)                                      \
+	X(patch_api_requests, mmds_fails)                                      \
 	X(patch_api_requests, vm_count)                                        \
 	X(patch_api_requests, vm_fails)                                        \
 	X(vcpu, exit_io_in)                                                    \
@@ -60,7 +65,20 @@
 	X(uart, write_count)                                                   \
 	X(uart, error_count)        /* the console's reader went away */       \
 	X(uart, flush_count)        /* writes of the output ring */            \
-	X(uart, missed_write_count) /* bytes dropped: the ring was full */
+	X(uart, missed_write_count) /* bytes dropped: the ring was full */     \
+	X(mmds, rx_accepted)        /* guest frames the service took */        \
+	X(mmds, rx_accepted_err)    /* ... and could not handle */             \
+	X(mmds, rx_accepted_unusual)                                           \
+	X(mmds, rx_bad_eth)                                                    \
+	X(mmds, rx_invalid_token) /* GETs with a bad or expired token */       \
+	X(mmds, rx_no_token)      /* GETs without one */                       \
+	X(mmds, rx_count)                                                      \
+	X(mmds, tx_bytes)                                                      \
+	X(mmds, tx_count)                                                      \
+	X(mmds, tx_errors)                                                     \
+	X(mmds, tx_frames)                                                     \
+	X(mmds, connections_created)                                           \
+	X(mmds, connections_destroyed)
 
 #define METRICS_FIELD(group, name) _Atomic uint64_t group##_##name;
 struct metrics {

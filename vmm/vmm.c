@@ -7,6 +7,7 @@
 #include "vmm.h"
 #include "console.h"
 #include "log.h"
+#include "mmds.h"
 #include "seccomp_policy.h"
 #include "util.h"
 
@@ -49,6 +50,14 @@ void vmm_init(struct vmm *m)
 	pthread_cond_init(&m->cond, NULL);
 	pthread_mutex_init(&m->call_lock, NULL);
 	m->main_thread = pthread_self();
+	/* Bound to m->id, which --id may still change: tokens read it. */
+	m->mmds = mmds_new(m->id);
+	if (!m->mmds) {
+		log_err("cannot create the metadata store (no memory, or no "
+		        "randomness for its token key): %s",
+		        strerror(errno));
+		exit(WISP_EXIT_ERROR);
+	}
 }
 
 /*
@@ -349,4 +358,6 @@ void vmm_fini(struct vmm *m)
 	m->signal_fd = m->call_fd = -1;
 	vm_fini(&m->vm);
 	config_free(&m->cfg);
+	mmds_free(m->mmds);
+	m->mmds = NULL;
 }

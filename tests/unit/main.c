@@ -24,6 +24,8 @@ int main(void)
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, server_suite());
 	srunner_add_suite(sr, fcjson_suite());
+	srunner_add_suite(sr, mmds_suite());
+	srunner_add_suite(sr, mmds_http_suite());
 	srunner_add_suite(sr, ratelimit_suite());
 	srunner_add_suite(sr, net_suite());
 	srunner_add_suite(sr, vdev_suite());

@@ -6,6 +6,7 @@
 #include "unit.h"
 #include "fcjson.h"
 #include "jbody.h"
+#include "mmds.h"
 #include "util.h"
 #include "vmm.h"
 
@@ -306,6 +307,7 @@ START_TEST(vm_config_round_trip)
 	ck_assert(m.cfg.entropy.present && m.cfg.entropy.rl.ops.size == 5 &&
 	          !m.cfg.entropy.rl.bandwidth.set);
 	config_free(&m.cfg);
+	mmds_free(m.mmds);
 }
 END_TEST
 

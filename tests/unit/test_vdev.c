@@ -7,6 +7,7 @@
 #include "unit.h"
 #include "blk.h"
 #include "fake_driver.h"
+#include "mmds.h"
 #include "snap_test.h"
 #include "metrics.h"
 #include "vmm.h"
@@ -33,6 +34,7 @@ static void teardown(void)
 	evloop_destroy(&m.loop);
 	free(m.vm.mem);
 	config_free(&m.cfg);
+	mmds_free(m.mmds);
 	snap_test_rmdir(dir);
 }
 

@@ -29,5 +29,7 @@ Suite *serial_suite(void);
 Suite *seccomp_suite(void);
 Suite *iov_suite(void);
 Suite *vdev_suite(void);
+Suite *mmds_suite(void);
+Suite *mmds_http_suite(void);
 
 #endif
