@@ -22,7 +22,8 @@
 #define CONFIG_DEFAULT_CMDLINE                                                 \
 	"console=ttyS0 reboot=k,panic_warm panic=1 nomodule"
 
-#define CONFIG_MAX_DRIVES 8
+/* 9: Kata's Firecracker configuration holds a root and 8 spare drives. */
+#define CONFIG_MAX_DRIVES 9
 #define CONFIG_MAX_NETS   8
 #define CONFIG_ID_MAX     32
 #define CONFIG_IFNAME_MAX 16  /* IFNAMSIZ */

@@ -49,12 +49,16 @@ struct v1_vsock {
 	char id[32];
 };
 
+/* The slots of version 1, whatever this wisp's limits are now. */
+#define V1_DRIVES 8
+#define V1_NETS   8
+
 struct v1_config {
 	uint32_t vcpus, huge_pages;
 	uint64_t mem_mib;
 	uint32_t ndrives, nnets;
-	struct v1_drive drives[8];
-	struct v1_net nets[8];
+	struct v1_drive drives[V1_DRIVES];
+	struct v1_net nets[V1_NETS];
 	struct v1_vsock vsock;
 };
 
@@ -167,13 +171,15 @@ static int convert(const struct v1_config *s, struct config *c, char *err,
 	if (s->huge_pages > HUGE_PAGES_2M)
 		return util_err(err, errlen, "huge_pages %u is not None or 2M",
 		                s->huge_pages);
-	if (s->ndrives > CONFIG_MAX_DRIVES || s->nnets > CONFIG_MAX_NETS)
+	_Static_assert(V1_DRIVES <= CONFIG_MAX_DRIVES &&
+	                       V1_NETS <= CONFIG_MAX_NETS,
+	               "a version 1 machine fits this wisp's");
+	if (s->ndrives > V1_DRIVES || s->nnets > V1_NETS)
 		return util_err(
 		        err, errlen,
 		        "%u drives and %u network interfaces, at most %d "
 		        "and %d",
-		        s->ndrives, s->nnets, CONFIG_MAX_DRIVES,
-		        CONFIG_MAX_NETS);
+		        s->ndrives, s->nnets, V1_DRIVES, V1_NETS);
 	c->vcpus = s->vcpus;
 	c->mem_mib = s->mem_mib;
 	c->huge_pages = s->huge_pages;

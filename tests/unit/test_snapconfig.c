@@ -333,7 +333,7 @@ START_TEST(records_in_the_wrong_place)
 	ck_refused("(tag 0x0003): slot 1 is out of range");
 	base(0);
 	rec_str(SNAPCFG_DRIVE_ID, CONFIG_MAX_DRIVES, "x");
-	ck_refused("slot 8 is out of range");
+	ck_refused("slot 9 is out of range");
 	base(0);
 	rec_str(SNAPCFG_DRIVE_ID, 1, "x");
 	ck_refused("records for drive 1, of 1 drives");
@@ -405,7 +405,7 @@ START_TEST(values_out_of_range)
 	ck_u(SNAPCFG_MEM_MIB, 1, 8, "mem_size_mib 1 is not in 2..1048576");
 	ck_u(SNAPCFG_MEM_MIB, CONFIG_MAX_MEM_MIB + 1, 8, "is not in 2..");
 	ck_u(SNAPCFG_HUGE_PAGES, 2, 1, "(huge_pages): 2 is not one of its");
-	ck_u(SNAPCFG_DRIVES, 9, 4, "9 drives, at most 8");
+	ck_u(SNAPCFG_DRIVES, 10, 4, "10 drives, at most 9");
 	ck_u(SNAPCFG_NETS, 9, 4, "9 network interfaces, at most 8");
 	base(SNAPCFG_MEM_MIB);
 	rec_uint(SNAPCFG_MEM_MIB, 0, 129, 8);
