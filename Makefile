@@ -32,7 +32,7 @@ TOOL_OBJ  = $(patsubst %,$(BUILD)/obj/tools/%.o,$(notdir $(TOOLS)))
 SNAP_OBJ  = $(patsubst %,$(BUILD)/obj/vmm/%.o,snapfile snapfile_read \
 	snaptmp snapmem util)
 
-.PHONY: all asan deps guest run test test-unit test-probe test-api test-net \
+.PHONY: all asan deps kvm-node guest run test test-unit test-probe test-api test-net \
 	install uninstall test-install \
         test-seccomp test-jailer test-linux test-snap \
         perf fuzz fuzz-regress fmt fmt-check clean help
@@ -103,6 +103,24 @@ deps:
 	else \
 	  echo "missing packages; run: sudo apt-get install$$missing"; \
 	  exit 1; \
+	fi
+	@$(MAKE) -s kvm-node
+
+# A host whose KVM module is loaded but whose /dev was laid without its
+# node (a CI machine once had no /dev/kvm): make the node from what the
+# module registered, as udev would. Without a module there is nothing to
+# make, and the tiers that boot a guest say "/dev/kvm: No such file".
+kvm-node:
+	@if [ ! -e /dev/kvm ] && [ -r /sys/class/misc/kvm/dev ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    mm=$$(cat /sys/class/misc/kvm/dev); \
+	    echo "creating /dev/kvm ($$mm) for the loaded KVM module"; \
+	    mknod -m 0600 /dev/kvm c "$${mm%%:*}" "$${mm##*:}"; \
+	  else \
+	    echo "no /dev/kvm although KVM is loaded; as root: make kvm-node"; \
+	  fi; \
+	elif [ ! -e /dev/kvm ]; then \
+	  echo "warning: no /dev/kvm and no KVM module: guests cannot boot here"; \
 	fi
 
 guest: deps
