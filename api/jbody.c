@@ -107,12 +107,16 @@ int jb_path(const char *what, const char *field, const char *p, int mode,
 
 int jb_id(const char *what, const char *id, char *err, size_t errlen)
 {
+	if (!*id)
+		return util_err(err, errlen, "The ID cannot be empty.");
+	if (strlen(id) >= CONFIG_ID_MAX)
+		return util_err(err, errlen,
+		                "%s: the id '%s' is longer than %d characters",
+		                what, id, CONFIG_ID_MAX - 1);
 	if (!config_id_ok(id))
-		return util_err(
-		        err, errlen,
-		        "%s: the id must be 1-%d letters, digits, '_' or "
-		        "'-'",
-		        what, CONFIG_ID_MAX - 1);
+		return util_err(err, errlen,
+		                "API Resource IDs can only contain "
+		                "alphanumeric characters and underscores.");
 	return 0;
 }
 

@@ -42,7 +42,9 @@ const char *jb_str(json_t *o, const char *name); /* NULL when absent */
 /* A path the VMM will open with access @mode: not empty, short, there. */
 int jb_path(const char *what, const char *field, const char *p, int mode,
             char *err, size_t errlen);
-/* A resource id (config_id_ok()). */
+/* A resource id (config_id_ok()), with Firecracker's messages. */
+#define JB_ID_MISMATCH                                                         \
+	"The id from the path does not match the id from the body!"
 int jb_id(const char *what, const char *id, char *err, size_t errlen);
 
 /*

@@ -1,6 +1,7 @@
 #include "routes.h"
 #include "blk.h"
 #include "fcjson.h"
+#include "jbody.h"
 #include "log.h"
 #include "metrics.h"
 #include "mmds_api.h"
@@ -105,14 +106,22 @@ static int put_boot(struct ctx *x)
 	return fc_boot_source(&x->m->cfg, x->body, x->err, sizeof(x->err));
 }
 
+/* A resource's id in its path is checked before its body, as
+ * Firecracker does. */
 static int put_dev(struct ctx *x)
 {
+	if (x->id &&
+	    jb_id(x->r->conf->api_path, x->id, x->err, sizeof(x->err)) < 0)
+		return -1;
 	return x->r->conf->put(&x->m->cfg, x->id, x->body, x->err,
 	                       sizeof(x->err));
 }
 
 static int patch_dev(struct ctx *x)
 {
+	if (x->id &&
+	    jb_id(x->r->conf->api_path, x->id, x->err, sizeof(x->err)) < 0)
+		return -1;
 	return x->r->conf->patch(x->m, x->id, x->body, x->err, sizeof(x->err));
 }
 
@@ -456,7 +465,6 @@ static void dispatch(struct ctx *x)
 {
 	const struct http_request *req = x->req;
 	const struct route *r = NULL;
-	bool known_path = false;
 	static bool dev_routes_done;
 	json_error_t je;
 	int ret;
@@ -475,17 +483,18 @@ static void dispatch(struct ctx *x)
 
 		if (!path_matches(c, req->path, &id))
 			continue;
-		known_path = true;
 		if (c->method == req->method) {
 			r = c;
 			x->id = id;
 		}
 	}
+	/* An unknown path and a method a path does not take are 400, as
+	 * Firecracker answers them. */
 	if (!r) {
 		snprintf(x->err, sizeof(x->err),
 		         "Invalid request method and/or path: %s %s.",
 		         method_name(req->method), req->path);
-		fault(x->resp, known_path ? 405 : 404, x->err);
+		fault(x->resp, 400, x->err);
 		return;
 	}
 	if (r->count)

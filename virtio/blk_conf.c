@@ -56,7 +56,7 @@ static int check(const struct config *c, unsigned i, char *err, size_t errlen)
 	if (!config_id_ok(d->id))
 		return util_err(err, errlen,
 		                "drive %u: drive_id '%s' is not 1-%d letters, "
-		                "digits, '_' or '-'",
+		                "digits or '_'",
 		                i, d->id, CONFIG_ID_MAX - 1);
 	if (!d->path[0])
 		return util_err(err, errlen,
@@ -191,10 +191,7 @@ static int put(struct config *c, const char *path_id, json_t *body, char *err,
 		return -1;
 	id = jb_str(body, "drive_id");
 	if (path_id && strcmp(id, path_id))
-		return util_err(
-		        err, errlen,
-		        "%s: drive_id '%s' does not match '%s' in the path", w,
-		        id, path_id);
+		return util_err(err, errlen, JB_ID_MISMATCH);
 	if (jb_id(w, id, err, errlen) < 0)
 		return -1;
 	if (jb_get(body, "socket"))
@@ -264,10 +261,7 @@ static int patch(struct vmm *m, const char *path_id, json_t *body, char *err,
 		return -1;
 	id = jb_str(body, "drive_id");
 	if (strcmp(id, path_id))
-		return util_err(
-		        err, errlen,
-		        "%s: drive_id '%s' does not match '%s' in the path", w,
-		        id, path_id);
+		return util_err(err, errlen, JB_ID_MISMATCH);
 	slot = find(c, id);
 	if (slot < 0 || !(t = vdev_find(m, &vdev_blk, (unsigned)slot)))
 		return util_err(err, errlen, "%s: no drive '%s'", w, id);

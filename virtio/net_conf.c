@@ -75,7 +75,7 @@ static int check(const struct config *c, unsigned i, char *err, size_t errlen)
 		return util_err(
 		        err, errlen,
 		        "interface %u: iface_id '%s' is not 1-%d letters, "
-		        "digits, '_' or '-'",
+		        "digits or '_'",
 		        i, n->id, CONFIG_ID_MAX - 1);
 	if (!ifname_ok(n->host_dev_name))
 		return util_err(
@@ -198,8 +198,9 @@ static int put(struct config *c, const char *path_id, json_t *body, char *err,
 	if (path_id && strcmp(id, path_id))
 		return util_err(
 		        err, errlen,
-		        "%s: iface_id '%s' does not match '%s' in the path", w,
-		        id, path_id);
+		        "The id from the path [%s] does not match the id "
+		        "from the body [%s]!",
+		        path_id, id);
 	if (jb_id(w, id, err, errlen) < 0)
 		return -1;
 	dev = jb_str(body, "host_dev_name");
@@ -280,8 +281,9 @@ static int patch(struct vmm *m, const char *path_id, json_t *body, char *err,
 	if (strcmp(id, path_id))
 		return util_err(
 		        err, errlen,
-		        "%s: iface_id '%s' does not match '%s' in the path", w,
-		        id, path_id);
+		        "The id from the path [%s] does not match the id "
+		        "from the body [%s]!",
+		        path_id, id);
 	slot = find(c, id);
 	if (slot < 0 || !(t = vdev_find(m, &vdev_net, (unsigned)slot)))
 		return util_err(err, errlen, "%s: no interface '%s'", w, id);

@@ -50,12 +50,6 @@ static int check(const struct config *c, unsigned i, char *err, size_t errlen)
 		return util_err(err, errlen,
 		                "vsock: needs both guest_cid and uds_path "
 		                "(uds_path is empty)");
-	if (v->id[0] && !config_id_ok(v->id))
-		return util_err(
-		        err, errlen,
-		        "vsock: vsock_id '%s' is not 1-%d letters, digits, "
-		        "'_' or '-'",
-		        v->id, CONFIG_ID_MAX - 1);
 	return 0;
 }
 
@@ -121,8 +115,12 @@ static int put(struct config *c, const char *path_id, json_t *body, char *err,
 		        "%s: uds_path must be 1-%d bytes (a Unix socket "
 		        "path)",
 		        w, CONFIG_UDS_MAX - 1);
-	if (id && jb_id(w, id, err, errlen) < 0)
-		return -1;
+	/* Deprecated and unused, as in Firecracker, which takes any string:
+	 * only its length is wisp's. */
+	if (id && strlen(id) >= sizeof(c->vsock.id))
+		return util_err(err, errlen,
+		                "%s: vsock_id is longer than %zu bytes", w,
+		                sizeof(c->vsock.id) - 1);
 	c->vsock.present = true;
 	c->vsock.guest_cid = (uint32_t)cid;
 	snprintf(c->vsock.uds_path, sizeof(c->vsock.uds_path), "%s", uds);

@@ -120,9 +120,11 @@ static int append_cmdline(struct ini_ctx *x, const char *value)
 
 bool config_id_ok(const char *id)
 {
-	return *id && strlen(id) < CONFIG_ID_MAX &&
+	size_t n = strlen(id);
+
+	return n && n < CONFIG_ID_MAX &&
 	       strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                  "0123456789_-") == strlen(id);
+	                  "0123456789_") == n;
 }
 
 int config_ini_err(const struct config_ini_key *k, char *err, size_t errlen,
@@ -223,7 +225,7 @@ static int dev_key(struct ini_ctx *x, const char *sec, const char *name,
 			if (!config_id_ok(k.id)) {
 				fail(x,
 				     "[%s]: %s id must be 1-%d letters, "
-				     "digits, '_' or '-'",
+				     "digits or '_'",
 				     sec, f->ini_section, CONFIG_ID_MAX - 1);
 				return 1;
 			}

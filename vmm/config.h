@@ -122,6 +122,8 @@ int config_load_ini(struct config *c, const char *path, char *err,
                     size_t errlen);
 
 /* A resource id (drive, interface, vsock): 1-31 of [A-Za-z0-9_-]. */
+/* Firecracker's rule for drive and interface ids (letters, digits and
+ * '_'), and wisp's length: 1 to CONFIG_ID_MAX - 1 bytes. */
 bool config_id_ok(const char *id);
 
 /*

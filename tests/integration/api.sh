@@ -82,7 +82,7 @@ chmod 0444 "$TMP/ro.img"
 api PUT /drives/rootfs '{"drive_id": "rootfs", "path_on_host": "'"$TMP/disk.img"'", "is_root_device": true, "is_read_only": false, "cache_type": "Writeback", "rate_limiter": {"bandwidth": {"size": 1000, "refill_time": 100}}}'
 expect "PUT /drives" 204
 api PUT /drives/data '{"drive_id": "other", "path_on_host": "'"$TMP/disk2.img"'", "is_root_device": false}'
-fault_has "drive id mismatch" 400 "does not match 'data'"
+fault_has "drive id mismatch" 400 "The id from the path does not match the id from the body!"
 api PUT /drives/data '{"drive_id": "data", "path_on_host": "'"$TMP/disk2.img"'", "is_root_device": true}'
 fault_has "second root" 400 "already the root device"
 api PUT /drives/data '{"drive_id": "data", "path_on_host": "/nonexistent", "is_root_device": false}'
@@ -92,7 +92,15 @@ fault_has "cache_type" 400 "cache_type 'None'"
 api PUT /drives/data '{"drive_id": "data", "path_on_host": "'"$TMP/disk2.img"'", "is_root_device": false, "rate_limiter": {"bandwidth": {"size": 1}}}'
 fault_has "token bucket needs refill_time" 400 "missing field 'refill_time'"
 api PUT /drives/da.ta '{"drive_id": "da.ta", "path_on_host": "'"$TMP/disk2.img"'", "is_root_device": false}'
-fault_has "bad drive id" 400 "letters, digits"
+fault_has "bad drive id" 400 "API Resource IDs can only contain alphanumeric characters and underscores."
+api PUT /drives/da-ta '{"drive_id": "da-ta", "path_on_host": "'"$TMP/disk2.img"'", "is_root_device": false}'
+fault_has "drive id with '-' (Firecracker refuses it)" 400 "only contain alphanumeric"
+api PUT /drives/ '{"drive_id": "", "path_on_host": "'"$TMP/disk2.img"'", "is_root_device": false}'
+fault_has "empty drive id" 400 "The ID cannot be empty."
+api PUT /network-interfaces/e.0 '{"iface_id": "e.0", "host_dev_name": "tap0"}'
+fault_has "bad interface id" 400 "only contain alphanumeric"
+api PUT /network-interfaces/eth9 '{"iface_id": "eth8", "host_dev_name": "tap0"}'
+fault_has "interface id mismatch" 400 "The id from the path [eth9] does not match the id from the body [eth8]!"
 if [ "$(id -u)" != 0 ]; then
 	api PUT /drives/ro '{"drive_id": "ro", "path_on_host": "'"$TMP/ro.img"'", "is_root_device": false}'
 	fault_has "read-only file as a rw drive" 400 "Permission denied"
@@ -131,11 +139,11 @@ api GET /vm/config
 expect "GET /vm/config" 200 '.drives[0].drive_id == "rootfs" and .drives[0].is_root_device and .drives[0].cache_type == "Writeback" and .drives[0].rate_limiter.bandwidth.size == 1000 and .drives[1].is_read_only and ."network-interfaces"[0].guest_mac == "06:00:ac:10:00:02" and .vsock.guest_cid == 3 and ."machine-config".mem_size_mib == 64 and .logger.level == "debug" and (.metrics.metrics_path | endswith("metrics")) and .balloon == null'
 
 api GET /nonexistent
-fault_has "unknown path" 404 "Invalid request method and/or path"
+fault_has "unknown path (400, as Firecracker)" 400 "Invalid request method and/or path: GET /nonexistent."
 api DELETE /machine-config
-expect "wrong method" 405
+fault_has "wrong method" 400 "Invalid request method and/or path: DELETE /machine-config."
 api PUT /drives/a/b '{}'
-expect "path with extra segment" 404
+expect "path with extra segment" 400
 api PATCH /vm '{"state": "Paused"}'
 fault_has "pause before boot" 400 "not supported before starting"
 api PUT /actions '{"action_type": "SendCtrlAltDel"}'

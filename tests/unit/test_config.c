@@ -108,7 +108,7 @@ START_TEST(drives)
 {
 	ck_assert_int_eq(load("[boot]\nkernel = vmlinux\n"
 	                      "[drive.rootfs]\npath = vmlinux\nroot = yes\n"
-	                      "[drive.data-1]\npath = vmlinux\nread_only = "
+	                      "[drive.data_1]\npath = vmlinux\nread_only = "
 	                      "yes\ncache = none\n"),
 	                 0);
 	ck_assert_uint_eq(cfg.ndrives, 2);
@@ -126,6 +126,8 @@ START_TEST(drive_errors)
 {
 	ck_load_fails("[drive.a/b]\npath = vmlinux\n", "drive id must be");
 	ck_load_fails("[drive.]\npath = vmlinux\n", "drive id must be");
+	/* Firecracker's rule: letters, digits and '_' only. */
+	ck_load_fails("[drive.data-1]\npath = vmlinux\n", "drive id must be");
 	ck_load_fails("[drive.x]\npath = nope\n", "[drive.x] path: '");
 	ck_load_fails("[drive.x]\nroot = maybe\n", "'maybe' is not yes or no");
 	ck_load_fails("[drive.x]\ncache = unsafe\n",
