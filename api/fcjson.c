@@ -164,14 +164,28 @@ int fc_metrics(json_t *body, char *err, size_t errlen)
 {
 	static const struct jb_field f[] = {
 		{ "metrics_path", JB_STR, true },
+		{ "emit_id", JB_BOOL, false },
+		{ "properties", JB_OBJ, false },
 	};
 	char why[CONFIG_PATH_MAX + 64];
+	json_t *props, *v;
+	const char *key;
 
 	if (jb_check(body, "metrics", f, ARRAY_SIZE(f), err, errlen) < 0)
 		return -1;
+	props = json_object_get(body, "properties");
+	json_object_foreach(props, key, v)
+	{
+		if (!json_is_string(v))
+			return util_err(err, errlen,
+			                "metrics: properties: '%s' must be a "
+			                "string",
+			                key);
+	}
 	if (metrics_set_path(jb_str(body, "metrics_path"), why, sizeof(why)) <
 	    0)
 		return util_err(err, errlen, "metrics: metrics_path %s", why);
+	metrics_set_extras(jb_bool(body, "emit_id", false), props);
 	return 0;
 }
 

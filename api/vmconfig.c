@@ -27,6 +27,20 @@ json_t *fc_machine_config_json(const struct config *c)
 	                 c->huge_pages == HUGE_PAGES_2M ? "2M" : "None");
 }
 
+/* PUT /metrics' body as Firecracker shows it (properties only when set). */
+static json_t *metrics_json(void)
+{
+	json_t *o;
+
+	if (!*metrics_get_path())
+		return json_null();
+	o = json_pack("{s:s, s:b}", "metrics_path", metrics_get_path(),
+	              "emit_id", metrics_get_emit_id());
+	if (o && metrics_get_properties())
+		json_object_set(o, "properties", metrics_get_properties());
+	return o;
+}
+
 json_t *fc_vm_config_json(const struct config *c)
 {
 	json_t *root = json_object(), *boot;
@@ -47,11 +61,7 @@ json_t *fc_vm_config_json(const struct config *c)
 	                                    "show_log_origin", log_get_origin())
 	                        : json_null());
 	json_object_set_new(root, "machine-config", fc_machine_config_json(c));
-	json_object_set_new(
-	        root, "metrics",
-	        *metrics_get_path()
-	                ? json_pack("{s:s}", "metrics_path", metrics_get_path())
-	                : json_null());
+	json_object_set_new(root, "metrics", metrics_json());
 	json_object_set_new(root, "mmds-config", fc_mmds_config_json(c));
 	for (const struct vdev_type *const *ty = vdev_types; *ty; ty++)
 		json_object_set_new(root, (*ty)->conf->json_key,

@@ -19,6 +19,8 @@ struct metrics metrics;
 
 static int metrics_fd = -1;
 static char metrics_path[CONFIG_PATH_MAX];
+static bool emit_id;
+static json_t *properties;
 static struct ev_handler h_timer = { .fd = -1 };
 
 /* The values at the previous line, to report changes. */
@@ -56,6 +58,23 @@ int metrics_set_path(const char *path, char *err, size_t errlen)
 const char *metrics_get_path(void)
 {
 	return metrics_path;
+}
+
+void metrics_set_extras(bool id, json_t *props)
+{
+	emit_id = id;
+	json_decref(properties);
+	properties = props ? json_incref(props) : NULL;
+}
+
+bool metrics_get_emit_id(void)
+{
+	return emit_id;
+}
+
+json_t *metrics_get_properties(void)
+{
+	return properties;
 }
 
 static json_t *group(json_t *root, const char *name)
@@ -163,6 +182,11 @@ int metrics_flush(struct vmm *m)
 	root = json_object();
 	put(root, "utc_timestamp_ms",
 	    (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000);
+	/* Firecracker's order: the id and the properties next. */
+	if (emit_id)
+		json_object_set_new(root, "id", json_string(m->id));
+	if (properties)
+		json_object_set(root, "properties", properties);
 	put(group(root, "api_server"), "process_startup_time_us",
 	    atomic_load(&metrics.startup_time_us));
 	put(group(root, "api_server"), "process_startup_time_cpu_us",

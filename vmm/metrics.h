@@ -9,8 +9,11 @@
 #define WISP_METRICS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct json_t;
 
 /* X(group, name): every process-wide counter. */
 #define METRICS_COUNTERS(X)                                                    \
@@ -110,6 +113,15 @@ struct vmm;
  */
 int metrics_set_path(const char *path, char *err, size_t errlen);
 const char *metrics_get_path(void); /* "" when none */
+/*
+ * PUT /metrics' emit_id (each line gets the instance id as "id") and
+ * properties (an object of strings, each line gets it as "properties";
+ * NULL: none; a reference is taken), as Firecracker writes them. Set
+ * with the path, once.
+ */
+void metrics_set_extras(bool emit_id, struct json_t *properties);
+bool metrics_get_emit_id(void);
+struct json_t *metrics_get_properties(void); /* borrowed; NULL: none */
 
 /*
  * --metrics-prometheus: the same metrics in Prometheus' text format,

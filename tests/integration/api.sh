@@ -130,13 +130,15 @@ api PUT /logger '{"level": "loud"}'
 fault_has "bad level" 400 "level 'loud'"
 api PUT /logger '{"log_path": "/nonexistent/log"}'
 fault_has "log path missing" 400 "No such file"
-api PUT /metrics '{"metrics_path": "'"$TMP/metrics"'"}'
-expect "PUT /metrics" 204
+api PUT /metrics '{"metrics_path": "'"$TMP/metrics"'", "properties": {"n": 1}}'
+fault_has "metrics property not a string" 400 "properties: 'n' must be a string"
+api PUT /metrics '{"metrics_path": "'"$TMP/metrics"'", "emit_id": true, "properties": {"bundle_id": "fn-abc", "customer_id": "1234"}}'
+expect "PUT /metrics (emit_id, properties)" 204
 api PUT /metrics '{"metrics_path": "'"$TMP/metrics"'"}'
 fault_has "metrics set twice" 400 "can be set once"
 
 api GET /vm/config
-expect "GET /vm/config" 200 '.drives[0].drive_id == "rootfs" and .drives[0].is_root_device and .drives[0].cache_type == "Writeback" and .drives[0].rate_limiter.bandwidth.size == 1000 and .drives[1].is_read_only and ."network-interfaces"[0].guest_mac == "06:00:ac:10:00:02" and .vsock.guest_cid == 3 and ."machine-config".mem_size_mib == 64 and .logger.level == "debug" and (.metrics.metrics_path | endswith("metrics")) and .balloon == null'
+expect "GET /vm/config" 200 '.drives[0].drive_id == "rootfs" and .drives[0].is_root_device and .drives[0].cache_type == "Writeback" and .drives[0].rate_limiter.bandwidth.size == 1000 and .drives[1].is_read_only and ."network-interfaces"[0].guest_mac == "06:00:ac:10:00:02" and .vsock.guest_cid == 3 and ."machine-config".mem_size_mib == 64 and .logger.level == "debug" and (.metrics.metrics_path | endswith("metrics")) and .metrics.emit_id == true and .metrics.properties.customer_id == "1234" and .balloon == null'
 
 api GET /nonexistent
 fault_has "unknown path (400, as Firecracker)" 400 "Invalid request method and/or path: GET /nonexistent."
@@ -150,8 +152,8 @@ api PUT /actions '{"action_type": "SendCtrlAltDel"}'
 fault_has "ctrl-alt-del before boot" 400 "not supported before starting"
 api PUT /actions '{"action_type": "FlushMetrics"}'
 expect "FlushMetrics before boot" 204
-if jq -e -s 'length >= 1 and (.[-1].put_api_requests.metrics_count >= 1) and (.[-1] | has("block_rootfs") | not)' "$TMP/metrics" >/dev/null; then
-	ok "a metrics line before boot: API counts, no devices yet"
+if jq -e -s 'length >= 1 and (.[-1].put_api_requests.metrics_count >= 1) and (.[-1] | has("block_rootfs") | not) and .[-1].id == "test-vm-1" and .[-1].properties == {"bundle_id": "fn-abc", "customer_id": "1234"} and (.[-1] | keys_unsorted | .[0:3]) == ["utc_timestamp_ms", "id", "properties"]' "$TMP/metrics" >/dev/null; then
+	ok "a metrics line before boot: API counts, no devices yet, the id and properties"
 else
 	bad "metrics before boot" "$(tail -c 600 "$TMP/metrics")"
 fi
@@ -258,8 +260,8 @@ expect "failed PATCH kept the path" 200 ".drives[0].path_on_host == \"$TMP/disk2
 
 api PUT /actions '{"action_type": "FlushMetrics"}'
 expect "FlushMetrics" 204
-if jq -e -s 'length >= 1 and (.[-1].vcpu.exit_io_out > 0) and (.[-1].put_api_requests.actions_count >= 1) and (.[-1] | has("block_d0")) and .[-1].utc_timestamp_ms > 0' "$TMP/metrics" >/dev/null; then
-	ok "metrics line has vCPU exits, API counts and the drive"
+if jq -e -s 'length >= 1 and (.[-1].vcpu.exit_io_out > 0) and (.[-1].put_api_requests.actions_count >= 1) and (.[-1] | has("block_d0")) and .[-1].utc_timestamp_ms > 0 and (.[-1] | has("id") or has("properties") | not)' "$TMP/metrics" >/dev/null; then
+	ok "metrics line has vCPU exits, API counts and the drive (no id, no properties unless asked)"
 else
 	bad "metrics" "$(tail -c 600 "$TMP/metrics")"
 fi
