@@ -15,6 +15,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static const char *const huge_names[] = {
+	[HUGE_PAGES_NONE] = "None",
+	[HUGE_PAGES_2M] = "2M",
+	[HUGE_PAGES_THP] = "Transparent",
+};
+
+const char *fc_huge_pages_name(enum huge_pages h)
+{
+	return (unsigned)h < ARRAY_SIZE(huge_names) ? huge_names[h] : "None";
+}
+
+int fc_huge_pages(const char *s)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(huge_names); i++)
+		if (!strcmp(s, huge_names[i]))
+			return (int)i;
+	return -1;
+}
+
 int fc_machine_config(struct config *c, json_t *body, bool patch, char *err,
                       size_t errlen)
 {
@@ -46,14 +65,14 @@ int fc_machine_config(struct config *c, json_t *body, bool patch, char *err,
 	                patch ? c->track_dirty_pages : false);
 	huge = patch ? c->huge_pages : HUGE_PAGES_NONE;
 	if ((s = jb_str(body, "huge_pages"))) {
-		if (!strcmp(s, "None"))
-			huge = HUGE_PAGES_NONE;
-		else if (!strcmp(s, "2M"))
-			huge = HUGE_PAGES_2M;
-		else
+		int h = fc_huge_pages(s);
+
+		if (h < 0)
 			return util_err(err, errlen,
-			                "%s: huge_pages '%s' is not None or 2M",
+			                "%s: huge_pages '%s' is not None, "
+			                "Transparent or 2M",
 			                w, s);
+		huge = (enum huge_pages)h;
 	}
 	if ((s = jb_str(body, "cpu_template")) && strcmp(s, "None"))
 		return util_err(
@@ -267,6 +286,8 @@ int fc_snapshot_load(json_t *body, struct snapshot_load *l, char *err,
 		{ "enable_diff_snapshots", JB_BOOL, false }, /* deprecated */
 		{ "track_dirty_pages", JB_BOOL, false },
 		{ "resume_vm", JB_BOOL, false },
+		{ "clock_realtime", JB_BOOL, false },
+		{ "huge_pages", JB_STR, false },
 	};
 	static const struct jb_field mb[] = {
 		{ "backend_type", JB_STR, true },
@@ -333,6 +354,28 @@ int fc_snapshot_load(json_t *body, struct snapshot_load *l, char *err,
 	        jb_bool(body, "track_dirty_pages",
 	                jb_bool(body, "enable_diff_snapshots", false));
 	l->resume = jb_bool(body, "resume_vm", false);
+	l->clock_realtime = jb_bool(body, "clock_realtime", false);
+	if ((path = jb_str(body, "huge_pages")) && strcmp(path, "Snapshot")) {
+		int h = fc_huge_pages(path);
+
+		if (h < 0) {
+			util_err(err, errlen,
+			         "%s: huge_pages '%s' is not Snapshot, None, "
+			         "Transparent or 2M",
+			         w, path);
+			goto out;
+		}
+		l->huge_set = true;
+		l->huge_pages = (enum huge_pages)h;
+		/* Firecracker's rule: hugetlbfs pages need a handler. */
+		if (l->huge_pages == HUGE_PAGES_2M && !l->uffd) {
+			util_err(err, errlen,
+			         "%s: huge_pages 2M needs the Uffd memory "
+			         "backend",
+			         w);
+			goto out;
+		}
+	}
 	rc = 0;
 out:
 	json_decref(rest);

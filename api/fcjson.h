@@ -27,6 +27,11 @@ struct vmm;
 	"i8042.nomux i8042.nopnp i8042.dumbkbd"
 
 /* PUT (@patch false: absent optional fields take defaults) or PATCH. */
+/* huge_pages as Firecracker names it; fc_huge_pages() is -1 for another
+ * name. */
+const char *fc_huge_pages_name(enum huge_pages h);
+int fc_huge_pages(const char *s);
+
 int fc_machine_config(struct config *c, json_t *body, bool patch, char *err,
                       size_t errlen);
 int fc_boot_source(struct config *c, json_t *body, char *err, size_t errlen);

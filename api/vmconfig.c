@@ -24,7 +24,7 @@ json_t *fc_machine_config_json(const struct config *c)
 	                 (int)c->vcpus, "mem_size_mib", (json_int_t)c->mem_mib,
 	                 "smt", c->smt, "track_dirty_pages",
 	                 c->track_dirty_pages, "huge_pages",
-	                 c->huge_pages == HUGE_PAGES_2M ? "2M" : "None");
+	                 fc_huge_pages_name(c->huge_pages));
 }
 
 /* PUT /metrics' body as Firecracker shows it (properties only when set). */

@@ -88,7 +88,8 @@ struct mmds_config {
 	char ifaces[CONFIG_MAX_NETS][CONFIG_ID_MAX]; /* iface_ids */
 };
 
-enum huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_2M };
+/* The values are the snapshot CONFIG section's: append only. */
+enum huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_2M, HUGE_PAGES_THP };
 
 struct config {
 	unsigned vcpus;

@@ -33,7 +33,7 @@ static const struct snapcfg_field machine_fields[] = {
 	              "vcpu_count"),
 	SNAPCFG_FIELD(struct config, mem_mib, SNAPCFG_MEM_MIB, SNAPCFG_U64,
 	              true, "mem_size_mib"),
-	SNAPCFG_CUSTOM_FIELD(SNAPCFG_HUGE_PAGES, 1, HUGE_PAGES_2M, huge_get,
+	SNAPCFG_CUSTOM_FIELD(SNAPCFG_HUGE_PAGES, 1, HUGE_PAGES_THP, huge_get,
 	                     huge_set, "huge_pages"),
 };
 

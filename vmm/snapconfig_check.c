@@ -22,8 +22,10 @@ static int check_machine(const struct config *c, char *err, size_t errlen)
 		                "mem_size_mib %llu is not in %llu..%llu",
 		                (unsigned long long)c->mem_mib,
 		                CONFIG_MIN_MEM_MIB, CONFIG_MAX_MEM_MIB);
-	if (c->huge_pages != HUGE_PAGES_NONE && c->huge_pages != HUGE_PAGES_2M)
-		return util_err(err, errlen, "huge_pages %d is not None or 2M",
+	if (c->huge_pages != HUGE_PAGES_NONE &&
+	    c->huge_pages != HUGE_PAGES_2M && c->huge_pages != HUGE_PAGES_THP)
+		return util_err(err, errlen,
+		                "huge_pages %d is not None, 2M or Transparent",
 		                (int)c->huge_pages);
 	if (c->huge_pages == HUGE_PAGES_2M && c->mem_mib % 2)
 		return util_err(

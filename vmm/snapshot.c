@@ -371,9 +371,17 @@ static int load_config(struct vmm *m, const struct snap_reader *r,
 			goto out;
 		}
 	}
+	if (l->huge_set && l->huge_pages == HUGE_PAGES_2M && c->mem_mib % 2) {
+		snprintf(err, errlen,
+		         "snapshot '%s': huge_pages 2M, but its %llu MiB are "
+		         "not "
+		         "a multiple of the 2 MiB page",
+		         l->state_path, (unsigned long long)c->mem_mib);
+		goto out;
+	}
 	cfg->vcpus = c->vcpus;
 	cfg->mem_mib = c->mem_mib;
-	cfg->huge_pages = c->huge_pages;
+	cfg->huge_pages = l->huge_set ? l->huge_pages : c->huge_pages;
 	cfg->track_dirty_pages = l->track_dirty_pages;
 	for (const struct vdev_type *const *ty = vdev_types; *ty; ty++) {
 		const struct vdev_conf *f = (*ty)->conf;
@@ -565,7 +573,14 @@ static int restore_cpus(struct vmm *m, const struct snap_reader *r,
 	if (want(r, l->state_path, SEC_VM, 0, &vms, sizeof(vms), err, errlen) <
 	    0)
 		goto out;
-	if (x86_vm_restore(vm, &vms) < 0) {
+	if (l->clock_realtime && !(vms.clock.flags & KVM_CLOCK_REALTIME)) {
+		snprintf(err, errlen,
+		         "snapshot '%s': clock_realtime, but the snapshot "
+		         "holds no wall-clock time (its host's KVM gave none)",
+		         l->state_path);
+		goto out;
+	}
+	if (x86_vm_restore(vm, &vms, l->clock_realtime) < 0) {
 		snprintf(err, errlen,
 		         "snapshot '%s': KVM refused the VM's "
 		         "state (the log says why)",
@@ -627,11 +642,12 @@ int vmm_snapshot_load(struct vmm *m, const struct snapshot_load *l, char *err,
 		goto out;
 	if (vmm_build_machine(
 	            m,
-	            &(struct vm_mem){ .huge = m->cfg.huge_pages ==
-	                                      HUGE_PAGES_2M,
-	                              .dirty_log = l->track_dirty_pages,
-	                              .file_fd = fd,
-	                              .uffd = l->uffd },
+	            &(struct vm_mem){
+	                    .huge = m->cfg.huge_pages == HUGE_PAGES_2M,
+	                    .thp = m->cfg.huge_pages == HUGE_PAGES_THP,
+	                    .dirty_log = l->track_dirty_pages,
+	                    .file_fd = fd,
+	                    .uffd = l->uffd },
 	            err, errlen) < 0)
 		goto fail;
 	if (l->uffd &&

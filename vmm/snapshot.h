@@ -33,6 +33,11 @@ struct snapshot_load {
 	bool uffd;                      /* backend_type "Uffd" */
 	bool track_dirty_pages;
 	bool resume;
+	/* KVM_CLOCK_REALTIME: kvmclock moves on by the wall-clock time since
+	 * the snapshot (the snapshot must hold that time). */
+	bool clock_realtime;
+	bool huge_set; /* huge_pages instead of the snapshot's */
+	enum huge_pages huge_pages;
 	/*
 	 * The device types' overrides (network_overrides ...: vdev.h,
 	 * override_key) by their keys, or NULL; the caller's reference.

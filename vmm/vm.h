@@ -94,6 +94,7 @@ void vm_fini(struct vm *vm);
 /* How guest RAM is backed. */
 struct vm_mem {
 	bool huge;      /* 2 MiB hugetlb pages */
+	bool thp;       /* transparent huge pages (MADV_HUGEPAGE) */
 	bool dirty_log; /* KVM logs written pages (diff snapshots) */
 	int file_fd;    /* >= 0: a snapshot's memory file, mapped MAP_PRIVATE
 	                 * (pages load on demand, writes stay ours) */

@@ -207,10 +207,11 @@ static int build_vm(struct vmm *m, char *err, size_t errlen)
 
 	if (vmm_build_machine(
 	            m,
-	            &(struct vm_mem){ .huge = m->cfg.huge_pages ==
-	                                      HUGE_PAGES_2M,
-	                              .dirty_log = m->cfg.track_dirty_pages,
-	                              .file_fd = -1 },
+	            &(struct vm_mem){
+	                    .huge = m->cfg.huge_pages == HUGE_PAGES_2M,
+	                    .thp = m->cfg.huge_pages == HUGE_PAGES_THP,
+	                    .dirty_log = m->cfg.track_dirty_pages,
+	                    .file_fd = -1 },
 	            err, errlen) < 0)
 		return -1;
 	if (kernel_load(vm, m->kernel_buf, &m->img) < 0 || load_initrd(m) < 0)

@@ -50,7 +50,7 @@ fault_has "unknown field" 400 "unknown field 'vcpus'"
 api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "smt": true}'
 fault_has "smt" 400 "smt"
 api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "huge_pages": "7M"}'
-fault_has "huge_pages" 400 "huge_pages '7M' is not None or 2M"
+fault_has "huge_pages" 400 "huge_pages '7M' is not None, Transparent or 2M"
 api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 63, "huge_pages": "2M"}'
 fault_has "huge odd size" 400 "multiple of the 2 MiB"
 api PATCH /machine-config '{}'
@@ -198,7 +198,8 @@ grep -q 'debug' "$TMP/log" && grep -Eq 'routes.c:[0-9]+' "$TMP/log" &&
 rm -f "$TMP/metrics"
 touch "$TMP/metrics"
 start_api || exit 1
-api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 64}'
+api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 64, "huge_pages": "Transparent"}'
+expect "machine-config huge_pages Transparent" 204
 api PUT /boot-source '{"kernel_image_path": "'"$PROBE"'", "boot_args": "probe=kbd"}'
 api PUT /drives/d0 '{"drive_id": "d0", "path_on_host": "'"$TMP/disk.img"'", "is_root_device": false}'
 api PUT /metrics '{"metrics_path": "'"$TMP/metrics"'"}'
@@ -206,6 +207,17 @@ api PUT /actions '{"action_type": "InstanceStart"}'
 expect "InstanceStart" 204
 api GET /
 expect "running" 200 '.state == "Running"'
+api GET /machine-config
+expect "GET /machine-config: Transparent" 200 '.huge_pages == "Transparent"'
+# Guest RAM is the one 64 MiB mapping; MADV_HUGEPAGE makes it eligible
+# for transparent huge pages whenever the host's THP mode is madvise or
+# always.
+thp=$(awk '/^[0-9a-f]+-[0-9a-f]+ / {sz = 0} /^Size:/ {sz = $2} /^THPeligible:/ && sz == 65536 {print $2}' "/proc/$PID/smaps")
+if grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null; then
+	check "guest RAM not THP-eligible on a host with THP off" 0 "$thp"
+else
+	check "guest RAM is THP-eligible (huge_pages Transparent)" 1 "$thp"
+fi
 api PUT /actions '{"action_type": "InstanceStart"}'
 fault_has "second InstanceStart" 400 "not supported after starting"
 api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64}'

@@ -114,6 +114,8 @@ START_TEST(machine_config_rules)
 	                false),
 	        "cpu_template 'T2'");
 	REFUSED(machine("{\"mem_size_mib\": 511}", true), "multiple of the 2");
+	REFUSED(machine("{\"huge_pages\": \"1G\"}", true),
+	        "huge_pages '1G' is not None, Transparent or 2M");
 	REFUSED(machine("{}", true), "empty PATCH");
 	/* Nothing above changed the configuration. */
 	ck_assert_uint_eq(cfg.vcpus, 4);
@@ -127,6 +129,12 @@ START_TEST(machine_config_rules)
 	        machine("{\"vcpu_count\": 1, \"mem_size_mib\": 64}", false), 0);
 	ck_assert(!cfg.track_dirty_pages);
 	ck_assert_int_eq(cfg.huge_pages, HUGE_PAGES_NONE);
+	/* Transparent: any size, THP by madvise. */
+	ck_assert_int_eq(machine("{\"mem_size_mib\": 65, \"huge_pages\": "
+	                         "\"Transparent\"}",
+	                         true),
+	                 0);
+	ck_assert_int_eq(cfg.huge_pages, HUGE_PAGES_THP);
 	/* null is an absent optional field, as serde's Option reads it. */
 	ck_assert_int_eq(machine("{\"vcpu_count\": 1, \"mem_size_mib\": 64, "
 	                         "\"smt\": null}",
@@ -411,6 +419,63 @@ START_TEST(snapshot_load_overrides)
 }
 END_TEST
 
+/* PUT /snapshot/load's clock_realtime and huge_pages, as Firecracker's. */
+START_TEST(snapshot_load_clock_and_huge_pages)
+{
+	static const struct {
+		const char *extra; /* fields after snapshot_path */
+		const char *refused;
+		bool huge_set, realtime;
+		enum huge_pages huge;
+	} t[] = {
+		{ "\"mem_file_path\": \"%s\"", NULL, false, false, 0 },
+		{ "\"mem_file_path\": \"%s\", \"huge_pages\": \"Snapshot\"",
+		  NULL, false, false, 0 },
+		{ "\"mem_file_path\": \"%s\", \"huge_pages\": \"None\", "
+		  "\"clock_realtime\": true",
+		  NULL, true, true, HUGE_PAGES_NONE },
+		{ "\"mem_file_path\": \"%s\", \"huge_pages\": \"Transparent\"",
+		  NULL, true, false, HUGE_PAGES_THP },
+		{ "\"mem_backend\": {\"backend_type\": \"Uffd\", "
+		  "\"backend_path\": \"%s\"}, \"huge_pages\": \"2M\"",
+		  NULL, true, false, HUGE_PAGES_2M },
+		{ "\"mem_file_path\": \"%s\", \"huge_pages\": \"2M\"",
+		  "huge_pages 2M needs the Uffd memory backend", false, false,
+		  0 },
+		{ "\"mem_file_path\": \"%s\", \"huge_pages\": \"4K\"",
+		  "huge_pages '4K' is not Snapshot, None, Transparent or 2M",
+		  false, false, 0 },
+		{ "\"mem_file_path\": \"%s\", \"clock_realtime\": 1",
+		  "'clock_realtime' must be", false, false, 0 },
+	};
+	struct snapshot_load l;
+	char fmt[512], body[1024];
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		json_t *v;
+
+		snprintf(fmt, sizeof(fmt), "{\"snapshot_path\": \"%%s\", %s}",
+		         t[i].extra);
+		fill(body, sizeof(body), fmt, disk);
+		v = j(body);
+		if (t[i].refused) {
+			REFUSED(fc_snapshot_load(v, &l, err, sizeof(err)),
+			        t[i].refused);
+		} else {
+			ck_assert_msg(
+			        fc_snapshot_load(v, &l, err, sizeof(err)) == 0,
+			        "%zu: %s", i, err);
+			ck_assert_int_eq(l.huge_set, t[i].huge_set);
+			ck_assert_int_eq(l.clock_realtime, t[i].realtime);
+			if (l.huge_set)
+				ck_assert_int_eq(l.huge_pages, t[i].huge);
+			json_decref(l.overrides);
+		}
+		json_decref(v);
+	}
+}
+END_TEST
+
 Suite *fcjson_suite(void)
 {
 	Suite *s = suite_create("fcjson");
@@ -424,6 +489,7 @@ Suite *fcjson_suite(void)
 	tcase_add_test(tc, vm_config_round_trip);
 	tcase_add_test(tc, rate_limiter_patch_keeps_buckets);
 	tcase_add_test(tc, snapshot_load_overrides);
+	tcase_add_test(tc, snapshot_load_clock_and_huge_pages);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -404,7 +404,7 @@ START_TEST(values_out_of_range)
 	ck_u(SNAPCFG_VCPUS, 1, 8, "(vcpu_count): 8 bytes, want 4");
 	ck_u(SNAPCFG_MEM_MIB, 1, 8, "mem_size_mib 1 is not in 2..1048576");
 	ck_u(SNAPCFG_MEM_MIB, CONFIG_MAX_MEM_MIB + 1, 8, "is not in 2..");
-	ck_u(SNAPCFG_HUGE_PAGES, 2, 1, "(huge_pages): 2 is not one of its");
+	ck_u(SNAPCFG_HUGE_PAGES, 3, 1, "(huge_pages): 3 is not one of its");
 	ck_u(SNAPCFG_DRIVES, 10, 4, "10 drives, at most 9");
 	ck_u(SNAPCFG_NETS, 9, 4, "9 network interfaces, at most 8");
 	base(SNAPCFG_MEM_MIB);

@@ -175,9 +175,14 @@ int x86_vm_save(struct vm *vm, struct x86_vm_state *s)
 	return 0;
 }
 
-int x86_vm_restore(struct vm *vm, const struct x86_vm_state *s)
+int x86_vm_restore(struct vm *vm, const struct x86_vm_state *s, bool realtime)
 {
 	struct kvm_clock_data clock = { .clock = s->clock.clock };
+
+	if (realtime) {
+		clock.flags = KVM_CLOCK_REALTIME;
+		clock.realtime = s->clock.realtime;
+	}
 
 	if (ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &s->pic_master) < 0 ||
 	    ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &s->pic_slave) < 0 ||

@@ -49,7 +49,9 @@ int x86_vcpu_save(struct vcpu *v, struct x86_vcpu_state *s);
 int x86_vcpu_restore(struct vcpu *v, const struct x86_vcpu_state *s);
 
 int x86_vm_save(struct vm *vm, struct x86_vm_state *s);
-int x86_vm_restore(struct vm *vm, const struct x86_vm_state *s);
+/* @realtime: kvmclock advanced by the wall-clock time since the save
+ * (KVM_CLOCK_REALTIME; the caller checked that @s holds it). */
+int x86_vm_restore(struct vm *vm, const struct x86_vm_state *s, bool realtime);
 
 /*
  * Can this host run a vCPU with the CPUID of @s? Every feature bit the
