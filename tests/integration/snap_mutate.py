@@ -143,13 +143,36 @@ def legacy_mutants(payload):
     yield "v1-drives-9", at(16, struct.pack("<I", 9)), "9 drives"
 
 
+# vCPU 0's counts of MSRs and CPUID leaves (struct x86_vcpu_state ends
+# with nmsrs, 256 MSRs, ncpuid, 128 leaves of 40 bytes and 4 of padding),
+# over their arrays: refused before anything reads the arrays.
+SEC_VCPU = 4
+NCPUID_FROM_END = 128 * 40 + 4 + 4
+NMSRS_FROM_END = NCPUID_FROM_END + 4 + 256 * 16
+
+
+def vcpu_mutants(payload):
+    for name, back in (("ncpuid", NCPUID_FROM_END),
+                       ("nmsrs", NMSRS_FROM_END)):
+        p = bytearray(payload)
+        off = len(p) - back
+        p[off:off + 4] = struct.pack("<I", 0xffffffff)
+        yield f"vcpu0-{name}", bytes(p), "4294967295 " + \
+            ("CPUID leaves" if name == "ncpuid" else "MSRs, at most")
+
+
 def config_mutants(a):
     buf = open(a[2], "rb").read()
     good, version = sections(buf), version_of(buf)
     payload = bytes([p for t, i, p in good if t == SEC_CONFIG][0])
+    vcpu0 = bytes([p for t, i, p in good if t == SEC_VCPU and i == 0][0])
     each = legacy_mutants if version == 1 else record_mutants
-    for name, new, what in each(payload):
-        secs = [[t, i, new if t == SEC_CONFIG else p] for t, i, p in good]
+    muts = [(SEC_CONFIG, m) for m in each(payload)]
+    if version != 1:
+        muts += [(SEC_VCPU, m) for m in vcpu_mutants(vcpu0)]
+    for typ, (name, new, what) in muts:
+        secs = [[t, i, new if (t, i) == (typ, 0) else p]
+                for t, i, p in good]
         path = os.path.join(a[3], f"{name}.state")
         open(path, "wb").write(state_file(secs, version))
         print(f"{path}\t{what}")

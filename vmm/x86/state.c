@@ -120,7 +120,7 @@ int x86_vcpu_restore(struct vcpu *v, const struct x86_vcpu_state *s)
 	} msrs;
 	int ret;
 
-	if (s->ncpuid > X86_STATE_MAX_CPUID || s->nmsrs > X86_STATE_MAX_MSRS)
+	if (!x86_vcpu_state_ok(s))
 		return -1;
 	memset(&cpuid, 0, sizeof(cpuid));
 	cpuid.c.nent = s->ncpuid;
@@ -205,6 +205,12 @@ leaf(const struct kvm_cpuid_entry2 *e, uint32_t n, uint32_t fn, uint32_t index)
 	return NULL;
 }
 
+bool x86_vcpu_state_ok(const struct x86_vcpu_state *s)
+{
+	return s->ncpuid <= X86_STATE_MAX_CPUID &&
+	       s->nmsrs <= X86_STATE_MAX_MSRS;
+}
+
 int x86_cpuid_compatible(struct vcpu *v, const struct x86_vcpu_state *s,
                          char *err, size_t errlen)
 {
@@ -212,6 +218,14 @@ int x86_cpuid_compatible(struct vcpu *v, const struct x86_vcpu_state *s,
 		uint32_t fn, index;
 	} feature_leaves[] = { { 1, 0 }, { 7, 0 }, { 0x80000001, 0 } };
 	static const char *const names[] = { "ecx", "edx", "ebx" };
+
+	if (!x86_vcpu_state_ok(s)) {
+		snprintf(err, errlen,
+		         "%u CPUID leaves and %u MSRs, at most %d and %d",
+		         s->ncpuid, s->nmsrs, X86_STATE_MAX_CPUID,
+		         X86_STATE_MAX_MSRS);
+		return -1;
+	}
 	struct {
 		struct kvm_cpuid2 c;
 		struct kvm_cpuid_entry2 e[X86_STATE_MAX_CPUID];

@@ -45,7 +45,10 @@ struct x86_vm_state {
 
 /* Read vCPU @v's state (it must not be in KVM_RUN). 0 or -1 (logged). */
 int x86_vcpu_save(struct vcpu *v, struct x86_vcpu_state *s);
-/* Give a fresh vCPU @v the state @s, in the order KVM needs. */
+/* The counts of @s within its arrays (a state file is untrusted). */
+bool x86_vcpu_state_ok(const struct x86_vcpu_state *s);
+/* Give a fresh vCPU @v the state @s, in the order KVM needs; -1 for a
+ * state that is not x86_vcpu_state_ok(). */
 int x86_vcpu_restore(struct vcpu *v, const struct x86_vcpu_state *s);
 
 int x86_vm_save(struct vm *vm, struct x86_vm_state *s);
