@@ -309,9 +309,14 @@ static void blk_notify(struct virtio_mmio *t, unsigned qi)
 		if (!take(b, &b->held, &completed))
 			goto out;
 	}
-	for (;;) {
-		enum vq_pop_result res = vq_pop(q, t->vm, &b->chain);
+	for (unsigned n = 0;; n++) {
+		enum vq_pop_result res;
 
+		if (n == VIRTIO_MMIO_BUDGET) {
+			virtio_mmio_kick(t, qi);
+			break;
+		}
+		res = vq_pop(q, t->vm, &b->chain);
 		if (res == VQ_BROKEN) {
 			virtio_mmio_needs_reset(t, q->error);
 			break;

@@ -45,6 +45,18 @@ void virtio_mmio_signal_used(struct virtio_mmio *t)
 	raise_irq(t, VIRTIO_MMIO_INT_VRING);
 }
 
+int virtio_mmio_kick(struct virtio_mmio *t, unsigned q)
+{
+	uint64_t one = 1;
+
+	if (q < t->ops->nqueues &&
+	    write(t->notify_fd[q], &one, sizeof(one)) == sizeof(one))
+		return 0;
+	log_limited(&t->rl, LOG_WARN, "%s: notify: %s", t->ops->name,
+	            strerror(errno));
+	return -1;
+}
+
 void virtio_mmio_needs_reset(struct virtio_mmio *t, const char *why)
 {
 	if (t->status & VIRTIO_CONFIG_S_NEEDS_RESET)
@@ -177,7 +189,6 @@ static void queue_ready(struct virtio_mmio *t, uint32_t v)
 static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v)
 {
 	struct vq *q = cur_vq(t);
-	uint64_t one = 1;
 
 	switch (off) {
 	case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
@@ -209,10 +220,8 @@ static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v)
 		break;
 	case VIRTIO_MMIO_QUEUE_NOTIFY:
 		/* Reached only when KVM_IOEVENTFD is not bound. */
-		if (v < t->ops->nqueues &&
-		    write(t->notify_fd[v], &one, sizeof(one)) < 0)
-			log_limited(&t->rl, LOG_WARN, "%s: notify: %s",
-			            t->ops->name, strerror(errno));
+		if (v < t->ops->nqueues)
+			virtio_mmio_kick(t, v);
 		break;
 	case VIRTIO_MMIO_INTERRUPT_ACK:
 		t->isr &= ~v;

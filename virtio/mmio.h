@@ -102,6 +102,19 @@ void virtio_mmio_notify(struct virtio_mmio *t, unsigned q);
 void virtio_mmio_signal_used(struct virtio_mmio *t);
 
 /*
+ * Chains a device serves from one notification before it gives the
+ * event loop back: a guest that keeps its ring full must not hold the
+ * loop (and with it the API, signals and the other devices). A device
+ * that stops at the budget calls virtio_mmio_kick() to be called again
+ * after the loop's other work.
+ */
+#define VIRTIO_MMIO_BUDGET 256
+
+/* Serve queue @q again from the event loop, as if the guest notified;
+ * -1 when the eventfd could not be written (logged, rate-limited). */
+int virtio_mmio_kick(struct virtio_mmio *t, unsigned q);
+
+/*
  * The driver broke the protocol (a bad ring, say): set DEVICE_NEEDS_RESET,
  * send a configuration interrupt, log @why (rate-limited) and serve
  * nothing until the driver resets the device. The VM goes on.

@@ -555,9 +555,14 @@ static void tx_drain(struct net *n)
 		if (!tx_take(n, &n->tx_held, &done))
 			goto out;
 	}
-	for (;;) {
-		enum vq_pop_result res = vq_pop(q, n->t.vm, &n->chain);
+	for (unsigned i = 0;; i++) {
+		enum vq_pop_result res;
 
+		if (i == VIRTIO_MMIO_BUDGET) {
+			virtio_mmio_kick(&n->t, NET_TXQ);
+			break;
+		}
+		res = vq_pop(q, n->t.vm, &n->chain);
 		if (res == VQ_BROKEN) {
 			virtio_mmio_needs_reset(&n->t, q->error);
 			break;

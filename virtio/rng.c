@@ -81,15 +81,21 @@ static void rng_notify(struct virtio_mmio *t, unsigned qi)
 {
 	struct rng *r = t->dev;
 	struct vq *q = &t->vq[qi];
+	uint16_t used = q->s.used_idx;
 
 	if (r->holding) {
 		r->holding = false;
 		if (!serve(r, &r->held))
 			goto out;
 	}
-	for (;;) {
-		enum vq_pop_result res = vq_pop(q, t->vm, &r->chain);
+	for (unsigned n = 0;; n++) {
+		enum vq_pop_result res;
 
+		if (n == VIRTIO_MMIO_BUDGET) {
+			virtio_mmio_kick(t, qi);
+			break;
+		}
+		res = vq_pop(q, t->vm, &r->chain);
 		if (res == VQ_BROKEN) {
 			virtio_mmio_needs_reset(t, q->error);
 			break;
@@ -103,7 +109,8 @@ static void rng_notify(struct virtio_mmio *t, unsigned qi)
 			break;
 	}
 out:
-	if (vq_publish(q))
+	/* An interrupt only for chains answered, not for every notify. */
+	if (q->s.used_idx != used && vq_publish(q))
 		virtio_mmio_signal_used(t);
 }
 

@@ -22,7 +22,7 @@
 #define TXQ 1
 #define EVQ 2
 /* Chains served per call before the loop gets a turn (then a self-kick). */
-#define BUDGET VQ_MAX_SIZE
+#define BUDGET VIRTIO_MMIO_BUDGET
 
 static bool live(const struct vsock *v)
 {
@@ -33,9 +33,7 @@ static bool live(const struct vsock *v)
 /* Serve queue @q again from the event loop, as if the guest notified. */
 static void kick(struct vsock *v, unsigned q)
 {
-	uint64_t one = 1;
-
-	if (write(v->t.notify_fd[q], &one, sizeof(one)) < 0)
+	if (virtio_mmio_kick(&v->t, q) < 0)
 		v->stats.muxer_event_fails++;
 }
 

@@ -9,6 +9,7 @@
 #include "rng.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #define MEM   (1u << 20)
 #define BASE  0xc0001000ULL
@@ -141,6 +142,47 @@ START_TEST(refusals)
 }
 END_TEST
 
+/* A second vCPU, as it were: each fill offers the same chain again. */
+static bool refill(void *p, size_t len)
+{
+	memset(p, 0xa5, len);
+	fake_offer(&vm, AVAIL, QN, pos++, 0);
+	return true;
+}
+
+static uint64_t drain_fd(int fd)
+{
+	uint64_t v = 0;
+
+	return read(fd, &v, sizeof(v)) == sizeof(v) ? v : 0;
+}
+
+/*
+ * A guest that keeps its ring full gets VIRTIO_MMIO_BUDGET chains per
+ * turn of the event loop, and the device kicks itself for the rest:
+ * the loop (the API, signals, other devices) is never held. A notify
+ * that finds nothing raises no interrupt.
+ */
+START_TEST(one_notify_is_bounded)
+{
+	bool (*saved)(void *, size_t) = rng_fill;
+
+	up(NULL);
+	drain_fd(rng.t.irq_fd);
+	virtio_mmio_notify(&rng.t, 0);
+	ck_assert_uint_eq(drain_fd(rng.t.irq_fd), 0);
+	rng_fill = refill;
+	post(1, 16, VRING_DESC_F_WRITE);
+	ck_assert_uint_eq(fake_used_idx(&vm, USED), VIRTIO_MMIO_BUDGET);
+	ck_assert_uint_eq(drain_fd(rng.t.notify_fd[0]), 1);
+	ck_assert_uint_ge(drain_fd(rng.t.irq_fd), 1);
+	virtio_mmio_notify(&rng.t, 0); /* the loop's next turn */
+	rng_fill = saved;
+	ck_assert_uint_eq(fake_used_idx(&vm, USED), 2 * VIRTIO_MMIO_BUDGET);
+	ck_assert_uint_eq(drain_fd(rng.t.notify_fd[0]), 1);
+}
+END_TEST
+
 /*
  * 100 bytes per 10 s: the first request passes, the second is held
  * (not answered, the timer armed), saved and restored as held; a reset
@@ -187,6 +229,7 @@ Suite *rng_suite(void)
 	tcase_add_test(tc, capped);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, rate_limited);
+	tcase_add_test(tc, one_notify_is_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
