@@ -72,18 +72,25 @@ static void rx_put(struct serial *s, uint8_t b)
 	s->rx_len++;
 }
 
+/* A full receive buffer got room: the console reads its input again. */
+static void rx_room(struct serial *s)
+{
+	uint64_t one = 1;
+
+	if (s->rx_space_fd >= 0 && write(s->rx_space_fd, &one, sizeof(one)) < 0)
+		log_debug("serial: rx eventfd: %s", strerror(errno));
+}
+
 static uint8_t rx_get(struct serial *s)
 {
 	uint8_t b;
-	uint64_t one = 1;
 
 	if (!s->rx_len)
 		return 0;
 	b = s->rx[s->rx_head];
 	s->rx_head = (s->rx_head + 1) % SERIAL_RX_SIZE;
-	if (s->rx_len-- == SERIAL_RX_SIZE && s->rx_space_fd >= 0 &&
-	    write(s->rx_space_fd, &one, sizeof(one)) < 0)
-		log_debug("serial: rx eventfd: %s", strerror(errno));
+	if (s->rx_len-- == SERIAL_RX_SIZE)
+		rx_room(s);
 	return b;
 }
 
@@ -120,8 +127,13 @@ static void serial_write(void *opaque, uint64_t off, const uint8_t *data,
 		break;
 	case UART_IIR_FCR:
 		s->fcr = v & (FCR_FIFO_EN | 0xc0);
-		if (v & FCR_CLEAR_RX)
+		/* Linux's 8250 driver clears the FIFO as it starts, maybe
+		 * with a full buffer of early input behind it. */
+		if (v & FCR_CLEAR_RX) {
+			if (s->rx_len == SERIAL_RX_SIZE)
+				rx_room(s);
 			s->rx_len = 0;
+		}
 		break;
 	case UART_LCR:
 		s->lcr = v;

@@ -141,11 +141,14 @@ static void out_dead(struct serial *s, int err)
 
 /*
  * Write the ring until it is empty (1), the descriptor is full (0) or
- * the reader is gone (-1).
+ * the reader is gone (-1); with @bounded, also stop after a ring's worth
+ * (2: more is left). A guest printing as fast as a fast reader takes
+ * its output would otherwise keep the event loop here for good.
  */
-static int drain(struct serial *s)
+static int drain(struct serial *s, bool bounded)
 {
 	struct serial_out *o = &s->out;
+	size_t done = 0;
 
 	for (;;) {
 		unsigned head, len;
@@ -157,6 +160,8 @@ static int drain(struct serial *s)
 		pthread_mutex_unlock(&s->lock);
 		if (!len)
 			return o->dead ? -1 : 1;
+		if (bounded && done >= SERIAL_OUT_SIZE)
+			return 2;
 		n = write(o->fd, o->buf + head,
 		          MIN(len, SERIAL_OUT_SIZE - head));
 		if (n < 0 && errno == EINTR)
@@ -168,6 +173,7 @@ static int drain(struct serial *s)
 			return -1;
 		}
 		METRIC_INC(uart, flush_count);
+		done += (size_t)n;
 		pthread_mutex_lock(&s->lock);
 		o->head = (head + (unsigned)n) % SERIAL_OUT_SIZE;
 		o->len -= (unsigned)n;
@@ -196,9 +202,14 @@ static void serve(struct serial *s)
 {
 	struct serial_out *o = &s->out;
 	bool full;
+	int r;
 
 	o->last_us = util_now_us();
-	full = drain(s) == 0;
+	r = drain(s, true);
+	/* More than a ring's worth: the rest on the loop's next turn. */
+	if (r == 2)
+		serve_at(o, o->last_us);
+	full = r == 0;
 	if (full == o->watching)
 		return;
 	/* Full, and not pollable (EPERM): try again after the gap. */
@@ -294,7 +305,7 @@ void serial_flush_exit(struct serial *s)
 
 	if (!s->vm || !o->buf || o->closed)
 		return;
-	while (drain(s) == 0 && o->wait_fd >= 0 && util_now_us() < end) {
+	while (drain(s, false) == 0 && o->wait_fd >= 0 && util_now_us() < end) {
 		struct epoll_event ev;
 		int n = epoll_wait(o->wait_fd, &ev, 1, SERIAL_EXIT_STALL_MS);
 
@@ -309,7 +320,7 @@ void serial_out_destroy(struct serial *s)
 	struct serial_out *o = &s->out;
 
 	if (o->buf && !o->closed) {
-		drain(s);
+		drain(s, false);
 		out_close(s);
 	}
 	restore_flags(o);

@@ -296,6 +296,27 @@ START_TEST(regular_file)
 }
 END_TEST
 
+/*
+ * Host input filled the receive buffer (the console stops reading its
+ * input then); the guest's driver clears the FIFO as Linux's 8250 does
+ * at start: the console is woken to read again.
+ */
+START_TEST(fifo_clear_wakes_the_console)
+{
+	static uint8_t in[SERIAL_RX_SIZE];
+	uint8_t fcr = 0x07; /* enable, clear rx, clear tx */
+	uint64_t v = 0;
+
+	ck_assert_uint_eq(serial_rx_push(&ser, in, sizeof(in)), sizeof(in));
+	ck_assert_uint_eq(serial_rx_room(&ser), 0);
+	ck_assert_int_eq(read(ser.rx_space_fd, &v, sizeof(v)), -1);
+	ck_assert(bus_access(&vm.pio, SERIAL_COM1_BASE + 2, &fcr, 1, true));
+	ck_assert_uint_eq(serial_rx_room(&ser), SERIAL_RX_SIZE);
+	ck_assert_int_eq(read(ser.rx_space_fd, &v, sizeof(v)), sizeof(v));
+	ck_assert_uint_eq(v, 1);
+}
+END_TEST
+
 /* Snapshots keep the registers and unread input, as before. */
 START_TEST(snapshot_state)
 {
@@ -334,6 +355,7 @@ Suite *serial_suite(void)
 	tcase_add_test(tc, exit_flush_gives_up_on_a_stalled_reader);
 	tcase_add_test(tc, reader_gone);
 	tcase_add_test(tc, regular_file);
+	tcase_add_test(tc, fifo_clear_wakes_the_console);
 	tcase_add_test(tc, snapshot_state);
 	suite_add_tcase(s, tc);
 	return s;
