@@ -248,11 +248,19 @@ START_TEST(net_and_vsock_rules)
 	        "already used by 'eth0'");
 	json_decref(v);
 
-	v = j("{\"guest_cid\": 4294967295, \"uds_path\": \"/v\"}");
+	v = j("{\"guest_cid\": 4294967296, \"uds_path\": \"/v\"}");
 	REFUSED(vsock_conf.put(&cfg, NULL, v, err, sizeof(err)),
-	        "guest_cid 4294967295");
+	        "guest_cid 4294967296 is not a 32-bit number");
 	json_decref(v);
 	ck_assert(!cfg.vsock.present);
+	/* Any u32 else, as Firecracker: firecracker-containerd sends 0. */
+	v = j("{\"guest_cid\": 0, \"uds_path\": \"/v\", \"vsock_id\": "
+	      "\"agent_api\"}");
+	ck_assert_int_eq(vsock_conf.put(&cfg, NULL, v, err, sizeof(err)), 0);
+	json_decref(v);
+	ck_assert(cfg.vsock.present && cfg.vsock.guest_cid == 0);
+	ck_assert_int_eq(vsock_conf.check(&cfg, 0, err, sizeof(err)), 0);
+	cfg.vsock.present = false;
 	v = j("{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}");
 	ck_assert_int_eq(vsock_conf.put(&cfg, NULL, v, err, sizeof(err)), 0);
 	json_decref(v);
