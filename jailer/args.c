@@ -62,7 +62,8 @@ void jail_usage(int fd)
 	        "\n"
 	        "  --id ID                 1-%d letters, digits or '-'\n"
 	        "  --exec-file FILE        the wisp binary (static)\n"
-	        "  --uid UID, --gid GID    who wisp runs as (not 0)\n"
+	        "  --uid UID, --gid GID    who wisp runs as (0: it stays "
+	        "root)\n"
 	        "  --chroot-base-dir DIR   jails go in "
 	        "DIR/<exec name>/<id>/root (%s)\n"
 	        "  --netns PATH            join this network namespace\n"
@@ -119,13 +120,17 @@ static int parse_id(struct jail_args *a, const char *v)
 	return 0;
 }
 
-/* uid and gid: 0 would leave wisp root; (uid_t)-1 means "unchanged". */
+/*
+ * uid and gid: (uid_t)-1 means "unchanged" to the kernel. 0 is taken, as
+ * Firecracker's jailer takes it (Kata passes its own ids, root's when it
+ * runs as root); main() warns that wisp then keeps root in the jail.
+ */
 static int parse_ugid(const char *flag, const char *v, uint32_t *out)
 {
 	uint64_t n;
 
-	if (!parse_dec(v, UINT32_MAX - 1, &n) || n == 0) {
-		jail_err(0, "%s '%s' is not a number in 1..%u", flag, v,
+	if (!parse_dec(v, UINT32_MAX - 1, &n)) {
+		jail_err(0, "%s '%s' is not a number in 0..%u", flag, v,
 		         UINT32_MAX - 1);
 		return -1;
 	}

@@ -121,6 +121,8 @@ struct jail_made {
 struct jail {
 	struct jail_args a;
 	uint64_t start_us;        /* CLOCK_MONOTONIC at the jailer's start */
+	uint64_t start_cpu_us;    /* its CPU time then */
+	uint64_t parent_cpu_us;   /* CPU time the jailer's processes used */
 	char exec_path[PATH_MAX]; /* realpath of --exec-file */
 	const char *exec_name;    /* its last component */
 	int exec_fd;              /* O_PATH of the checked exec file */

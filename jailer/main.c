@@ -180,11 +180,24 @@ fail:
 	return -1;
 }
 
-/* /<exec name> --id ID --start-time-us T0 [wisp's arguments]: on failure. */
+static uint64_t clock_us(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/*
+ * /<exec name> --id ID --start-time-us T0 --start-time-cpu-us C0
+ * --parent-cpu-time-us P [wisp's arguments], as Firecracker's jailer
+ * starts Firecracker (its startup metrics add them up): returns only on
+ * failure.
+ */
 static void exec_wisp(const struct jail *j)
 {
-	char path[NAME_MAX + 2], t0[24];
-	char **argv = calloc((size_t)j->a.vmm_argc + 6, sizeof(*argv));
+	char path[NAME_MAX + 2], t0[24], c0[24], pc[24];
+	char **argv = calloc((size_t)j->a.vmm_argc + 10, sizeof(*argv));
 	char *envp[] = { NULL };
 
 	if (!argv) {
@@ -193,13 +206,20 @@ static void exec_wisp(const struct jail *j)
 	}
 	snprintf(path, sizeof(path), "/%s", j->exec_name);
 	snprintf(t0, sizeof(t0), "%llu", (unsigned long long)j->start_us);
+	snprintf(c0, sizeof(c0), "%llu",
+	         (unsigned long long)clock_us(CLOCK_PROCESS_CPUTIME_ID));
+	snprintf(pc, sizeof(pc), "%llu", (unsigned long long)j->parent_cpu_us);
 	argv[0] = path;
 	argv[1] = "--id";
 	argv[2] = (char *)j->a.id;
 	argv[3] = "--start-time-us"; /* wisp keeps the last one given */
 	argv[4] = t0;
+	argv[5] = "--start-time-cpu-us";
+	argv[6] = c0;
+	argv[7] = "--parent-cpu-time-us";
+	argv[8] = pc;
 	for (int i = 0; i < j->a.vmm_argc; i++)
-		argv[5 + i] = j->a.vmm_argv[i];
+		argv[9 + i] = j->a.vmm_argv[i];
 	execve(path, argv, envp);
 	jail_err(errno, "exec %s in the jail as uid %u gid %u", path, j->a.uid,
 	         j->a.gid);
@@ -208,10 +228,7 @@ static void exec_wisp(const struct jail *j)
 
 static uint64_t now_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	return clock_us(CLOCK_MONOTONIC);
 }
 
 int main(int argc, char **argv)
@@ -230,6 +247,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	j.start_us = now_us();
+	j.start_cpu_us = clock_us(CLOCK_PROCESS_CPUTIME_ID);
 	jail_std_fds();
 	rc = jail_parse_args(&j.a, argc, argv);
 	if (rc > 0 && j.a.version)
@@ -241,16 +259,25 @@ int main(int argc, char **argv)
 		return JAIL_EXIT_FAILED;
 	if (jail_check(&j) < 0)
 		return JAIL_EXIT_USAGE;
+	if (!j.a.uid || !j.a.gid)
+		fprintf(stderr,
+		        "wisp-jailer: warning: --uid %u --gid %u: wisp keeps "
+		        "root's %s in the jail (its chroot, namespaces and "
+		        "seccomp filters still hold)\n",
+		        j.a.uid, j.a.gid, !j.a.uid ? "user id" : "group id");
 	clearenv();
 
 	if (jail_dir_build(&j) < 0 || jail_set_rlimits(&j) < 0 ||
 	    jail_cgroup_apply(&j) < 0 || open_host_fds(&j) < 0 ||
 	    jail_enter(&j) < 0 || jail_join_netns(&j) < 0)
 		goto fail;
+	/* The CPU time of a parent that forks is not the child's: counted. */
+	j.parent_cpu_us = clock_us(CLOCK_PROCESS_CPUTIME_ID) - j.start_cpu_us;
 	if (j.a.daemonize || j.a.new_pid_ns) {
 		if (spawn(&j) < 0)
 			goto fail;
 		forked = true; /* only the child gets here */
+		j.parent_cpu_us += clock_us(CLOCK_PROCESS_CPUTIME_ID);
 	}
 	if (j.a.daemonize &&
 	    (setsid() < 0 || dup2(j.null_fd, 0) < 0 || dup2(j.null_fd, 1) < 0 ||
