@@ -27,7 +27,8 @@
 #include <unistd.h>
 
 struct cli {
-	bool boot_now; /* a configuration was given: start without the API */
+	bool boot_now;  /* a configuration was given: start without the API */
+	bool fc_config; /* --config-file: Firecracker's, with its API */
 	const char *api_sock;
 	bool no_api;
 	const char *config_file; /* Firecracker JSON */
@@ -213,6 +214,8 @@ static int parse_args(struct vmm *m, struct cli *o, int argc, char **argv)
 		}
 		if (opt == OPT_CONFIG || opt == OPT_CONFIG_FILE)
 			o->boot_now = true;
+		if (opt == OPT_CONFIG_FILE)
+			o->fc_config = true;
 	}
 	optind = 1;
 	opterr = 1;
@@ -420,7 +423,10 @@ static int parse_args(struct vmm *m, struct cli *o, int argc, char **argv)
 		usage(stderr);
 		return -1;
 	}
-	if (!o->boot_now && !o->api_sock)
+	/* Firecracker serves its API unless --no-api, with --config-file
+	 * too (Kata waits on it); wisp's own --config and --kernel start a
+	 * VM without one unless --api-sock asks. */
+	if ((!o->boot_now || o->fc_config) && !o->no_api && !o->api_sock)
 		o->api_sock = DEFAULT_API_SOCK;
 	return 0;
 }
