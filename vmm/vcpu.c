@@ -261,7 +261,7 @@ static void *vcpu_thread(void *arg)
 	struct seccomp_prog filter;
 	int rc;
 
-	snprintf(name, sizeof(name), "wisp-vcpu%u", v->id);
+	snprintf(name, sizeof(name), VCPU_THREAD_NAME, v->id);
 	pthread_setname_np(pthread_self(), name);
 	/* Built while the event loop builds its own; in place at the go. */
 	rc = seccomp_compile(SECCOMP_VCPU,

@@ -56,6 +56,7 @@ struct vm {
 	struct bus pio;
 	struct bus mmio;
 	unsigned nvcpus;
+	unsigned threads_per_core; /* 2 with SMT (machine-config smt) */
 	struct vcpu *vcpus;
 	bool pvm;                     /* the host's /dev/kvm is kvm-pvm */
 	struct kvm_cpuid2 *cpuid;     /* filtered; per-vCPU fields patched in */
@@ -149,6 +150,13 @@ bool vm_host_is_pvm(void);
 int vcpu_create(struct vm *vm, unsigned id);
 /* Run @vcpu on the calling thread until the VM stops. */
 void vcpu_run(struct vcpu *vcpu);
+
+/*
+ * A vCPU thread's name, as Firecracker names them ("fc_vcpu 0" ...):
+ * Kata finds a VM's vCPU threads by it (to pin them and move them into
+ * cgroups). vCPU 0 runs on the main thread, which takes the name too.
+ */
+#define VCPU_THREAD_NAME "fc_vcpu %u"
 /*
  * Run @vcpu on a new thread. It waits for vcpu_release() (the event
  * loop's filter goes on first), installs its own seccomp filter, runs.

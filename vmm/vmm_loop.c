@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -198,6 +199,11 @@ int vmm_main(struct vmm *m)
 			log_err("cannot install vCPU 0's seccomp filter");
 			_exit(WISP_EXIT_ERROR);
 		}
+		/* The main thread is vCPU 0's from here on, and says so. */
+		char name[16];
+
+		snprintf(name, sizeof(name), VCPU_THREAD_NAME, 0u);
+		pthread_setname_np(pthread_self(), name);
 		vcpu_run(&vm->vcpus[0]);
 		vcpu_stop_all(vm);
 	} else {

@@ -44,9 +44,10 @@ for build in "$WISP" "$WISP_PLAIN"; do
 	modes=""
 	for t in /proc/"$PID"/task/*; do
 		comm=$(cat "$t/comm")
-		case $comm in wisp*) modes="$modes $comm=$(awk '/^Seccomp:/ { print $2 }' "$t/status")" ;; esac
+		comm=${comm// /_}
+		case $comm in wisp* | fc_vcpu*) modes="$modes $comm=$(awk '/^Seccomp:/ { print $2 }' "$t/status")" ;; esac
 	done
-	want=" wisp=2 wisp-evloop=2 wisp-vcpu1=2 wisp-api=2"
+	want=" fc_vcpu_0=2 wisp-evloop=2 fc_vcpu_1=2 wisp-api=2"
 	if [ "$(tr ' ' '\n' <<<"$modes" | sort | tr '\n' ' ')" = "$(tr ' ' '\n' <<<"$want" | sort | tr '\n' ' ')" ]; then
 		ok "$b: every thread filtered ($modes)"
 	else
