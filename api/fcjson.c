@@ -95,10 +95,12 @@ int fc_machine_config(struct config *c, json_t *body, bool patch, char *err,
 		        "%s: mem_size_mib %llu is not a multiple of the "
 		        "2 MiB huge page",
 		        w, (unsigned long long)mem);
-	if (smt)
-		return util_err(
-		        err, errlen,
-		        "%s: smt: wisp offers no SMT topology (only false)", w);
+	/* Firecracker's rule: SMT pairs vCPUs into cores. */
+	if (smt && vcpus > 1 && vcpus % 2)
+		return util_err(err, errlen,
+		                "%s: vcpu_count %llu with smt: 1 or an even "
+		                "number of vCPUs",
+		                w, (unsigned long long)vcpus);
 	c->vcpus = (unsigned)vcpus;
 	c->mem_mib = mem;
 	c->smt = smt;

@@ -94,7 +94,7 @@ enum huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_2M, HUGE_PAGES_THP };
 struct config {
 	unsigned vcpus;
 	uint64_t mem_mib;
-	bool smt;               /* only false: no SMT topology is offered */
+	bool smt;               /* two threads a core (vCPUs 1 or even) */
 	bool track_dirty_pages; /* for diff snapshots */
 	enum huge_pages huge_pages;
 	char kernel[CONFIG_PATH_MAX];

@@ -181,6 +181,7 @@ int vmm_build_machine(struct vmm *m, const struct vm_mem *mem, char *err,
 	snprintf(err, errlen, "cannot create the VM (the log says why)");
 	if (vm_create(vm, m->cfg.mem_mib, m->cfg.vcpus, mem) < 0)
 		return -1;
+	vm->threads_per_core = m->cfg.smt && vm->nvcpus > 1 ? 2 : 1;
 	if (x86_cpuid_init(vm) < 0)
 		return -1;
 	for (unsigned i = 0; i < vm->nvcpus; i++)

@@ -47,8 +47,12 @@ api PUT /machine-config '{"mem_size_mib": 64}'
 fault_has "missing field" 400 "missing field 'vcpu_count'"
 api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "vcpus": 2}'
 fault_has "unknown field" 400 "unknown field 'vcpus'"
-api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "smt": true}'
-fault_has "smt" 400 "smt"
+api PUT /machine-config '{"vcpu_count": 3, "mem_size_mib": 64, "smt": true}'
+fault_has "smt with 3 vCPUs (Firecracker: 1 or even)" 400 "vcpu_count 3 with smt: 1 or an even number"
+api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 64, "smt": true}'
+expect "smt with 2 vCPUs" 204
+api GET /machine-config
+expect "GET /machine-config: smt" 200 '.smt == true and .vcpu_count == 2'
 api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64, "huge_pages": "7M"}'
 fault_has "huge_pages" 400 "huge_pages '7M' is not None, Transparent or 2M"
 api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 63, "huge_pages": "2M"}'

@@ -13,6 +13,7 @@ int main(void)
 	/* The server suite runs the API thread in this process: no filter. */
 	seccomp_disable();
 	srunner_add_suite(sr, boot_suite());
+	srunner_add_suite(sr, cpuid_suite());
 	srunner_add_suite(sr, bus_suite());
 	srunner_add_suite(sr, config_suite());
 	srunner_add_suite(sr, queue_suite());

@@ -120,11 +120,20 @@ static unsigned bits_for(unsigned n)
 	return b;
 }
 
-/* One package, one thread per core, nvcpus cores. */
-static void set_topology(struct kvm_cpuid2 *c, unsigned nvcpus)
+/*
+ * One package of nvcpus logical CPUs: @tpc threads per core (2 with SMT,
+ * vCPUs 2k and 2k+1 the threads of core k), nvcpus / tpc cores. Intel's
+ * leaves (1, 4, 0xb) and AMD's (0x80000008, 0x8000001d, 0x8000001e)
+ * both, as Linux reads one or the other by vendor; the per-vCPU fields
+ * are x86_cpuid_set()'s.
+ */
+static void set_topology(struct kvm_cpuid2 *c, unsigned nvcpus, unsigned tpc)
 {
+	unsigned cores = nvcpus / tpc;
+
 	for (uint32_t j = 0; j < c->nent; j++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[j];
+		unsigned level;
 
 		switch (e->function) {
 		case 0x1:
@@ -132,21 +141,18 @@ static void set_topology(struct kvm_cpuid2 *c, unsigned nvcpus)
 			if (nvcpus > 1)
 				e->edx |= BIT(28); /* HTT: count is valid */
 			break;
-		case 0x4: {
-			unsigned level = (e->eax >> 5) & 7;
-			unsigned sharing = level == 3 ? nvcpus - 1 : 0;
-
-			e->eax = (e->eax & 0x3fff) | ((nvcpus - 1) << 26) |
-			         (sharing << 14);
+		case 0x4:
+			level = (e->eax >> 5) & 7;
+			e->eax = (e->eax & 0x3fff) | ((cores - 1) << 26) |
+			         ((level == 3 ? nvcpus - 1 : tpc - 1) << 14);
 			break;
-		}
 		case 0xb:
 			if (e->index == 0) {
-				e->eax = 0;
-				e->ebx = 1;
+				e->eax = bits_for(tpc);
+				e->ebx = tpc;
 				e->ecx = (1 << 8) | 0; /* SMT level */
 			} else if (e->index == 1) {
-				e->eax = bits_for(nvcpus);
+				e->eax = bits_for(tpc) + bits_for(cores);
 				e->ebx = nvcpus;
 				e->ecx = (2 << 8) | 1; /* core level */
 			} else {
@@ -157,6 +163,23 @@ static void set_topology(struct kvm_cpuid2 *c, unsigned nvcpus)
 		case 0x1f:
 			/* Zeroed: Linux then reads the topology from 0xb. */
 			e->eax = e->ebx = e->ecx = e->edx = 0;
+			break;
+		case 0x80000008:
+			/* ApicIdSize 7 (up to 128), NC: logical CPUs - 1. */
+			e->ecx =
+			        (e->ecx & ~0xf0ffu) | (7u << 12) | (nvcpus - 1);
+			break;
+		case 0x8000001d:
+			level = (e->eax >> 5) & 7;
+			if (level >= 1 && level <= 3)
+				e->eax = (e->eax & ~(0xfffu << 14)) |
+				         ((level == 3 ? nvcpus - 1 : tpc - 1)
+				          << 14);
+			break;
+		case 0x8000001e:
+			/* One node; the per-vCPU ids are set per vCPU. */
+			e->ebx = (tpc - 1) << 8;
+			e->ecx = 0;
 			break;
 		}
 	}
@@ -214,7 +237,8 @@ int x86_cpuid_init(struct vm *vm)
 		         "gets '%s'",
 		         what, pvm_cmdline);
 	}
-	set_topology(c, vm->nvcpus);
+	set_topology(c, vm->nvcpus,
+	             vm->threads_per_core ? vm->threads_per_core : 1);
 	vm->cpuid = c;
 	return 0;
 }
@@ -236,6 +260,14 @@ int x86_cpuid_set(struct vcpu *v)
 			e->ebx = (e->ebx & 0x00ffffff) | (v->id << 24);
 		else if (e->function == 0xb)
 			e->edx = v->id; /* x2APIC id */
+		else if (e->function == 0x8000001e) {
+			unsigned tpc = v->vm->threads_per_core
+			                       ? v->vm->threads_per_core
+			                       : 1;
+
+			e->eax = v->id; /* extended APIC id */
+			e->ebx = (e->ebx & ~0xffu) | (v->id / tpc); /* core */
+		}
 	}
 	ret = ioctl(v->fd, KVM_SET_CPUID2, c);
 	free(c);
