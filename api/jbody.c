@@ -116,8 +116,8 @@ int jb_id(const char *what, const char *id, char *err, size_t errlen)
 	return 0;
 }
 
-static int bucket(json_t *o, const char *what, struct bucket_config *b,
-                  char *err, size_t errlen)
+int jb_bucket(json_t *o, const char *what, struct bucket_config *b, char *err,
+              size_t errlen)
 {
 	static const struct jb_field f[] = {
 		{ "size", JB_UINT, true },
@@ -157,11 +157,11 @@ int jb_rate_limiter(json_t *o, const char *what, struct rate_limiter_config *rl,
 		return -1;
 	snprintf(w, sizeof(w), "%s.bandwidth", what);
 	if ((!keep || jb_get(o, "bandwidth")) &&
-	    bucket(jb_get(o, "bandwidth"), w, &n.bandwidth, err, errlen) < 0)
+	    jb_bucket(jb_get(o, "bandwidth"), w, &n.bandwidth, err, errlen) < 0)
 		return -1;
 	snprintf(w, sizeof(w), "%s.ops", what);
 	if ((!keep || jb_get(o, "ops")) &&
-	    bucket(jb_get(o, "ops"), w, &n.ops, err, errlen) < 0)
+	    jb_bucket(jb_get(o, "ops"), w, &n.ops, err, errlen) < 0)
 		return -1;
 	*rl = n;
 	return 0;

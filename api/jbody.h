@@ -52,6 +52,9 @@ int jb_id(const char *what, const char *id, char *err, size_t errlen);
 int jb_rate_limiter(json_t *o, const char *what, struct rate_limiter_config *rl,
                     bool keep, char *err, size_t errlen);
 
+/* One TokenBucket object (NULL: none, so unset) into @b. */
+int jb_bucket(json_t *o, const char *what, struct bucket_config *b, char *err,
+              size_t errlen);
 /* New references: a RateLimiter (null when unlimited), a string or null. */
 json_t *jb_rate_limiter_json(const struct rate_limiter_config *rl);
 json_t *jb_str_or_null(const char *s);

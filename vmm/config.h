@@ -101,6 +101,7 @@ struct config {
 	char *cmdline;                    /* malloc'd; NULL means the default */
 	char serial_out[CONFIG_PATH_MAX]; /* "" means stdout */
 	bool serial_in;                   /* forward stdin to the guest */
+	struct bucket_config serial_rl;   /* PUT /serial's rate_limiter */
 	unsigned ndrives;
 	struct drive_config drives[CONFIG_MAX_DRIVES];
 	unsigned nnets;

@@ -296,6 +296,94 @@ expect "new connection after 413" 200
 kill "$PID"
 wait_exit 10
 
+# --- PUT /serial: the console to a file or a FIFO -----------------------
+# serial_boot NAME BODY: a probe=hello guest with PUT /serial BODY, run to
+# its end.
+serial_boot() {
+	start_api || return 1
+	api PUT /boot-source '{"kernel_image_path": "'"$PROBE"'", "boot_args": "probe=hello"}'
+	api PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 64}'
+	api PUT /serial "$2"
+	expect "$1: PUT /serial" 204
+	api PUT /actions '{"action_type": "InstanceStart"}'
+	expect "$1: InstanceStart" 204
+	wait_exit 20
+	expect_rc "$1" 0
+}
+start_api || exit 1
+api PUT /serial '{"serial_out_path": 7}'
+fault_has "serial_out_path not a string" 400 "serial: 'serial_out_path' must be a string"
+api PUT /serial '{"serial_out_path": ""}'
+fault_has "serial_out_path empty" 400 "'serial_out_path' must be a path"
+api PUT /serial '{"serial_out": "/tmp/x"}'
+fault_has "serial unknown field" 400 "serial: unknown field 'serial_out'"
+api PUT /serial '{"rate_limiter": {"size": 10}}'
+fault_has "serial rate_limiter" 400 "serial: rate_limiter: missing field 'refill_time'"
+api PUT /serial ''
+fault_has "serial empty body" 400 "Empty PUT request."
+api GET /serial
+expect "GET /serial" 405
+# A file that cannot be made: InstanceStart says so, nothing is started.
+api PUT /boot-source '{"kernel_image_path": "'"$PROBE"'", "boot_args": "probe=hello"}'
+api PUT /serial '{"serial_out_path": "'"$TMP"'/no/such/dir/console"}'
+expect "PUT /serial to a missing directory" 204
+api PUT /actions '{"action_type": "InstanceStart"}'
+expect "InstanceStart with an unopenable serial file" 400
+grep -q "serial output '$TMP/no/such/dir/console': No such file" "$TMP/err" &&
+	ok "the log names the serial file" || bad "serial open error" "not in the log"
+api GET /
+expect "still not started after the serial error" 200 '.state == "Not started"'
+kill "$PID"
+wait_exit 10
+
+serial_boot "serial to a new file" '{"serial_out_path": "'"$TMP/console"'"}'
+check "the guest's output is in the file" "probe: hello" "$(tr -d '\r' <"$TMP/console")"
+expect_no_line "stdout has none of it" out 'probe: hello'
+printf 'old contents, longer than the guest writes\n' >"$TMP/console"
+serial_boot "serial to an existing file" '{"serial_out_path": "'"$TMP/console"'"}'
+check "an existing file is truncated" "probe: hello" "$(tr -d '\r' <"$TMP/console")"
+rm -f "$TMP/fifo" && mkfifo "$TMP/fifo"
+serial_boot "serial to a FIFO no one reads yet" '{"serial_out_path": "'"$TMP/fifo"'"}'
+rm -f "$TMP/fifo" && mkfifo "$TMP/fifo"
+timeout 30 cat "$TMP/fifo" >"$TMP/fifo.out" &
+cat_pid=$!
+serial_boot "serial to a FIFO with a reader" '{"serial_out_path": "'"$TMP/fifo"'"}'
+wait "$cat_pid"
+check "the FIFO's reader got the output" "probe: hello" "$(tr -d '\r' <"$TMP/fifo.out")"
+# {} after a path: the console is stdout again.
+start_api || exit 1
+api PUT /boot-source '{"kernel_image_path": "'"$PROBE"'", "boot_args": "probe=hello"}'
+api PUT /serial '{"serial_out_path": "'"$TMP/console2"'"}'
+api PUT /serial '{}'
+expect "PUT /serial {}" 204
+api PUT /actions '{"action_type": "InstanceStart"}'
+wait_exit 20
+expect_line "PUT /serial {} is stdout" out '^probe: hello$'
+[ -e "$TMP/console2" ] && bad "PUT /serial {}" "the first path was opened" || ok "the replaced path was never made"
+# The rate limiter: 4 bytes and no refill to speak of; the rest dropped
+# and counted.
+rm -f "$TMP/metrics" && touch "$TMP/metrics"
+start_api || exit 1
+api PUT /boot-source '{"kernel_image_path": "'"$PROBE"'", "boot_args": "probe=hello"}'
+api PUT /metrics '{"metrics_path": "'"$TMP/metrics"'"}'
+api PUT /serial '{"serial_out_path": "'"$TMP/console"'", "rate_limiter": {"size": 4, "refill_time": 1000000}}'
+api PUT /actions '{"action_type": "InstanceStart"}'
+wait_exit 20
+expect_rc "rate-limited serial" 0
+check "the limit let 4 bytes through" "prob" "$(cat "$TMP/console")"
+if jq -e -s 'map(.uart.rate_limiter_dropped_bytes) | add == 9' "$TMP/metrics" >/dev/null; then
+	ok "uart.rate_limiter_dropped_bytes counts the 9 dropped"
+else
+	bad "serial rate limiter metric" "$(jq -c -s 'map(.uart)' "$TMP/metrics")"
+fi
+start_api || exit 1
+api PUT /boot-source '{"kernel_image_path": "'"$PROBE"'", "boot_args": "probe=kbd"}'
+api PUT /actions '{"action_type": "InstanceStart"}'
+api PUT /serial '{"serial_out_path": "'"$TMP/console"'"}'
+fault_has "PUT /serial after boot" 400 "not supported after starting"
+api PUT /actions '{"action_type": "SendCtrlAltDel"}'
+wait_exit 20
+
 # --- Firecracker JSON config file --------------------------------------
 cat >"$TMP/vm.json" <<JSON
 {
