@@ -43,6 +43,8 @@
 	X(put_api_requests, snapshot_load_fails)                               \
 	X(put_api_requests, serial_count)                                      \
 	X(put_api_requests, serial_fails)                                      \
+	X(put_api_requests, cpu_cfg_count)                                     \
+	X(put_api_requests, cpu_cfg_fails)                                     \
 	X(patch_api_requests, drive_count)                                     \
 	X(patch_api_requests, drive_fails)                                     \
 	X(patch_api_requests, machine_cfg_count)                               \

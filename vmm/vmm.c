@@ -173,15 +173,17 @@ static int load_initrd(struct vmm *m)
 	return 0;
 }
 
-int vmm_build_machine(struct vmm *m, const struct vm_mem *mem, char *err,
-                      size_t errlen)
+int vmm_build_machine(struct vmm *m, const struct vm_mem *mem,
+                      const struct cpu_template *cpu, char *err, size_t errlen)
 {
 	struct vm *vm = &m->vm;
 
 	snprintf(err, errlen, "cannot create the VM (the log says why)");
 	if (vm_create(vm, m->cfg.mem_mib, m->cfg.vcpus, mem) < 0)
 		return -1;
-	if (x86_cpuid_init(vm) < 0)
+	if (cpu && x86_template_caps(vm->kvm_fd, cpu, err, errlen) < 0)
+		return -1;
+	if (x86_cpuid_init(vm, cpu, err, errlen) < 0)
 		return -1;
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		if (vcpu_create(vm, i) < 0)
@@ -211,7 +213,7 @@ static int build_vm(struct vmm *m, char *err, size_t errlen)
 	                                      HUGE_PAGES_2M,
 	                              .dirty_log = m->cfg.track_dirty_pages,
 	                              .file_fd = -1 },
-	            err, errlen) < 0)
+	            m->cfg.cpu.set ? &m->cfg.cpu : NULL, err, errlen) < 0)
 		return -1;
 	if (kernel_load(vm, m->kernel_buf, &m->img) < 0 || load_initrd(m) < 0)
 		return -1;
@@ -220,8 +222,9 @@ static int build_vm(struct vmm *m, char *err, size_t errlen)
 		return -1;
 	}
 	for (unsigned i = 0; i < vm->nvcpus; i++)
-		if (x86_vcpu_setup(&vm->vcpus[i], m->img.kind, m->img.entry) <
-		    0)
+		if (x86_vcpu_setup(&vm->vcpus[i],
+		                   m->cfg.cpu.set ? &m->cfg.cpu : NULL,
+		                   m->img.kind, m->img.entry, err, errlen) < 0)
 			return -1;
 	free(m->kernel_buf);
 	m->kernel_buf = NULL;

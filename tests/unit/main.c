@@ -24,6 +24,7 @@ int main(void)
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, server_suite());
 	srunner_add_suite(sr, fcjson_suite());
+	srunner_add_suite(sr, cputmpl_suite());
 	srunner_add_suite(sr, mmds_suite());
 	srunner_add_suite(sr, mmds_http_suite());
 	srunner_add_suite(sr, ratelimit_suite());

@@ -17,6 +17,7 @@ Suite *vsock_suite(void);
 Suite *http_suite(void);
 Suite *server_suite(void);
 Suite *fcjson_suite(void);
+Suite *cputmpl_suite(void);
 Suite *ratelimit_suite(void);
 Suite *net_suite(void);
 Suite *snapfile_suite(void);
