@@ -98,29 +98,6 @@ static bool unsupported(const char *key)
 	return false;
 }
 
-/* A JSON file of at most CONFIG_FILE_MAX bytes, no duplicate keys. */
-static json_t *read_json(const char *path, char *err, size_t errlen)
-{
-	json_error_t je;
-	uint8_t *buf;
-	size_t len;
-	json_t *root;
-	int ret;
-
-	ret = util_read_file(path, CONFIG_FILE_MAX, &buf, &len);
-	if (ret < 0) {
-		snprintf(err, errlen, "%s: %s", path,
-		         ret == -EFBIG ? "larger than 1 MiB" : strerror(-ret));
-		return NULL;
-	}
-	root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
-	free(buf);
-	if (!root)
-		snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column,
-		         je.text);
-	return root;
-}
-
 /* "cpu-config": a template, or the path of a file that holds one. */
 static int cpu_config(struct config *c, json_t *v, char *err, size_t errlen)
 {
@@ -132,7 +109,8 @@ static int cpu_config(struct config *c, json_t *v, char *err, size_t errlen)
 		return 0;
 	if (!json_is_string(v))
 		return fc_cpu_config(c, v, err, errlen);
-	if (!(t = read_json(json_string_value(v), msg, sizeof(msg))))
+	if (!(t = jb_read_file(json_string_value(v), CONFIG_FILE_MAX, msg,
+	                       sizeof(msg))))
 		return util_err(err, errlen, "cpu-config: %s", msg);
 	ret = fc_cpu_config(c, t, msg, sizeof(msg));
 	json_decref(t);
@@ -199,7 +177,7 @@ int fcjson_load_file(struct vmm *m, const char *path, char *err, size_t errlen)
 	json_t *root;
 	int ret;
 
-	if (!(root = read_json(path, err, errlen)))
+	if (!(root = jb_read_file(path, CONFIG_FILE_MAX, err, errlen)))
 		return -1;
 	ret = load(m, root, msg, sizeof(msg));
 	json_decref(root);

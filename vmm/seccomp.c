@@ -4,7 +4,7 @@
  * value would be a way out (ioctl request numbers and descriptors, socket
  * families, executable mappings). Anything not listed ends the process.
  */
-#include "seccomp_policy.h"
+#include "seccomp_int.h"
 #include "log.h"
 #include "util.h"
 
@@ -392,7 +392,7 @@ void seccomp_test_hook_init(void)
 }
 
 /* The BPF libseccomp makes, read back from the memfd it was written to. */
-static int export_bpf(scmp_filter_ctx ctx, struct seccomp_prog *out)
+int seccomp_export(scmp_filter_ctx ctx, struct seccomp_prog *out)
 {
 	struct stat st;
 	int fd, rc = -1;
@@ -447,6 +447,10 @@ int seccomp_compile(enum seccomp_kind kind, const struct seccomp_fds *fds,
 	*out = (struct seccomp_prog){ .kind = kind };
 	if (disabled)
 		return 0;
+	/* --seccomp-filter: the file's filter instead of wisp's own. */
+	if ((rc = seccomp_user_prog(kind, out)) != 0)
+		return rc < 0 ? -1 : 0;
+	rc = -1;
 	ctx = seccomp_init(deflt);
 	if (!ctx) {
 		log_err("seccomp: cannot make a filter");
@@ -472,7 +476,8 @@ int seccomp_compile(enum seccomp_kind kind, const struct seccomp_fds *fds,
 		                    : 0;
 		break;
 	}
-	if (rc < 0 || add_own(ctx, kind, fds) < 0 || export_bpf(ctx, out) < 0)
+	if (rc < 0 || add_own(ctx, kind, fds) < 0 ||
+	    seccomp_export(ctx, out) < 0)
 		rc = -1;
 out:
 	seccomp_release(ctx);

@@ -39,6 +39,7 @@ int main(void)
 	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, serial_suite());
 	srunner_add_suite(sr, seccomp_suite());
+	srunner_add_suite(sr, seccomp_json_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

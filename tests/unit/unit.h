@@ -28,6 +28,7 @@ Suite *uffd_suite(void);
 Suite *uring_suite(void);
 Suite *serial_suite(void);
 Suite *seccomp_suite(void);
+Suite *seccomp_json_suite(void);
 Suite *iov_suite(void);
 Suite *vdev_suite(void);
 Suite *mmds_suite(void);
