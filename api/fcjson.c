@@ -85,6 +85,10 @@ int fc_machine_config(struct config *c, json_t *body, bool patch, char *err,
 	c->smt = smt;
 	c->track_dirty_pages = dirty;
 	c->huge_pages = huge;
+	/* Firecracker: a PATCH's "None" drops a PUT /cpu-config template;
+	 * a PUT's (read as absent) keeps it. */
+	if (patch && jb_str(body, "cpu_template"))
+		memset(&c->cpu, 0, sizeof(c->cpu));
 	return 0;
 }
 

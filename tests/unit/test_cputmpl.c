@@ -84,6 +84,28 @@ START_TEST(template_parses)
 	ck_assert_uint_eq(t->msrs[0].filter, 0x8000000000000001ULL);
 	ck_assert_uint_eq(t->msrs[0].value, 0x8000000000000000ULL);
 
+	/* machine-config's cpu_template "None": a PUT keeps the template,
+	 * a PATCH drops it (Firecracker's update rules). */
+	{
+		json_t *put =
+		        json_pack("{s:i, s:i, s:s}", "vcpu_count", 1,
+		                  "mem_size_mib", 64, "cpu_template", "None");
+		json_t *patch = json_pack("{s:s}", "cpu_template", "None");
+
+		ck_assert_int_eq(
+		        fc_machine_config(&cfg, put, false, err, sizeof(err)),
+		        0);
+		ck_assert(t->set);
+		ck_assert_uint_eq(t->nleaves, 2);
+		ck_assert_int_eq(
+		        fc_machine_config(&cfg, patch, true, err, sizeof(err)),
+		        0);
+		ck_assert(!t->set);
+		ck_assert_uint_eq(t->nleaves, 0);
+		json_decref(put);
+		json_decref(patch);
+	}
+
 	/* {} is an empty template, set all the same. */
 	ck_assert_int_eq(put("{}"), 0);
 	ck_assert(t->set);
