@@ -222,9 +222,13 @@ bool seccomp_enabled(void)
 	return !disabled;
 }
 
+const char *const seccomp_kind_names[3] = {
+	[SECCOMP_API] = "api", [SECCOMP_VMM] = "vmm", [SECCOMP_VCPU] = "vcpu"
+};
+
 static const char *kind_name(enum seccomp_kind k)
 {
-	return k == SECCOMP_API ? "api" : k == SECCOMP_VMM ? "vmm" : "vcpu";
+	return seccomp_kind_names[k];
 }
 
 #ifdef WISP_DEBUG

@@ -12,6 +12,9 @@
 #include <seccomp.h>
 #include <stdint.h>
 
+/* The thread kinds' names: "api", "vmm", "vcpu" (a filter file's keys). */
+extern const char *const seccomp_kind_names[3];
+
 /* One per argument: a rule's conditions must all hold. */
 #define SECCOMP_JSON_MAX_ARGS 6
 

@@ -32,10 +32,6 @@
 
 #define FILTER_FILE_MAX (1 * MIB)
 
-static const char *const kinds[] = {
-	[SECCOMP_API] = "api", [SECCOMP_VMM] = "vmm", [SECCOMP_VCPU] = "vcpu"
-};
-
 /* The compiled programs, once a file is loaded. */
 static struct seccomp_prog user[3];
 static bool user_set;
@@ -221,7 +217,7 @@ int seccomp_json_filter(json_t *o, enum seccomp_kind kind,
 		{ "filter", JB_ARRAY, true },
 		{ "comment", JB_STR, false },
 	};
-	const char *w = kinds[kind];
+	const char *w = seccomp_kind_names[kind];
 	uint32_t deflt, act;
 	scmp_filter_ctx ctx;
 	char where[96];
@@ -265,7 +261,7 @@ void seccomp_user_clear(void)
 
 int seccomp_load_json(json_t *root, char *err, size_t errlen)
 {
-	struct seccomp_prog p[ARRAY_SIZE(kinds)] = { 0 };
+	struct seccomp_prog p[ARRAY_SIZE(seccomp_kind_names)] = { 0 };
 	const char *key;
 	json_t *v;
 	size_t k;
@@ -276,26 +272,28 @@ int seccomp_load_json(json_t *root, char *err, size_t errlen)
 		                "vcpu)");
 	json_object_foreach(root, key, v)
 	{
-		for (k = 0; k < ARRAY_SIZE(kinds) && strcmp(key, kinds[k]); k++)
+		for (k = 0; k < ARRAY_SIZE(seccomp_kind_names) &&
+		            strcmp(key, seccomp_kind_names[k]);
+		     k++)
 			;
-		if (k == ARRAY_SIZE(kinds))
+		if (k == ARRAY_SIZE(seccomp_kind_names))
 			return util_err(
 			        err, errlen,
 			        "unknown thread category '%s' (vmm, api "
 			        "and vcpu only)",
 			        key);
 	}
-	for (k = 0; k < ARRAY_SIZE(kinds); k++) {
-		if (!(v = json_object_get(root, kinds[k]))) {
+	for (k = 0; k < ARRAY_SIZE(seccomp_kind_names); k++) {
+		if (!(v = json_object_get(root, seccomp_kind_names[k]))) {
 			util_err(err, errlen, "missing thread category '%s'",
-			         kinds[k]);
+			         seccomp_kind_names[k]);
 			break;
 		}
 		if (seccomp_json_filter(v, (enum seccomp_kind)k, &p[k], err,
 		                        errlen) < 0)
 			break;
 	}
-	if (k < ARRAY_SIZE(kinds)) {
+	if (k < ARRAY_SIZE(seccomp_kind_names)) {
 		for (size_t j = 0; j < ARRAY_SIZE(p); j++)
 			seccomp_prog_free(&p[j]);
 		return -1;
