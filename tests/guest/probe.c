@@ -175,11 +175,14 @@ static void scenario_hello(const struct boot *b)
 
 /*
  * CPUID leaves 0x1 and 0x80000002 (the brand string's first 16 bytes) and
- * the PAT MSR, for the custom CPU template's test (api.sh): one line each.
+ * the PAT MSR, for the custom CPU template's tests (api.sh, snapshot.sh):
+ * one line each. With loop=1 again and again, each round ended by
+ * "probe: cpuid round N", so a restored snapshot shows what its CPU is.
  */
-static void scenario_cpuid(const struct boot *b)
+static void cpuid_report(void)
 {
 	static const uint32_t leaves[] = { 0x1, 0x80000002 };
+	uint32_t lo, hi;
 
 	for (unsigned i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
 		uint32_t r[4];
@@ -200,13 +203,26 @@ static void scenario_cpuid(const struct boot *b)
 		}
 		put_str("\n");
 	}
-	uint32_t lo, hi;
-
 	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0x277));
 	put_str("probe: msr 0x277 ");
 	put_hex((uint64_t)hi << 32 | lo);
 	put_str("\n");
-	probe_exit(0);
+}
+
+static void scenario_cpuid(const struct boot *b)
+{
+	bool loop = arg_u64(b->cmdline, "loop=", 0);
+
+	for (uint64_t n = 0;; n++) {
+		cpuid_report();
+		if (!loop)
+			probe_exit(0);
+		put_str("probe: cpuid round ");
+		put_u64(n);
+		put_str("\n");
+		for (int d = 0; d < 20000; d++)
+			(void)inb(0x80);
+	}
 }
 
 static void scenario_boot_timer(const struct boot *b)
