@@ -106,6 +106,10 @@ int fc_machine_config(struct config *c, json_t *body, bool patch, char *err,
 	c->smt = smt;
 	c->track_dirty_pages = dirty;
 	c->huge_pages = huge;
+	/* Firecracker: a PATCH's "None" drops a PUT /cpu-config template;
+	 * a PUT's (read as absent) keeps it. */
+	if (patch && jb_str(body, "cpu_template"))
+		memset(&c->cpu, 0, sizeof(c->cpu));
 	return 0;
 }
 
@@ -219,6 +223,31 @@ static int out_path(const char *what, const char *field, const char *p,
 		                "%s: '%s' must be a path of 1-%d bytes", what,
 		                field, CONFIG_PATH_MAX - 1);
 	snprintf(dst, CONFIG_PATH_MAX, "%s", p);
+	return 0;
+}
+
+int fc_serial(struct config *c, json_t *body, char *err, size_t errlen)
+{
+	static const struct jb_field f[] = {
+		{ "serial_out_path", JB_STR, false },
+		{ "rate_limiter", JB_OBJ, false },
+	};
+	const char *w = "serial", *path;
+	char out[CONFIG_PATH_MAX] = "";
+	struct bucket_config b;
+
+	if (jb_check(body, w, f, ARRAY_SIZE(f), err, errlen) < 0 ||
+	    jb_bucket(jb_get(body, "rate_limiter"), "serial: rate_limiter", &b,
+	              err, errlen) < 0)
+		return -1;
+	path = jb_str(body, "serial_out_path");
+	if (path && out_path(w, "serial_out_path", path, out, err, errlen) < 0)
+		return -1;
+	/* As Firecracker: a file takes the output and stdin is not read;
+	 * without one, stdout and stdin are the console again. */
+	snprintf(c->serial_out, sizeof(c->serial_out), "%s", out);
+	c->serial_in = !path;
+	c->serial_rl = b;
 	return 0;
 }
 

@@ -36,6 +36,11 @@ int fc_machine_config(struct config *c, json_t *body, bool patch, char *err,
                       size_t errlen);
 int fc_boot_source(struct config *c, json_t *body, char *err, size_t errlen);
 int fc_logger(json_t *body, char *err, size_t errlen);
+/* PUT /serial: where the console goes (a file or FIFO; none: stdout) and
+ * its rate limiter; the whole body replaces what was set. */
+int fc_serial(struct config *c, json_t *body, char *err, size_t errlen);
+/* PUT /cpu-config (cpuconf.c): a custom CPU template replaces the last. */
+int fc_cpu_config(struct config *c, json_t *body, char *err, size_t errlen);
 int fc_metrics(json_t *body, char *err, size_t errlen);
 
 /* PUT /snapshot/create. */

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,7 +13,7 @@ static const char *type_name(enum jb_type t)
 	static const char *const names[] = {
 		[JB_BOOL] = "a boolean", [JB_UINT] = "a non-negative integer",
 		[JB_STR] = "a string",   [JB_OBJ] = "an object",
-		[JB_ARRAY] = "an array",
+		[JB_ARRAY] = "an array", [JB_ANY] = "a value",
 	};
 	return names[t];
 }
@@ -30,6 +31,8 @@ static bool has_type(json_t *v, enum jb_type t)
 		return json_is_object(v);
 	case JB_ARRAY:
 		return json_is_array(v);
+	case JB_ANY:
+		return true;
 	}
 	return false;
 }
@@ -63,6 +66,30 @@ int jb_check(json_t *o, const char *what, const struct jb_field *f, size_t n,
 			return util_err(err, errlen, "%s: missing field '%s'",
 			                what, f[i].name);
 	return 0;
+}
+
+json_t *jb_read_file(const char *path, size_t max, char *err, size_t errlen)
+{
+	json_error_t je;
+	uint8_t *buf;
+	size_t len;
+	json_t *root;
+	int ret = util_read_file(path, max, &buf, &len);
+
+	if (ret < 0) {
+		if (ret == -EFBIG)
+			util_err(err, errlen, "%s: larger than %zu KiB", path,
+			         max / 1024);
+		else
+			util_err(err, errlen, "%s: %s", path, strerror(-ret));
+		return NULL;
+	}
+	root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
+	free(buf);
+	if (!root)
+		util_err(err, errlen, "%s:%d:%d: %s", path, je.line, je.column,
+		         je.text);
+	return root;
 }
 
 json_t *jb_get(json_t *o, const char *name)
@@ -120,8 +147,8 @@ int jb_id(const char *what, const char *id, char *err, size_t errlen)
 	return 0;
 }
 
-static int bucket(json_t *o, const char *what, struct bucket_config *b,
-                  char *err, size_t errlen)
+int jb_bucket(json_t *o, const char *what, struct bucket_config *b, char *err,
+              size_t errlen)
 {
 	static const struct jb_field f[] = {
 		{ "size", JB_UINT, true },
@@ -161,11 +188,11 @@ int jb_rate_limiter(json_t *o, const char *what, struct rate_limiter_config *rl,
 		return -1;
 	snprintf(w, sizeof(w), "%s.bandwidth", what);
 	if ((!keep || jb_get(o, "bandwidth")) &&
-	    bucket(jb_get(o, "bandwidth"), w, &n.bandwidth, err, errlen) < 0)
+	    jb_bucket(jb_get(o, "bandwidth"), w, &n.bandwidth, err, errlen) < 0)
 		return -1;
 	snprintf(w, sizeof(w), "%s.ops", what);
 	if ((!keep || jb_get(o, "ops")) &&
-	    bucket(jb_get(o, "ops"), w, &n.ops, err, errlen) < 0)
+	    jb_bucket(jb_get(o, "ops"), w, &n.ops, err, errlen) < 0)
 		return -1;
 	*rl = n;
 	return 0;

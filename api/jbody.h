@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum jb_type { JB_BOOL, JB_UINT, JB_STR, JB_OBJ, JB_ARRAY };
+enum jb_type { JB_BOOL, JB_UINT, JB_STR, JB_OBJ, JB_ARRAY, JB_ANY };
 
 struct jb_field {
 	const char *name;
@@ -31,6 +31,13 @@ struct jb_field {
  */
 int jb_check(json_t *o, const char *what, const struct jb_field *f, size_t n,
              char *err, size_t errlen);
+
+/*
+ * The JSON document in the file at @path (at most @max bytes, no
+ * duplicate keys), or NULL with "PATH: why" (or "PATH:LINE:COLUMN: why")
+ * in @err.
+ */
+json_t *jb_read_file(const char *path, size_t max, char *err, size_t errlen);
 
 /* The field's value when given and not null, else NULL. */
 json_t *jb_get(json_t *o, const char *name);
@@ -54,6 +61,9 @@ int jb_id(const char *what, const char *id, char *err, size_t errlen);
 int jb_rate_limiter(json_t *o, const char *what, struct rate_limiter_config *rl,
                     bool keep, char *err, size_t errlen);
 
+/* One TokenBucket object (NULL: none, so unset) into @b. */
+int jb_bucket(json_t *o, const char *what, struct bucket_config *b, char *err,
+              size_t errlen);
 /* New references: a RateLimiter (null when unlimited), a string or null. */
 json_t *jb_rate_limiter_json(const struct rate_limiter_config *rl);
 json_t *jb_str_or_null(const char *s);

@@ -130,6 +130,16 @@ static int put_logger(struct ctx *x)
 	return fc_logger(x->body, x->err, sizeof(x->err));
 }
 
+static int put_serial(struct ctx *x)
+{
+	return fc_serial(&x->m->cfg, x->body, x->err, sizeof(x->err));
+}
+
+static int put_cpu_config(struct ctx *x)
+{
+	return fc_cpu_config(&x->m->cfg, x->body, x->err, sizeof(x->err));
+}
+
 static int put_metrics(struct ctx *x)
 {
 	return fc_metrics(x->body, x->err, sizeof(x->err));
@@ -367,6 +377,12 @@ static const struct route routes[] = {
 	{ "/metrics", HTTP_METHOD_PUT, PRE_BOOT, true, put_metrics,
 	  M(put_api_requests, metrics_count),
 	  M(put_api_requests, metrics_fails), NULL, false, false },
+	{ "/cpu-config", HTTP_METHOD_PUT, PRE_BOOT, true, put_cpu_config,
+	  M(put_api_requests, cpu_cfg_count),
+	  M(put_api_requests, cpu_cfg_fails), NULL, false, false },
+	{ "/serial", HTTP_METHOD_PUT, PRE_BOOT, true, put_serial,
+	  M(put_api_requests, serial_count), M(put_api_requests, serial_fails),
+	  NULL, false, false },
 	{ .path = "/mmds",
 	  .method = HTTP_METHOD_GET,
 	  .when = ANY,

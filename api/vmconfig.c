@@ -100,12 +100,33 @@ static int load_dev(struct config *c, const struct vdev_conf *f, json_t *v,
 /* A section that wisp does not have: only null (absent) is accepted. */
 static bool unsupported(const char *key)
 {
-	static const char *const keys[] = { "balloon", "cpu-config" };
+	static const char *const keys[] = { "balloon" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (!strcmp(key, keys[i]))
 			return true;
 	return false;
+}
+
+/* "cpu-config": a template, or the path of a file that holds one. */
+static int cpu_config(struct config *c, json_t *v, char *err, size_t errlen)
+{
+	char msg[CONFIG_PATH_MAX + 256];
+	json_t *t;
+	int ret;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return fc_cpu_config(c, v, err, errlen);
+	if (!(t = jb_read_file(json_string_value(v), CONFIG_FILE_MAX, msg,
+	                       sizeof(msg))))
+		return util_err(err, errlen, "cpu-config: %s", msg);
+	ret = fc_cpu_config(c, t, msg, sizeof(msg));
+	json_decref(t);
+	if (ret < 0)
+		util_err(err, errlen, "%s: %s", json_string_value(v), msg);
+	return ret;
 }
 
 static int load(struct vmm *m, json_t *root, char *err, size_t errlen)
@@ -126,7 +147,8 @@ static int load(struct vmm *m, json_t *root, char *err, size_t errlen)
 		if (!unsupported(key) && !dev_section(key) &&
 		    strcmp(key, "boot-source") &&
 		    strcmp(key, "machine-config") && strcmp(key, "logger") &&
-		    strcmp(key, "metrics") && strcmp(key, "mmds-config"))
+		    strcmp(key, "metrics") && strcmp(key, "mmds-config") &&
+		    strcmp(key, "cpu-config"))
 			return util_err(err, errlen, "unknown section '%s'",
 			                key);
 	}
@@ -150,6 +172,8 @@ static int load(struct vmm *m, json_t *root, char *err, size_t errlen)
 		             json_object_get(root, (*ty)->conf->json_key), err,
 		             errlen) < 0)
 			return -1;
+	if (cpu_config(c, json_object_get(root, "cpu-config"), err, errlen) < 0)
+		return -1;
 	/* After the interfaces it names, as in Firecracker. */
 	if ((v = json_object_get(root, "mmds-config")) && !json_is_null(v) &&
 	    fc_mmds_config(m, v, err, errlen) < 0)
@@ -160,25 +184,11 @@ static int load(struct vmm *m, json_t *root, char *err, size_t errlen)
 int fcjson_load_file(struct vmm *m, const char *path, char *err, size_t errlen)
 {
 	char msg[CONFIG_PATH_MAX + 256];
-	json_error_t je;
-	uint8_t *buf;
-	size_t len;
 	json_t *root;
 	int ret;
 
-	ret = util_read_file(path, CONFIG_FILE_MAX, &buf, &len);
-	if (ret < 0) {
-		snprintf(err, errlen, "%s: %s", path,
-		         ret == -EFBIG ? "larger than 1 MiB" : strerror(-ret));
+	if (!(root = jb_read_file(path, CONFIG_FILE_MAX, err, errlen)))
 		return -1;
-	}
-	root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
-	free(buf);
-	if (!root) {
-		snprintf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column,
-		         je.text);
-		return -1;
-	}
 	ret = load(m, root, msg, sizeof(msg));
 	json_decref(root);
 	if (ret < 0)

@@ -88,6 +88,49 @@ struct mmds_config {
 	char ifaces[CONFIG_MAX_NETS][CONFIG_ID_MAX]; /* iface_ids */
 };
 
+/*
+ * PUT /cpu-config: Firecracker's x86_64 custom CPU template. Each
+ * modifier sets the bits of @filter to those of @value and keeps the rest
+ * (a bitmap's 0 and 1 are in @filter, its x are not).
+ */
+#define CONFIG_CPU_MAX_LEAVES  128
+#define CONFIG_CPU_MAX_REGMODS 512
+#define CONFIG_CPU_MAX_MSRS    128
+#define CONFIG_CPU_MAX_CAPS    64
+
+enum cpu_reg { CPU_EAX, CPU_EBX, CPU_ECX, CPU_EDX };
+
+struct cpu_reg_mod {
+	enum cpu_reg reg;
+	uint32_t filter, value;
+};
+
+/* One leaf and subleaf: its KVM flags, and regmods[first, first + n). */
+struct cpu_leaf_mod {
+	uint32_t leaf, subleaf, flags;
+	unsigned first, n;
+};
+
+struct cpu_msr_mod {
+	uint32_t addr;
+	uint64_t filter, value;
+};
+
+/* kvm_capabilities: "N" must be there, "!N" need not be. */
+struct cpu_kvm_cap {
+	uint32_t cap;
+	bool remove;
+};
+
+struct cpu_template {
+	bool set; /* a PUT /cpu-config was made (even an empty one) */
+	unsigned nleaves, nregmods, nmsrs, ncaps;
+	struct cpu_leaf_mod leaves[CONFIG_CPU_MAX_LEAVES];
+	struct cpu_reg_mod regmods[CONFIG_CPU_MAX_REGMODS];
+	struct cpu_msr_mod msrs[CONFIG_CPU_MAX_MSRS];
+	struct cpu_kvm_cap caps[CONFIG_CPU_MAX_CAPS];
+};
+
 /* The values are the snapshot CONFIG section's: append only. */
 enum huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_2M, HUGE_PAGES_THP };
 
@@ -102,6 +145,7 @@ struct config {
 	char *cmdline;                    /* malloc'd; NULL means the default */
 	char serial_out[CONFIG_PATH_MAX]; /* "" means stdout */
 	bool serial_in;                   /* forward stdin to the guest */
+	struct bucket_config serial_rl;   /* PUT /serial's rate_limiter */
 	unsigned ndrives;
 	struct drive_config drives[CONFIG_MAX_DRIVES];
 	unsigned nnets;
@@ -109,6 +153,7 @@ struct config {
 	struct vsock_config vsock;
 	struct entropy_config entropy;
 	struct mmds_config mmds;
+	struct cpu_template cpu;
 };
 
 /* Fill @c with defaults (1 vCPU, 128 MiB, serial on stdio). */

@@ -19,8 +19,17 @@ static int open_output(struct vmm *m)
 		m->serial_fd = STDOUT_FILENO;
 		return 0;
 	}
-	m->serial_fd = open(m->cfg.serial_out,
-	                    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/*
+	 * Non-blocking, so a FIFO opens without a reader (ENXIO for a
+	 * write-only open: then read-write, as Firecracker opens it, and
+	 * the bytes wait in the pipe for whoever comes).
+	 */
+	m->serial_fd = open(
+	        m->cfg.serial_out,
+	        O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC, 0644);
+	if (m->serial_fd < 0 && errno == ENXIO)
+		m->serial_fd = open(m->cfg.serial_out,
+		                    O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (m->serial_fd < 0) {
 		log_err("serial output '%s': %s", m->cfg.serial_out,
 		        strerror(errno));
@@ -33,7 +42,10 @@ int console_open(struct vmm *m)
 {
 	if (open_output(m) < 0)
 		return -1;
-	return serial_init(&m->serial, &m->vm, m->serial_fd);
+	if (serial_init(&m->serial, &m->vm, m->serial_fd) < 0)
+		return -1;
+	serial_out_limit(&m->serial.out, &m->cfg.serial_rl);
+	return 0;
 }
 
 static void watch_stdin(struct vmm *m, bool on)

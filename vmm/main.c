@@ -40,6 +40,8 @@ struct cli {
 	const char *metadata; /* --metadata: JSON for the metadata store */
 	bool mmds_limit_set;  /* else the store's limit is max_body */
 	size_t mmds_limit;
+	const char *seccomp_filter; /* --seccomp-filter: a JSON filter file */
+	bool no_seccomp;
 };
 
 /* Firecracker's default API socket, when no configuration is given. */
@@ -100,6 +102,10 @@ static void usage(FILE *f)
 	        "                       FILE rewritten whole each minute\n"
 	        "  --no-seccomp         no system call filters (debugging "
 	        "only)\n"
+	        "  --seccomp-filter FILE  the filters of a seccompiler JSON "
+	        "file\n"
+	        "                       (vmm, api, vcpu) instead of wisp's "
+	        "own\n"
 	        "  --version, --help\n"
 	        "\n"
 	        "With no configuration and no --api-sock the API is served "
@@ -356,11 +362,8 @@ static int parse_args(struct vmm *m, struct cli *o, int argc, char **argv)
 			        "virtio-mmio only (no PCI)\n");
 			return -1;
 		case OPT_SECCOMP_FILTER:
-			fprintf(stderr,
-			        "wisp: --seccomp-filter: custom filter files "
-			        "are not supported; wisp installs its own "
-			        "per-thread filters (docs/security.md)\n");
-			return -1;
+			o->seccomp_filter = optarg;
+			break;
 		case OPT_LEVEL:
 			lvl = log_parse_level(optarg);
 			if (lvl < LOG_OFF) {
@@ -400,7 +403,7 @@ static int parse_args(struct vmm *m, struct cli *o, int argc, char **argv)
 			}
 			break;
 		case OPT_NO_SECCOMP:
-			seccomp_disable();
+			o->no_seccomp = true;
 			break;
 		default:
 			usage(stderr);
@@ -410,6 +413,19 @@ static int parse_args(struct vmm *m, struct cli *o, int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "wisp: unexpected argument '%s'\n",
 		        argv[optind]);
+		return -1;
+	}
+	/* As Firecracker's parser: one or the other. */
+	if (o->seccomp_filter && o->no_seccomp) {
+		fprintf(stderr, "wisp: --seccomp-filter and --no-seccomp "
+		                "exclude each other\n");
+		return -1;
+	}
+	if (o->no_seccomp)
+		seccomp_disable();
+	if (o->seccomp_filter &&
+	    seccomp_load_file(o->seccomp_filter, err, sizeof(err)) < 0) {
+		fprintf(stderr, "wisp: --seccomp-filter %s\n", err);
 		return -1;
 	}
 	if (o->no_api && o->api_sock) {

@@ -44,6 +44,10 @@ struct json_t;
 	X(put_api_requests, snapshot_create_fails)                             \
 	X(put_api_requests, snapshot_load_count)                               \
 	X(put_api_requests, snapshot_load_fails)                               \
+	X(put_api_requests, serial_count)                                      \
+	X(put_api_requests, serial_fails)                                      \
+	X(put_api_requests, cpu_cfg_count)                                     \
+	X(put_api_requests, cpu_cfg_fails)                                     \
 	X(patch_api_requests, drive_count)                                     \
 	X(patch_api_requests, drive_fails)                                     \
 	X(patch_api_requests, machine_cfg_count)                               \
@@ -69,8 +73,9 @@ struct json_t;
 	X(uart, error_count)        /* the console's reader went away */       \
 	X(uart, flush_count)        /* writes of the output ring */            \
 	X(uart, missed_write_count) /* bytes dropped: the ring was full */     \
-	X(mmds, rx_accepted)        /* guest frames the service took */        \
-	X(mmds, rx_accepted_err)    /* ... and could not handle */             \
+	X(uart, rate_limiter_dropped_bytes) /* over PUT /serial's limit */     \
+	X(mmds, rx_accepted)     /* guest frames the service took */           \
+	X(mmds, rx_accepted_err) /* ... and could not handle */                \
 	X(mmds, rx_accepted_unusual)                                           \
 	X(mmds, rx_bad_eth)                                                    \
 	X(mmds, rx_invalid_token) /* GETs with a bad or expired token */       \

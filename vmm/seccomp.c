@@ -4,7 +4,7 @@
  * value would be a way out (ioctl request numbers and descriptors, socket
  * families, executable mappings). Anything not listed ends the process.
  */
-#include "seccomp_policy.h"
+#include "seccomp_int.h"
 #include "log.h"
 #include "util.h"
 
@@ -222,9 +222,13 @@ bool seccomp_enabled(void)
 	return !disabled;
 }
 
+const char *const seccomp_kind_names[3] = {
+	[SECCOMP_API] = "api", [SECCOMP_VMM] = "vmm", [SECCOMP_VCPU] = "vcpu"
+};
+
 static const char *kind_name(enum seccomp_kind k)
 {
-	return k == SECCOMP_API ? "api" : k == SECCOMP_VMM ? "vmm" : "vcpu";
+	return seccomp_kind_names[k];
 }
 
 #ifdef WISP_DEBUG
@@ -392,7 +396,7 @@ void seccomp_test_hook_init(void)
 }
 
 /* The BPF libseccomp makes, read back from the memfd it was written to. */
-static int export_bpf(scmp_filter_ctx ctx, struct seccomp_prog *out)
+int seccomp_export(scmp_filter_ctx ctx, struct seccomp_prog *out)
 {
 	struct stat st;
 	int fd, rc = -1;
@@ -447,6 +451,10 @@ int seccomp_compile(enum seccomp_kind kind, const struct seccomp_fds *fds,
 	*out = (struct seccomp_prog){ .kind = kind };
 	if (disabled)
 		return 0;
+	/* --seccomp-filter: the file's filter instead of wisp's own. */
+	if ((rc = seccomp_user_prog(kind, out)) != 0)
+		return rc < 0 ? -1 : 0;
+	rc = -1;
 	ctx = seccomp_init(deflt);
 	if (!ctx) {
 		log_err("seccomp: cannot make a filter");
@@ -472,7 +480,8 @@ int seccomp_compile(enum seccomp_kind kind, const struct seccomp_fds *fds,
 		                    : 0;
 		break;
 	}
-	if (rc < 0 || add_own(ctx, kind, fds) < 0 || export_bpf(ctx, out) < 0)
+	if (rc < 0 || add_own(ctx, kind, fds) < 0 ||
+	    seccomp_export(ctx, out) < 0)
 		rc = -1;
 out:
 	seccomp_release(ctx);

@@ -22,8 +22,22 @@
 #define WISP_SECCOMP_POLICY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum seccomp_kind { SECCOMP_API, SECCOMP_VMM, SECCOMP_VCPU };
+
+/*
+ * --seccomp-filter FILE: a filter file in seccompiler's JSON source
+ * format (vmm/seccomp_user.c) with the three thread categories "vmm",
+ * "api" and "vcpu", each compiled now; each thread then installs its
+ * category's filter instead of wisp's own. 0, or -1 with "FILE: where:
+ * what" in @err. seccomp_load_json: the same from a parsed document, the
+ * message without the file; seccomp_user_clear: back to wisp's own.
+ */
+int seccomp_load_file(const char *path, char *err, size_t errlen);
+struct json_t;
+int seccomp_load_json(struct json_t *root, char *err, size_t errlen);
+void seccomp_user_clear(void);
 
 /* --no-seccomp: nothing is installed; logs a loud warning. */
 void seccomp_disable(void);

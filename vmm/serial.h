@@ -19,6 +19,7 @@
 
 #include "bus.h"
 #include "evloop.h"
+#include "ratelimit.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -38,8 +39,8 @@ struct vm;
 #define SERIAL_EXIT_MAX_MS 5000
 
 /*
- * Console output. @buf, @head, @len, @dead and @closed are under the
- * UART's lock; the rest belongs to the event loop (and to whoever sets
+ * Console output. @buf, @head, @len, @rl, @dead and @closed are under
+ * the UART's lock; the rest belongs to the event loop (and to whoever sets
  * it up and tears it down).
  */
 struct serial_out {
@@ -51,6 +52,8 @@ struct serial_out {
 	int timer_fd;   /* the next write when the last was too recent */
 	uint8_t *buf;   /* SERIAL_OUT_SIZE */
 	unsigned head, len;
+	bool limited; /* @rl drops the bytes over its rate */
+	struct rate_limiter rl;
 	bool dead;        /* the reader went away: output is dropped */
 	bool closed;      /* flushed for the exit: output is dropped */
 	bool watching;    /* @fd is in the loop's set, for EPOLLOUT */
@@ -114,6 +117,12 @@ unsigned serial_rx_push(struct serial *s, const uint8_t *buf, unsigned len);
 int serial_out_init(struct serial_out *o, int fd);
 bool serial_out_put(struct serial_out *o, uint8_t b);
 void serial_out_kick(struct serial_out *o);
+/*
+ * PUT /serial's rate_limiter (unset: none), before the vCPUs run: bytes
+ * the guest writes beyond it are dropped and counted
+ * (uart.rate_limiter_dropped_bytes), as Firecracker does.
+ */
+void serial_out_limit(struct serial_out *o, const struct bucket_config *b);
 void serial_out_destroy(struct serial *s);
 
 #endif

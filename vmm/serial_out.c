@@ -110,9 +110,21 @@ bool serial_out_put(struct serial_out *o, uint8_t b)
 		count_missed(1);
 		return false;
 	}
+	if (o->limited && !rl_consume(&o->rl, 1, 0, rl_now_ns())) {
+		METRIC_INC(uart, rate_limiter_dropped_bytes);
+		return false;
+	}
 	o->buf[(o->head + o->len) % SERIAL_OUT_SIZE] = b;
 	o->len++;
 	return o->len == 1 || o->len == SERIAL_OUT_BATCH;
+}
+
+void serial_out_limit(struct serial_out *o, const struct bucket_config *b)
+{
+	struct rate_limiter_config c = { .bandwidth = *b };
+
+	rl_configure(&o->rl, &c, rl_now_ns());
+	o->limited = b->set;
 }
 
 void serial_out_kick(struct serial_out *o)

@@ -648,7 +648,7 @@ int vmm_snapshot_load(struct vmm *m, const struct snapshot_load *l, char *err,
 	                    .dirty_log = l->track_dirty_pages,
 	                    .file_fd = fd,
 	                    .uffd = l->uffd },
-	            err, errlen) < 0)
+	            NULL, err, errlen) < 0)
 		goto fail;
 	if (l->uffd &&
 	    uffd_attach(m->vm.mem, m->vm.mem_size,

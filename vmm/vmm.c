@@ -173,8 +173,8 @@ static int load_initrd(struct vmm *m)
 	return 0;
 }
 
-int vmm_build_machine(struct vmm *m, const struct vm_mem *mem, char *err,
-                      size_t errlen)
+int vmm_build_machine(struct vmm *m, const struct vm_mem *mem,
+                      const struct cpu_template *cpu, char *err, size_t errlen)
 {
 	struct vm *vm = &m->vm;
 
@@ -182,7 +182,9 @@ int vmm_build_machine(struct vmm *m, const struct vm_mem *mem, char *err,
 	if (vm_create(vm, m->cfg.mem_mib, m->cfg.vcpus, mem) < 0)
 		return -1;
 	vm->threads_per_core = m->cfg.smt && vm->nvcpus > 1 ? 2 : 1;
-	if (x86_cpuid_init(vm) < 0)
+	if (cpu && x86_template_caps(vm->kvm_fd, cpu, err, errlen) < 0)
+		return -1;
+	if (x86_cpuid_init(vm, cpu, err, errlen) < 0)
 		return -1;
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		if (vcpu_create(vm, i) < 0)
@@ -213,7 +215,7 @@ static int build_vm(struct vmm *m, char *err, size_t errlen)
 	                    .thp = m->cfg.huge_pages == HUGE_PAGES_THP,
 	                    .dirty_log = m->cfg.track_dirty_pages,
 	                    .file_fd = -1 },
-	            err, errlen) < 0)
+	            m->cfg.cpu.set ? &m->cfg.cpu : NULL, err, errlen) < 0)
 		return -1;
 	if (kernel_load(vm, m->kernel_buf, &m->img) < 0 || load_initrd(m) < 0)
 		return -1;
@@ -222,8 +224,9 @@ static int build_vm(struct vmm *m, char *err, size_t errlen)
 		return -1;
 	}
 	for (unsigned i = 0; i < vm->nvcpus; i++)
-		if (x86_vcpu_setup(&vm->vcpus[i], m->img.kind, m->img.entry) <
-		    0)
+		if (x86_vcpu_setup(&vm->vcpus[i],
+		                   m->cfg.cpu.set ? &m->cfg.cpu : NULL,
+		                   m->img.kind, m->img.entry, err, errlen) < 0)
 			return -1;
 	free(m->kernel_buf);
 	m->kernel_buf = NULL;

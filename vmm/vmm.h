@@ -120,14 +120,16 @@ int vmm_start(struct vmm *m, char *err, size_t errlen, bool *usage);
 /*
  * The pieces vmm_start() and a snapshot restore share (vmm/snapshot.c).
  * Event loop thread. vmm_build_machine: the VM, its vCPUs and every
- * configured device, guest RAM backed as @mem says (no kernel loaded).
+ * configured device, guest RAM backed as @mem says (no kernel loaded),
+ * the CPUID from @cpu's template (NULL: none; a restore's comes from the
+ * snapshot).
  * vmm_teardown undoes it, also half done. vmm_attach_devices: serve the
  * devices from the event loop. vmm_go: start the vCPUs (@paused: each
  * parks before its first instruction) under their filters, this thread
  * under its own.
  */
-int vmm_build_machine(struct vmm *m, const struct vm_mem *mem, char *err,
-                      size_t errlen);
+int vmm_build_machine(struct vmm *m, const struct vm_mem *mem,
+                      const struct cpu_template *cpu, char *err, size_t errlen);
 void vmm_teardown(struct vmm *m);
 int vmm_attach_devices(struct vmm *m);
 void vmm_go(struct vmm *m, bool paused);

@@ -173,6 +173,58 @@ static void scenario_hello(const struct boot *b)
 	probe_exit(0);
 }
 
+/*
+ * CPUID leaves 0x1 and 0x80000002 (the brand string's first 16 bytes) and
+ * the PAT MSR, for the custom CPU template's tests (api.sh, snapshot.sh):
+ * one line each. With loop=1 again and again, each round ended by
+ * "probe: cpuid round N", so a restored snapshot shows what its CPU is.
+ */
+static void cpuid_report(void)
+{
+	static const uint32_t leaves[] = { 0x1, 0x80000002 };
+	uint32_t lo, hi;
+
+	for (unsigned i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
+		uint32_t r[4];
+
+		__asm__ volatile("cpuid"
+		                 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]),
+		                   "=d"(r[3])
+		                 : "a"(leaves[i]), "c"(0));
+		put_str("probe: cpuid ");
+		put_hex(leaves[i]);
+		for (unsigned k = 0; k < 4; k++) {
+			put_str(k ? " " : " eax=");
+			if (k)
+				put_str(k == 1   ? "ebx="
+				        : k == 2 ? "ecx="
+				                 : "edx=");
+			put_hex(r[k]);
+		}
+		put_str("\n");
+	}
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0x277));
+	put_str("probe: msr 0x277 ");
+	put_hex((uint64_t)hi << 32 | lo);
+	put_str("\n");
+}
+
+static void scenario_cpuid(const struct boot *b)
+{
+	bool loop = arg_u64(b->cmdline, "loop=", 0);
+
+	for (uint64_t n = 0;; n++) {
+		cpuid_report();
+		if (!loop)
+			probe_exit(0);
+		put_str("probe: cpuid round ");
+		put_u64(n);
+		put_str("\n");
+		for (int d = 0; d < 20000; d++)
+			(void)inb(0x80);
+	}
+}
+
 static void scenario_boot_timer(const struct boot *b)
 {
 	*(volatile uint8_t *)BOOT_TIMER_ADDR = 123;
@@ -497,6 +549,7 @@ static const struct {
 	{ "vsock-bench", scenario_vsock_bench },
 	{ "vsock-reset", scenario_vsock_reset },
 	{ "hello", scenario_hello },
+	{ "cpuid", scenario_cpuid },
 	{ "boot-timer", scenario_boot_timer },
 	{ "memory", scenario_memory },
 	{ "vcpus", scenario_vcpus },

@@ -19,6 +19,12 @@ if [ "$(cat "$TMP/out")" = "probe: hello" ]; then ok "hello: output is exactly t
 else bad hello "stdout is '$(head -c 200 "$TMP/out")'"; fi
 expect_line hello err 'guest requested a reset'
 
+# Without a template: wisp's rules (the hypervisor bit), the PAT at reset.
+probe cpuid
+expect_rc cpuid 0
+expect_line cpuid out '^probe: cpuid 0x1 eax=0x[0-9a-f]+ ebx=0x[0-9a-f]+ ecx=0x[89a-f][0-9a-f]{7} edx=0x[0-9a-f]+$'
+expect_line cpuid out '^probe: msr 0x277 0x7040600070406$'
+
 probe boot-timer
 expect_rc boot-timer 0
 expect_line boot-timer err 'guest boot: [0-9]+ us since start, [0-9]+ us since InstanceStart'

@@ -132,4 +132,76 @@ wait_exit 10
 expect_rc "--no-seccomp" 0
 expect_line "--no-seccomp" err 'no-seccomp: no system call filters'
 
+# --seccomp-filter FILE: seccompiler's JSON source, compiled at startup,
+# each category's filter instead of wisp's own.
+# filters VMM API VCPU: a file of the three categories' filters.
+filters() {
+	printf '{"vmm": %s, "api": %s, "vcpu": %s}\n' "$1" "$2" "$3"
+}
+ALLOW='{"default_action": "allow", "filter_action": "allow", "filter": [], "comment": "anything"}'
+# The event loop waits in epoll_wait: forbidden, the first wait kills.
+NOWAIT='{"default_action": "allow", "filter_action": "kill_process", "filter": [{"syscall": "epoll_wait"}, {"syscall": "epoll_pwait"}]}'
+filters "$ALLOW" "$ALLOW" "$ALLOW" >"$TMP/allow.json"
+for build in "$WISP" "$WISP_PLAIN"; do
+	b="test build"
+	[ "$build" = "$WISP_PLAIN" ] && b="production build"
+	WISP=$build run_wisp 30 --seccomp-filter "$TMP/allow.json" --kernel "$PROBE" --cmdline probe=hello
+	expect_rc "$b: a permissive filter file boots the probe" 0
+	expect_line "$b: a permissive filter file boots the probe" out '^probe: hello$'
+	expect_line "$b: the file's filters are said to replace wisp's" err "seccomp: the filters of .*allow.json replace wisp's own"
+done
+# The file's filter is on every thread, and it is not wisp's (execve
+# passes it: the API test hook's forbidden call goes through).
+start_api --seccomp-filter "$TMP/allow.json" --kernel "$PROBE" --cmdline probe=halt --vcpus 2 || exit 1
+for _ in $(seq 100); do grep -q halting "$TMP/raw" && break; sleep 0.05; done
+n=0
+for t in /proc/"$PID"/task/*; do
+	case $(cat "$t/comm") in wisp*) grep -q '^Seccomp:[[:space:]]*2' "$t/status" || n=$((n + 1)) ;; esac
+done
+check "--seccomp-filter: every thread filtered (threads without one)" 0 "$n"
+kill -TERM "$PID"
+wait_exit 10
+expect_rc "--seccomp-filter: SIGTERM" 0
+filters "$NOWAIT" "$ALLOW" "$ALLOW" >"$TMP/nowait.json"
+for build in "$WISP" "$WISP_PLAIN"; do
+	b="test build"
+	[ "$build" = "$WISP_PLAIN" ] && b="production build"
+	WISP=$build run_wisp 30 --seccomp-filter "$TMP/nowait.json" --kernel "$PROBE" --cmdline probe=kbd
+	expect_rc "$b: a filter forbidding the event loop's epoll_wait kills wisp" "$SIGSYS_RC"
+done
+# The configured action: EPERM instead of death, and wisp says so.
+filters "$ALLOW" "$ALLOW" "$ALLOW" | jq -c '.vmm = {"default_action": "allow", "filter_action": {"errno": 1}, "filter": [{"syscall": "epoll_wait"}, {"syscall": "epoll_pwait"}]}' >"$TMP/eperm.json"
+run_wisp 30 --seccomp-filter "$TMP/eperm.json" --kernel "$PROBE" --cmdline probe=kbd
+expect_rc "errno action" 1
+expect_line "errno action: the loop got EPERM" err 'epoll_wait: Operation not permitted'
+# A vCPU's filter: KVM_RUN is an ioctl; forbidding ioctl on the vcpu
+# category alone kills at the first entry into the guest.
+filters "$ALLOW" "$ALLOW" '{"default_action": "allow", "filter_action": "kill_process", "filter": [{"syscall": "ioctl", "args": [{"index": 1, "type": "dword", "op": "eq", "val": 44672, "comment": "KVM_RUN"}]}]}' >"$TMP/norun.json"
+run_wisp 30 --seccomp-filter "$TMP/norun.json" --kernel "$PROBE" --cmdline probe=hello
+expect_rc "a vcpu filter forbidding KVM_RUN kills wisp" "$SIGSYS_RC"
+expect_no_line "a vcpu filter forbidding KVM_RUN: the guest never ran" out '^probe: hello$'
+# Bad files are refused at startup, naming the file and the field.
+bad_file() { # NAME JSON WANT
+	printf '%s\n' "$2" >"$TMP/bad.json"
+	run_wisp 30 --seccomp-filter "$TMP/bad.json" --kernel "$PROBE" --cmdline probe=hello
+	expect_rc "$1" 2
+	expect_line "$1" err "^wisp: --seccomp-filter .*bad.json: $3"
+}
+bad_file "a category missing" "$(printf '{"vmm": %s, "api": %s}' "$ALLOW" "$ALLOW")" "missing thread category 'vcpu'"
+bad_file "an unknown category" "$(filters "$ALLOW" "$ALLOW" "$ALLOW" | jq -c '. + {"main": {}}')" "unknown thread category 'main'"
+bad_file "an unknown system call" "$(filters "$ALLOW" '{"default_action": "allow", "filter_action": "trap", "filter": [{"syscall": "no_such_call"}]}' "$ALLOW")" "api.filter\\[0\\]: syscall 'no_such_call' is not a system call"
+bad_file "a bad action" "$(filters '{"default_action": "deny", "filter_action": "trap", "filter": []}' "$ALLOW" "$ALLOW")" 'vmm.default_action: not an action'
+bad_file "a bad op" "$(filters "$ALLOW" "$ALLOW" '{"default_action": "allow", "filter_action": "trap", "filter": [{"syscall": "read", "args": [{"index": 0, "type": "dword", "op": "equals", "val": 1}]}]}')" 'vcpu.filter\[0\].args\[0\]: op equals is not'
+bad_file "a misspelt args" "$(filters "$ALLOW" "$ALLOW" '{"default_action": "allow", "filter_action": "trap", "filter": [{"syscall": "read", "arg": []}]}')" "vcpu.filter\\[0\\]: unknown field 'arg'"
+printf '{"vmm": \n' >"$TMP/bad.json"
+run_wisp 30 --seccomp-filter "$TMP/bad.json" --kernel "$PROBE" --cmdline probe=hello
+expect_rc "not JSON" 2
+expect_line "not JSON" err '^wisp: --seccomp-filter .*bad.json:[0-9]+:[0-9]+: '
+run_wisp 30 --seccomp-filter /nonexistent.json --kernel "$PROBE" --cmdline probe=hello
+expect_rc "a missing filter file" 2
+expect_line "a missing filter file" err '^wisp: --seccomp-filter /nonexistent.json: No such file'
+run_wisp 30 --seccomp-filter "$TMP/allow.json" --no-seccomp --kernel "$PROBE" --cmdline probe=hello
+expect_rc "--seccomp-filter with --no-seccomp" 2
+expect_line "--seccomp-filter with --no-seccomp" err 'seccomp-filter and --no-seccomp exclude each other'
+
 summary seccomp

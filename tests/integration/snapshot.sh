@@ -565,6 +565,39 @@ else
 	bad "full disk" "cannot mount a tmpfs at $SMALL"
 fi
 
+# --- A custom CPU template lives in the snapshot ----------------------
+# The template's CPUID and MSR values are in each vCPU's saved state: the
+# restored guest (whose process was given no template) still sees them.
+X24=xxxxxxxxxxxxxxxxxxxxxxxx
+rounds() { tr -d '\r' <"$TMP/$1.raw" | grep -c '^probe: cpuid round'; }
+vm tmpl || exit 1
+api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 64}'
+api PUT /boot-source "{\"kernel_image_path\": \"$PROBE\", \"boot_args\": \"probe=cpuid loop=1\"}"
+api PUT /cpu-config "{\"cpuid_modifiers\": [{\"leaf\": \"0x80000002\", \"subleaf\": \"0x0\", \"flags\": 0, \"modifiers\": [{\"register\": \"eax\", \"bitmap\": \"0b01110000011100110110100101110111\"}]}], \"msr_modifiers\": [{\"addr\": \"0x277\", \"bitmap\": \"0b$X24${X24}xxxxxxxx00000100\"}]}"
+expect "tmpl: PUT /cpu-config" 204
+api PUT /actions '{"action_type": "InstanceStart"}'
+expect "tmpl: InstanceStart" 204
+for _ in $(seq 400); do [ "$(rounds tmpl)" -ge 2 ] && break; sleep 0.05; done
+pause tmpl
+create tmpl Full "$TMP/tmpl.state" "$TMP/tmpl.mem"
+expect "tmpl: snapshot" 204
+stop tmpl
+vm tmpl2 || exit 1
+load "$TMP/tmpl.state" "$TMP/tmpl.mem"
+expect "tmpl2: load" 204
+for _ in $(seq 400); do [ "$(rounds tmpl2)" -ge 2 ] && break; sleep 0.05; done
+tr -d '\r' <"$TMP/tmpl2.raw" >"$TMP/tmpl2.out"
+if [ "$(rounds tmpl2)" -ge 2 ] &&
+	! grep -q '^probe: cpuid 0x80000002 eax=0x0 ' "$TMP/tmpl2.out" &&
+	grep -q '^probe: cpuid 0x80000002 eax=0x70736977 ' "$TMP/tmpl2.out" &&
+	! grep '^probe: msr 0x277 ' "$TMP/tmpl2.out" | grep -qv ' 0x7040600070404$'; then
+	ok "tmpl2: the restored guest sees the template's CPUID and PAT"
+else
+	show tmpl2
+	bad "template after restore" "$(grep -m3 'cpuid 0x8\|msr' "$TMP/tmpl2.out")"
+fi
+stop tmpl2
+
 grep -l 'AddressSanitizer\|runtime error\|LeakSanitizer' "$TMP"/*.err >"$TMP/san" &&
 	bad "sanitizers" "$(cat "$TMP/san")" || ok "no sanitizer reports"
 summary snapshot

@@ -25,6 +25,7 @@ int main(void)
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, server_suite());
 	srunner_add_suite(sr, fcjson_suite());
+	srunner_add_suite(sr, cputmpl_suite());
 	srunner_add_suite(sr, mmds_suite());
 	srunner_add_suite(sr, mmds_http_suite());
 	srunner_add_suite(sr, ratelimit_suite());
@@ -39,6 +40,7 @@ int main(void)
 	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, serial_suite());
 	srunner_add_suite(sr, seccomp_suite());
+	srunner_add_suite(sr, seccomp_json_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

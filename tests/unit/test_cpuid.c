@@ -47,7 +47,10 @@ static void topology(unsigned nvcpus, unsigned tpc)
 	vm.cpuid_kvm = c;
 	vm.nvcpus = nvcpus;
 	vm.threads_per_core = tpc;
-	ck_assert_int_eq(x86_cpuid_init(&vm), 0);
+	char err[256];
+
+	ck_assert_msg(x86_cpuid_init(&vm, NULL, err, sizeof(err)) == 0, "%s",
+	              err);
 }
 
 static void teardown(void)

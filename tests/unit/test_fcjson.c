@@ -175,6 +175,57 @@ START_TEST(boot_source_rules)
 }
 END_TEST
 
+static int serial(const char *text)
+{
+	json_t *v = j(text);
+	int r = fc_serial(&cfg, v, err, sizeof(err));
+
+	json_decref(v);
+	return r;
+}
+
+START_TEST(serial_rules)
+{
+	ck_assert(cfg.serial_in);
+	ck_assert_int_eq(serial("{\"serial_out_path\": \"/tmp/x/console\", "
+	                        "\"rate_limiter\": {\"size\": 1024, "
+	                        "\"refill_time\": 100, \"one_time_burst\": "
+	                        "65536}}"),
+	                 0);
+	ck_assert_str_eq(cfg.serial_out, "/tmp/x/console");
+	ck_assert(!cfg.serial_in); /* a file: stdin is not the console */
+	ck_assert(cfg.serial_rl.set);
+	ck_assert_uint_eq(cfg.serial_rl.size, 1024);
+	ck_assert_uint_eq(cfg.serial_rl.refill_time_ms, 100);
+	ck_assert_uint_eq(cfg.serial_rl.one_time_burst, 65536);
+
+	REFUSED(serial("{\"serial_out_path\": 3}"),
+	        "serial: 'serial_out_path' must be a string");
+	REFUSED(serial("{\"serial_out_path\": \"\"}"),
+	        "'serial_out_path' must be a path of 1-4095 bytes");
+	REFUSED(serial("{\"path\": \"/tmp/c\"}"), "unknown field 'path'");
+	REFUSED(serial("{\"rate_limiter\": {\"size\": 1}}"),
+	        "serial: rate_limiter: missing field 'refill_time'");
+	REFUSED(serial("{\"rate_limiter\": {\"bandwidth\": {}}}"),
+	        "unknown field 'bandwidth'");
+	REFUSED(serial("{\"rate_limiter\": 5}"),
+	        "'rate_limiter' must be an object");
+	ck_assert_str_eq(cfg.serial_out, "/tmp/x/console");
+	ck_assert(cfg.serial_rl.set);
+
+	/* The whole body replaces the last: {} is stdout, stdin, no limit;
+	 * a bucket of size 0 is no limit (Firecracker's TokenBucket). */
+	ck_assert_int_eq(serial("{}"), 0);
+	ck_assert_str_eq(cfg.serial_out, "");
+	ck_assert(cfg.serial_in);
+	ck_assert(!cfg.serial_rl.set);
+	ck_assert_int_eq(serial("{\"serial_out_path\": null, \"rate_limiter\": "
+	                        "{\"size\": 0, \"refill_time\": 10}}"),
+	                 0);
+	ck_assert(!cfg.serial_rl.set);
+}
+END_TEST
+
 static int drive(const char *id, const char *fmt, const char *arg)
 {
 	char text[2048];
@@ -492,6 +543,7 @@ Suite *fcjson_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, machine_config_rules);
 	tcase_add_test(tc, boot_source_rules);
+	tcase_add_test(tc, serial_rules);
 	tcase_add_test(tc, drive_rules);
 	tcase_add_test(tc, net_and_vsock_rules);
 	tcase_add_test(tc, vm_config_round_trip);

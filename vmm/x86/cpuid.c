@@ -13,8 +13,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-enum { EAX, EBX, ECX, EDX };
-
 struct cpuid_rule {
 	uint32_t leaf;
 	int subleaf; /* -1: every subleaf */
@@ -28,7 +26,7 @@ struct cpuid_rule {
 
 /* Applied on every host. */
 static const struct cpuid_rule base_rules[] = {
-	{ 0x1, -1, ECX, 0, BIT(31), "hypervisor present" },
+	{ 0x1, -1, CPU_ECX, 0, BIT(31), "hypervisor present" },
 	{ 0x6, -1, -1, 0, 0, "no thermal or power management interface" },
 	{ 0xa, -1, -1, 0, 0, "no performance monitoring unit" },
 };
@@ -39,7 +37,7 @@ static const struct cpuid_rule base_rules[] = {
  * hang the vCPU there.
  */
 static const struct cpuid_rule pvm_rules[] = {
-	{ 0x1, -1, ECX,
+	{ 0x1, -1, CPU_ECX,
 	  BIT(12) | BIT(23) | BIT(26) | BIT(27) | BIT(28) | BIT(29), 0,
 	  "fma, popcnt, xsave, osxsave, avx, f16c" },
 	/*
@@ -50,16 +48,16 @@ static const struct cpuid_rule pvm_rules[] = {
 	 * boot's `cat` segfaulted at fs:-0x90 = 0). Without it the guest
 	 * writes MSR_FS_BASE, which the host emulates and keeps.
 	 */
-	{ 0x7, 0, EBX,
+	{ 0x7, 0, CPU_EBX,
 	  BIT(0) | BIT(5) | BIT(7) | BIT(9) | BIT(16) | BIT(17) | BIT(20) |
 	          BIT(21) | BIT(26) | BIT(27) | BIT(28) | BIT(30) | BIT(31),
 	  0, "fsgsbase, avx2, smep, erms, smap, avx512" },
-	{ 0x7, 0, ECX, BIT(1) | BIT(6) | BIT(11) | BIT(12) | BIT(14), 0,
+	{ 0x7, 0, CPU_ECX, BIT(1) | BIT(6) | BIT(11) | BIT(12) | BIT(14), 0,
 	  "avx512 (ecx)" },
-	{ 0x7, 0, EDX, BIT(2) | BIT(3) | BIT(4) | BIT(8) | BIT(23), 0,
+	{ 0x7, 0, CPU_EDX, BIT(2) | BIT(3) | BIT(4) | BIT(8) | BIT(23), 0,
 	  "fsrm, avx512 (edx)" },
 	{ 0xd, -1, -1, 0, 0, "no xsave state" },
-	{ 0x40000001, -1, EAX,
+	{ 0x40000001, -1, CPU_EAX,
 	  BIT(4) | BIT(7) | BIT(9) | BIT(10) | BIT(11) | BIT(13) | BIT(14) |
 	          BIT(16),
 	  0,
@@ -76,14 +74,14 @@ const char *x86_pvm_cmdline(void)
 	return pvm_cmdline;
 }
 
-static uint32_t *reg_of(struct kvm_cpuid_entry2 *e, int reg)
+uint32_t *x86_cpuid_reg(struct kvm_cpuid_entry2 *e, enum cpu_reg r)
 {
-	switch (reg) {
-	case EAX:
+	switch (r) {
+	case CPU_EAX:
 		return &e->eax;
-	case EBX:
+	case CPU_EBX:
 		return &e->ebx;
-	case ECX:
+	case CPU_ECX:
 		return &e->ecx;
 	default:
 		return &e->edx;
@@ -105,7 +103,8 @@ static void apply_rules(struct kvm_cpuid2 *c, const struct cpuid_rule *r,
 				e->eax = e->ebx = e->ecx = e->edx = 0;
 				continue;
 			}
-			uint32_t *reg = reg_of(e, r[i].reg);
+			uint32_t *reg =
+			        x86_cpuid_reg(e, (enum cpu_reg)r[i].reg);
 			*reg = (*reg & ~r[i].clear) | r[i].set;
 		}
 	}
@@ -211,7 +210,8 @@ int x86_cpuid_fetch(struct vm *vm, enum log_level lvl)
 	return 0;
 }
 
-int x86_cpuid_init(struct vm *vm)
+int x86_cpuid_init(struct vm *vm, const struct cpu_template *cpu, char *err,
+                   size_t errlen)
 {
 	struct kvm_cpuid2 *c;
 	size_t size;
@@ -223,6 +223,13 @@ int x86_cpuid_init(struct vm *vm)
 	if (!c)
 		return -1;
 	memcpy(c, vm->cpuid_kvm, size);
+	/* The template first, as Firecracker applies it to KVM's table and
+	 * normalizes after: wisp's rules and the kvm-pvm quirks win. */
+	if (cpu && x86_cpuid_template(c, cpu, err, errlen) < 0) {
+		log_err("%s", err);
+		free(c);
+		return -1;
+	}
 	apply_rules(c, base_rules, ARRAY_SIZE(base_rules));
 	if (vm->pvm) {
 		apply_rules(c, pvm_rules, ARRAY_SIZE(pvm_rules));

@@ -180,11 +180,15 @@ static int set_boot_regs(struct vcpu *v, enum kernel_kind kind, uint64_t entry)
 	return 0;
 }
 
-int x86_vcpu_setup(struct vcpu *v, enum kernel_kind kind, uint64_t entry)
+int x86_vcpu_setup(struct vcpu *v, const struct cpu_template *cpu,
+                   enum kernel_kind kind, uint64_t entry, char *err,
+                   size_t errlen)
 {
 	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
 
-	if (x86_cpuid_set(v) < 0 || set_msrs(v) < 0)
+	if (x86_cpuid_set(v) < 0 ||
+	    (cpu && x86_template_msrs(v, cpu, err, errlen) < 0) ||
+	    set_msrs(v) < 0)
 		return -1;
 	if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0) {
 		log_err("vcpu %u: KVM_SET_FPU: %s", v->id, strerror(errno));

@@ -12,10 +12,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "config.h"
 #include "log.h"
 
 struct vm;
 struct vcpu;
+struct kvm_cpuid2;
 
 /* Guest memory layout (see docs/architecture.md). */
 #define X86_GDT_ADDR       0x500ULL
@@ -124,10 +126,31 @@ int x86_initrd_place(uint64_t low_ram, uint64_t size, uint64_t min_gpa,
                      uint64_t max_addr, uint64_t *gpa);
 
 /*
- * Build the filtered CPUID table once per VM from KVM_GET_SUPPORTED_CPUID
- * (see the table in cpuid.c); applies the kvm-pvm quirks when vm->pvm.
+ * Build the filtered CPUID table once per VM from KVM_GET_SUPPORTED_CPUID:
+ * @cpu's CPUID modifiers first (NULL: none), then wisp's rules (see the
+ * tables in cpuid.c; the kvm-pvm quirks when vm->pvm) and the topology,
+ * which win over the template. 0, or -1 (a template error in @err).
  */
-int x86_cpuid_init(struct vm *vm);
+int x86_cpuid_init(struct vm *vm, const struct cpu_template *cpu, char *err,
+                   size_t errlen);
+
+/*
+ * A custom CPU template (cputmpl.c). x86_cpuid_template: @t's CPUID
+ * modifiers on the table @c; a leaf and subleaf @c lacks is refused, as
+ * Firecracker does. x86_template_caps: each kvm_capabilities entry that
+ * is not "!N" must be supported by /dev/kvm (@kvm_fd). x86_template_msrs:
+ * read, modify and write @t's MSRs on vCPU @v. Each 0, or -1 with the
+ * message in @err.
+ */
+struct kvm_cpuid_entry2;
+/* The register @r of the CPUID entry @e. */
+uint32_t *x86_cpuid_reg(struct kvm_cpuid_entry2 *e, enum cpu_reg r);
+int x86_cpuid_template(struct kvm_cpuid2 *c, const struct cpu_template *t,
+                       char *err, size_t errlen);
+int x86_template_caps(int kvm_fd, const struct cpu_template *t, char *err,
+                      size_t errlen);
+int x86_template_msrs(struct vcpu *v, const struct cpu_template *t, char *err,
+                      size_t errlen);
 
 /* KVM_GET_SUPPORTED_CPUID into vm->cpuid_kvm, once per /dev/kvm fd;
  * errors logged at @lvl. */
@@ -143,9 +166,13 @@ int x86_cpuid_set(struct vcpu *v);
 const char *x86_pvm_cmdline(void);
 
 /*
- * Per-vCPU state at reset: CPUID, MSRs, FPU, LAPIC LINT0/1; for vCPU 0
- * also the registers that enter the kernel for @kind at @entry.
+ * Per-vCPU state at reset: CPUID, @cpu's MSR modifiers (NULL: none), the
+ * boot MSRs, FPU, LAPIC LINT0/1; for vCPU 0 also the registers that enter
+ * the kernel for @kind at @entry. 0, or -1 (logged; a template's error
+ * also in @err).
  */
-int x86_vcpu_setup(struct vcpu *v, enum kernel_kind kind, uint64_t entry);
+int x86_vcpu_setup(struct vcpu *v, const struct cpu_template *cpu,
+                   enum kernel_kind kind, uint64_t entry, char *err,
+                   size_t errlen);
 
 #endif
