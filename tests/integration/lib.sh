@@ -94,7 +94,7 @@ wait_exit() {
 
 # api METHOD PATH [BODY]: sets STATUS and BODY (the response's).
 api() {
-	local args=(-s --unix-socket "$SOCK" -X "$1" -o "$TMP/body" -w '%{http_code}')
+	local args=(-s -m 30 --unix-socket "$SOCK" -X "$1" -o "$TMP/body" -w '%{http_code}')
 	[ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
 	STATUS=$(curl "${args[@]}" "http://localhost$2")
 	BODY=$(cat "$TMP/body" 2>/dev/null)
