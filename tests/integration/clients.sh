@@ -29,14 +29,8 @@ fi
 NS=wisp-cl-$$
 TAP=cltap0
 PARENT=wisp-cl-$$ # the SDK's JailerConfig.ParentCgroup
-CG=/sys/fs/cgroup
-PIDS=()
 cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do [ "$p" -gt 0 ] && kill -9 "$p" 2>/dev/null; done
-	sleep 0.2
-	find "$CG" -mindepth 2 -maxdepth 6 -depth -type d -path "$CG/*/$PARENT*" \
-		-exec rmdir {} + 2>/dev/null
+	end_jails
 	ip netns del "$NS" 2>/dev/null
 	rm -rf "$TMP"
 }
@@ -112,20 +106,26 @@ truncate -s 1M "$TMP/rootfs.img" "$TMP/data.img" "$TMP/data2.img"
 # static interface with AllowMMDS, a vsock, MMDS V2 at a set address,
 # metadata put by NewSetMetadataHandler. Seccomp.Enabled false: the SDK
 # passes --no-seccomp.
+# sdk_logging NAME CAPTURE METRICS: CreateLogFilesHandler (the LogFifo
+# made and copied to CAPTURE, the METRICS file created) and
+# BootstrapLoggingHandler, in $D.
+sdk_logging() {
+	mkfifo -m 0700 "$D/log.fifo"
+	cat "$D/log.fifo" >"$D/$2" &
+	PIDS+=("$!")
+	touch "$D/$3"
+	api PUT /logger '{"level":"Debug","log_path":"'"$D/log.fifo"'","show_level":true,"show_log_origin":false}'
+	expect "$1: PutLogger to a FIFO" 204
+	api PUT /metrics '{"metrics_path":"'"$D/$3"'"}'
+	expect "$1: PutMetrics" 204
+}
 D=$TMP/sdk
 mkdir -p "$D"
 SOCK=$D/fc.sock
 ID=sdk-vm-1
 launch "$D" "$WISP" --api-sock "$SOCK" --id "$ID" --no-seccomp
 ready "sdk" sdk_ready || exit 1
-mkfifo -m 0700 "$D/log.fifo"
-cat "$D/log.fifo" >"$D/log.txt" &
-PIDS+=("$!")
-touch "$D/metrics"
-api PUT /logger '{"level":"Debug","log_path":"'"$D/log.fifo"'","show_level":true,"show_log_origin":false}'
-expect "sdk: PutLogger to a FIFO" 204
-api PUT /metrics '{"metrics_path":"'"$D/metrics"'"}'
-expect "sdk: PutMetrics" 204
+sdk_logging "sdk" log.txt metrics
 api PUT /machine-config '{"mem_size_mib":64,"smt":false,"vcpu_count":2}'
 expect "sdk: PutMachineConfiguration" 204
 api GET /machine-config
@@ -197,14 +197,7 @@ rm -f "$D/log.fifo" "$SOCK"
 SOCK=$D/fc2.sock
 launch "$D" "$WISP" --api-sock "$SOCK" --id "$ID" --no-seccomp
 ready "sdk snapshot" sdk_ready || exit 1
-mkfifo -m 0700 "$D/log.fifo"
-cat "$D/log.fifo" >"$D/log2.txt" &
-PIDS+=("$!")
-touch "$D/metrics2"
-api PUT /logger '{"level":"Debug","log_path":"'"$D/log.fifo"'","show_level":true,"show_log_origin":false}'
-expect "sdk snapshot: PutLogger" 204
-api PUT /metrics '{"metrics_path":"'"$D/metrics2"'"}'
-expect "sdk snapshot: PutMetrics" 204
+sdk_logging "sdk snapshot" log2.txt metrics2
 api PUT /snapshot/load '{"mem_backend":{"backend_path":"'"$D/mem"'","backend_type":"File"},"resume_vm":true,"snapshot_path":"'"$D/vmstate"'"}'
 expect "sdk snapshot: LoadSnapshot with resume_vm" 204
 api GET /

@@ -124,3 +124,18 @@ summary() {
 	echo "$1: $PASS passed, $FAIL failed"
 	[ "$FAIL" = 0 ]
 }
+
+# --- Jails (jailer.sh, clients.sh) -------------------------------------------
+CG=/sys/fs/cgroup
+PIDS=() # what the tier started that may outlive it
+
+# end_jails: SIGKILL to every pid in PIDS, then the cgroups made under
+# $PARENT (the tier's --parent-cgroup) removed.
+end_jails() {
+	local p
+	# 0 is an empty pid file: kill(0) would be this script's own group.
+	for p in "${PIDS[@]}"; do [ "$p" -gt 0 ] && kill -9 "$p" 2>/dev/null; done
+	sleep 0.2
+	find "$CG" -mindepth 2 -maxdepth 6 -depth -type d -path "$CG/*/${PARENT:?}*" \
+		-exec rmdir {} + 2>/dev/null
+}
