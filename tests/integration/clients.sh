@@ -361,10 +361,10 @@ else
 	bad "kata: --version" "'$(head -n 1 "$TMP/version")' is not '<name> v<semver>' >= 0.21.1"
 fi
 
-# kata_config ROOT API-ROOT: the fcConfig.json Kata writes (MarshalIndent,
-# tabs): rootfs read-only and not root, drive_0..drive_7 empty
-# placeholders, logger and metrics FIFOs that Kata reads, the hybrid
-# vsock (CID 3, vsock_id root), no network ("network-interfaces": null).
+# kata_config ROOT DIR [NETWORK]: DIR/fcConfig.json as Kata writes it
+# (MarshalIndent, tabs): rootfs read-only and not root, drive_0..drive_7
+# empty placeholders, logger and metrics FIFOs that Kata reads, the
+# hybrid vsock (CID 3, vsock_id root), the interfaces (null: none).
 # Paths are under ROOT; in the jail they are the jail's (ROOT = /).
 kata_config() {
 	local r=$1 i drives
@@ -378,7 +378,7 @@ kata_config() {
  "logger":{"level":"Error","log_path":"$r/logs.fifo"},
  "machine-config":{"mem_size_mib":64,"smt":false,"vcpu_count":1},
  "metrics":{"metrics_path":"$r/metrics.fifo"},
- "network-interfaces":null,
+ "network-interfaces":${3:-null},
  "vsock":{"guest_cid":3,"uds_path":"$r/kata.hvsock","vsock_id":"root"}}
 JSON
 }
@@ -400,7 +400,8 @@ VMPATH=$TMP/run/vc/firecracker/kata-sb-1
 KROOT=$VMPATH/root
 mkdir -p "$KROOT/run"
 kata_files "$KROOT"
-kata_config "$KROOT" "$VMPATH"
+# fcAddNetDevice: the endpoint's name, its tap, no limits (empty buckets).
+kata_config "$KROOT" "$VMPATH" '[{"guest_mac":"02:00:ca:fe:00:01","host_dev_name":"'"$TAP"'","iface_id":"eth0","rx_rate_limiter":{},"tx_rate_limiter":{}}]'
 SOCK=$KROOT/run/firecracker.socket
 launch "$VMPATH" "$WISP" --api-sock "$SOCK" --config-file "$VMPATH/fcConfig.json"
 if ready "kata" kata_ready; then
@@ -410,7 +411,7 @@ if ready "kata" kata_ready; then
 		bad "kata" "no socket $KROOT/kata.hvsock when the VM runs"
 	fi
 	api GET /vm/config
-	expect "kata: 9 drives from the file" 200 '[.drives[].drive_id] == ["rootfs","drive_0","drive_1","drive_2","drive_3","drive_4","drive_5","drive_6","drive_7"] and .drives[0].is_read_only and .vsock.guest_cid == 3'
+	expect "kata: 9 drives, the tap and the vsock from the file" 200 '[.drives[].drive_id] == ["rootfs","drive_0","drive_1","drive_2","drive_3","drive_4","drive_5","drive_6","drive_7"] and .drives[0].is_read_only and ."network-interfaces"[0].host_dev_name == "'"$TAP"'" and .vsock.guest_cid == 3'
 	# hotplugBlockDevice: AddDevice patches a placeholder to the file,
 	# RemoveDevice patches it back to the placeholder.
 	api PATCH /drives/drive_0 '{"drive_id":"drive_0","path_on_host":"'"$TMP/data.img"'"}'
@@ -433,7 +434,8 @@ else
 	kill -9 "$PID" 2>/dev/null
 fi
 
-# StopVM: SIGTERM to the pid, then wait (15 s) for it to go.
+# StopVM: SIGTERM to the pid, then wait (15 s) for it to go. No network
+# here: "network-interfaces": null.
 rm -rf "$VMPATH"
 mkdir -p "$KROOT/run"
 kata_files "$KROOT"
