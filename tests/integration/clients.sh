@@ -53,7 +53,8 @@ until_ok() {
 	return 1
 }
 serial_has() { tr -d '\r' <"$TMP/raw" | grep -Eq -- "$1"; }
-ticks() { grep -c 'tick' "$TMP/raw"; }
+ticks_past() { [ "$(grep -c 'tick' "$TMP/raw")" -gt "$1" ]; }
+gone() { [ ! -e "/proc/${1:-0}" ]; }
 # The SDK's waitForSocket: the socket file, then GET /machine-config 200.
 sdk_ready() { [ -S "$SOCK" ] && api GET /machine-config && [ "$STATUS" = 200 ]; }
 # Kata's waitVMMRunning: GET / until its state is "Running".
@@ -100,12 +101,6 @@ b32() { python3 -c 'import base64,sys; print(base64.b32encode(sys.argv[1].encode
 mono_us() { python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000)'; }
 truncate -s 1M "$TMP/rootfs.img" "$TMP/data.img" "$TMP/data2.img"
 
-# --- firecracker-go-sdk: NewMachine + Start with the default handlers ----
-# Config: LogFifo read by the SDK (FifoLogWriter), MetricsPath a file,
-# one extra drive and the root drive (DrivesBuilder: the root last), one
-# static interface with AllowMMDS, a vsock, MMDS V2 at a set address,
-# metadata put by NewSetMetadataHandler. Seccomp.Enabled false: the SDK
-# passes --no-seccomp.
 # sdk_logging NAME CAPTURE METRICS: CreateLogFilesHandler (the LogFifo
 # made and copied to CAPTURE, the METRICS file created) and
 # BootstrapLoggingHandler, in $D.
@@ -119,6 +114,13 @@ sdk_logging() {
 	api PUT /metrics '{"metrics_path":"'"$D/$3"'"}'
 	expect "$1: PutMetrics" 204
 }
+
+# --- firecracker-go-sdk: NewMachine + Start with the default handlers ----
+# Config: LogFifo read by the SDK (FifoLogWriter), MetricsPath a file,
+# one extra drive and the root drive (DrivesBuilder: the root last), one
+# static interface with AllowMMDS, a vsock, MMDS V2 at a set address,
+# metadata put by NewSetMetadataHandler. Seccomp.Enabled false: the SDK
+# passes --no-seccomp.
 D=$TMP/sdk
 mkdir -p "$D"
 SOCK=$D/fc.sock
@@ -174,8 +176,8 @@ api PUT /snapshot/create '{"mem_file_path":"'"$D/mem"'","snapshot_path":"'"$D/vm
 expect "sdk: CreateSnapshot" 204
 api PATCH /vm '{"state":"Resumed"}'
 expect "sdk: ResumeVM" 204
-a=$(ticks)
-if until_ok 10 eval '[ "$(ticks)" -gt "$a" ]'; then ok "sdk: resumed guest ticks"; else bad "sdk" "no tick after ResumeVM"; fi
+a=$(grep -c 'tick' "$TMP/raw")
+if until_ok 10 ticks_past "$a"; then ok "sdk: resumed guest ticks"; else bad "sdk" "no tick after ResumeVM"; fi
 api PUT /actions '{"action_type":"FlushMetrics"}'
 expect "sdk: FlushMetrics" 204
 if jq -e -s 'length >= 1 and (.[-1].put_api_requests | type == "object") and (.[-1].vcpu.exit_io_out > 0)' "$D/metrics" >/dev/null 2>&1; then
@@ -259,7 +261,7 @@ if ready "sdk jailer" sdk_ready; then
 	fi
 	api PUT /actions '{"action_type":"SendCtrlAltDel"}'
 	expect "sdk jailer: Shutdown" 204
-	if until_ok 10 eval '[ ! -e "/proc/${JPID:-0}" ]'; then
+	if until_ok 10 gone "$JPID"; then
 		ok "sdk jailer: the jailed wisp ($JPID) exits"
 	else
 		bad "sdk jailer" "pid ${JPID:-none} still runs after Ctrl-Alt-Del"
@@ -450,7 +452,7 @@ if ready "kata stop" kata_ready; then
 fi
 
 # Jailed: "--id ID --exec-file PATH --uid 0 --gid 0 --chroot-base-dir
-# /run/vc --daemonize -- --config-file /fcConfig.json", the resources
+# /run/vc --daemonize --netns NS -- --config-file /fcConfig.json", the resources
 # in <base>/firecracker/<id>/root under the jail's paths, the API at the
 # jail's default /run/firecracker.socket, the pid from
 # <root>/firecracker.pid (so the exec file is named firecracker).
@@ -463,8 +465,9 @@ mkdir -p "$KROOT/run"
 kata_files "$KROOT"
 kata_config "" "$KROOT"
 kata_jail() { # NAME UID
-	(cd "$VMPATH" && ip netns exec "$NS" "$JAILER" --id kata-sb-2 --exec-file "$TMP/bin/firecracker" \
-		--uid "$2" --gid "$2" --chroot-base-dir "$KBASE" --daemonize -- --config-file /fcConfig.json) \
+	(cd "$VMPATH" && "$JAILER" --id kata-sb-2 --exec-file "$TMP/bin/firecracker" \
+		--uid "$2" --gid "$2" --chroot-base-dir "$KBASE" --daemonize \
+		--netns "/var/run/netns/$NS" -- --config-file /fcConfig.json) \
 		</dev/null >"$TMP/raw" 2>"$TMP/err"
 	RC=$?
 	tr -d '\r' <"$TMP/raw" >"$TMP/out"
@@ -481,7 +484,7 @@ kata_jail() { # NAME UID
 	api PATCH /drives/drive_0 '{"drive_id":"drive_0","path_on_host":"/drive_0"}'
 	expect "$1: PATCH with the jail's path" 204
 	kill -TERM "${KPID:-0}"
-	if until_ok 15 eval '[ ! -e "/proc/${KPID:-0}" ]'; then ok "$1: SIGTERM ends it"; else bad "$1" "$KPID survives SIGTERM"; fi
+	if until_ok 15 gone "$KPID"; then ok "$1: SIGTERM ends it"; else bad "$1" "$KPID survives SIGTERM"; fi
 }
 SOCK=$KROOT/run/firecracker.socket
 kata_jail "kata jailer" 0
