@@ -240,6 +240,13 @@ SOCK=$JROOT/run/firecracker.socket
 if ready "sdk jailer" sdk_ready; then
 	JPID=$(cat "$JROOT/wisp.pid" 2>/dev/null)
 	PIDS+=("${JPID:-0}")
+	# Firecracker's jailer execs /<exec name> with --id, the start times,
+	# then the arguments after its "--".
+	if tr '\0' ' ' <"/proc/${JPID:-0}/cmdline" 2>/dev/null | grep -Eq "^/wisp --id $JID --start-time-us [0-9]+ --start-time-cpu-us [0-9]+ --parent-cpu-time-us [0-9]+ --no-seccomp --api-sock /run/firecracker.socket \$"; then
+		ok "sdk jailer: the jailed wisp's command line is Firecracker's jailer's"
+	else
+		bad "sdk jailer: exec line" "'$(tr '\0' ' ' <"/proc/${JPID:-0}/cmdline" 2>&1)'"
+	fi
 	api PUT /logger '{"level":"Debug","log_path":"jlog.fifo","show_level":true,"show_log_origin":false}'
 	expect "sdk jailer: PutLogger, the FIFO's name in the jail" 204
 	api PUT /machine-config '{"mem_size_mib":64,"smt":false,"vcpu_count":1}'
