@@ -419,6 +419,12 @@ if ready "kata" kata_ready; then
 	else
 		bad "kata" "no socket $KROOT/kata.hvsock when the VM runs"
 	fi
+	# GetThreadIDs (stats, vCPU pinning, vCPU threads into the sandbox
+	# cgroup): the threads named "fc_vcpu N", N its vCPU's index.
+	ids=$(for t in /proc/"$PID"/task/*; do
+		[ "${t##*/}" = "$PID" ] || sed -n 's/^fc_vcpu *\([0-9][0-9]*\)$/\1/p' "$t/comm"
+	done | xargs)
+	check "kata: GetThreadIDs finds the vCPU thread by its name" 0 "$ids"
 	api GET /vm/config
 	expect "kata: 9 drives, the tap and the vsock from the file" 200 '[.drives[].drive_id] == ["rootfs","drive_0","drive_1","drive_2","drive_3","drive_4","drive_5","drive_6","drive_7"] and .drives[0].is_read_only and ."network-interfaces"[0].host_dev_name == "'"$TAP"'" and .vsock.guest_cid == 3'
 	# hotplugBlockDevice: AddDevice patches a placeholder to the file,
