@@ -65,6 +65,7 @@ kata_ready() { [ -S "$SOCK" ] && api GET / && [ "$(jq -r .state <<<"$BODY" 2>/de
 launch() {
 	local dir=$1
 	shift
+	cat "$TMP/err" >>"$TMP/allerr" 2>/dev/null
 	(cd "$dir" && exec ip netns exec "$NS" "$@") </dev/null >"$TMP/raw" 2>"$TMP/err" &
 	PID=$!
 	PIDS+=("$PID")
@@ -458,7 +459,7 @@ kata_config "$KROOT" "$VMPATH"
 sed -i 's/probe=vsock-host vport=1024/probe=kbd/' "$VMPATH/fcConfig.json"
 launch "$VMPATH" "$WISP" --api-sock "$SOCK" --config-file "$VMPATH/fcConfig.json"
 if ready "kata stop" kata_ready; then
-	until_ok 10 serial_has 'tick 1' && ok "kata stop: the guest runs" || bad "kata stop" "no tick"
+	until_ok 10 serial_has 'tick 1' && kill -0 "$PID" && ok "kata stop: the guest runs" || bad "kata stop" "no tick"
 	kill -TERM "$PID"
 	wait_exit 15
 	expect_rc "kata: SIGTERM ends wisp within fcStopSandboxTimeout" 0
@@ -542,6 +543,7 @@ flint_run() { # NAME
 		else
 			bad "$1" "no boot-timer line in firecracker.log"
 		fi
+		kill -0 "$PID" && ok "$1: State: the process runs" || bad "$1" "wisp ended before Delete"
 		kill -HUP "$PID"
 		wait_exit 10
 		[ "$RC" != 124 ] && ok "$1: SIGHUP ends it (exit $RC)" || bad "$1" "SIGHUP did not end it"
@@ -577,9 +579,13 @@ if ready "jailer exec line" sdk_ready; then
 	else
 		bad "jailer exec line: metrics" "$(tail -c 300 "$D/metrics")"
 	fi
-	kill -TERM "$PID"
+	kill -0 "$PID" && kill -TERM "$PID"
 	wait_exit 10
 	expect_rc "jailer exec line: SIGTERM" 0
 fi
+
+# Every wisp this tier ran, the ASan build's reports included.
+cat "$TMP/err" >>"$TMP/allerr"
+expect_no_line "no sanitizer report" allerr 'Sanitizer|runtime error'
 
 summary clients
