@@ -32,7 +32,7 @@ TOOL_OBJ  = $(patsubst %,$(BUILD)/obj/tools/%.o,$(notdir $(TOOLS)))
 SNAP_OBJ  = $(patsubst %,$(BUILD)/obj/vmm/%.o,snapfile snapfile_read \
 	snaptmp snapmem util)
 
-.PHONY: all asan deps kvm-node guest run test test-unit test-probe test-api test-net \
+.PHONY: all asan deps kvm-node guest run test test-unit test-probe test-api test-clients test-net \
 	install uninstall test-install \
         test-seccomp test-jailer test-linux test-snap \
         perf fuzz fuzz-regress fmt fmt-check clean help
@@ -141,7 +141,7 @@ test: deps
 	$(MAKE) all asan $(BUILD)/unit
 	$(MAKE) guest
 	$(MAKE) fmt-check test-unit fuzz-regress test-snap test-install test-probe \
-		test-api test-net \
+		test-api test-clients test-net \
 		test-seccomp test-jailer test-snapshot \
 		test-linux
 
@@ -162,6 +162,13 @@ $(BUILD)/vsock_host: tests/vsock_host.c
 test-api: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf
 	WISP=$(BUILD)/asan/wisp WISP_PLAIN=$(BUILD)/wisp PROBE=$(BUILD)/probe.elf \
 		tests/integration/api.sh
+
+# Firecracker's clients' command lines and request sequences (as root).
+test-clients: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/wisp-jailer \
+		$(BUILD)/probe.elf $(BUILD)/vsock_host
+	WISP=$(BUILD)/asan/wisp WISP_PLAIN=$(BUILD)/wisp JAILER=$(BUILD)/wisp-jailer \
+		PROBE=$(BUILD)/probe.elf VSOCK_HOST=$(BUILD)/vsock_host \
+		tests/integration/clients.sh
 
 test-net: $(BUILD)/asan/wisp $(BUILD)/wisp $(BUILD)/probe.elf
 	WISP=$(BUILD)/asan/wisp WISP_PLAIN=$(BUILD)/wisp PROBE=$(BUILD)/probe.elf \

@@ -25,18 +25,11 @@ JGID=$((JUID + 1))
 BASE=$TMP/base      # --chroot-base-dir
 PARENT=wisp-test-$$ # --parent-cgroup; PARENT-f for the failures
 NETNS=wisp-jt-$$
-CG=/sys/fs/cgroup
 PVM=$([ -d /sys/module/kvm_pvm ] && echo 1)
 mkdir -p "$BASE"
-PIDS=()
 
 cleanup() {
-	local p
-	# 0 is an empty pid file: kill(0) would be this script's own group.
-	for p in "${PIDS[@]}"; do [ "$p" -gt 0 ] && kill -9 "$p" 2>/dev/null; done
-	sleep 0.2
-	find "$CG" -mindepth 2 -maxdepth 6 -depth -type d -path "$CG/*/$PARENT*" \
-		-exec rmdir {} + 2>/dev/null
+	end_jails
 	umount "$TMP/tmpfs" "$TMP/nodev" 2>/dev/null
 	ip netns del "$NETNS" 2>/dev/null
 	rm -rf "$TMP"

@@ -94,7 +94,7 @@ wait_exit() {
 
 # api METHOD PATH [BODY]: sets STATUS and BODY (the response's).
 api() {
-	local args=(-s --unix-socket "$SOCK" -X "$1" -o "$TMP/body" -w '%{http_code}')
+	local args=(-s -m 30 --unix-socket "$SOCK" -X "$1" -o "$TMP/body" -w '%{http_code}')
 	[ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
 	STATUS=$(curl "${args[@]}" "http://localhost$2")
 	BODY=$(cat "$TMP/body" 2>/dev/null)
@@ -123,4 +123,19 @@ fault_has() { # the fault_message contains TEXT
 summary() {
 	echo "$1: $PASS passed, $FAIL failed"
 	[ "$FAIL" = 0 ]
+}
+
+# --- Jails (jailer.sh, clients.sh) -------------------------------------------
+CG=/sys/fs/cgroup
+PIDS=() # what the tier started that may outlive it
+
+# end_jails: SIGKILL to every pid in PIDS, then the cgroups made under
+# $PARENT (the tier's --parent-cgroup) removed.
+end_jails() {
+	local p
+	# 0 is an empty pid file: kill(0) would be this script's own group.
+	for p in "${PIDS[@]}"; do [ "$p" -gt 0 ] && kill -9 "$p" 2>/dev/null; done
+	sleep 0.2
+	find "$CG" -mindepth 2 -maxdepth 6 -depth -type d -path "$CG/*/${PARENT:?}*" \
+		-exec rmdir {} + 2>/dev/null
 }
