@@ -195,15 +195,16 @@ int vmm_main(struct vmm *m)
 	go = m->vcpu0_go;
 	pthread_mutex_unlock(&m->lock);
 	if (go) {
-		if (rc < 0 || seccomp_apply(&filter) < 0) {
-			log_err("cannot install vCPU 0's seccomp filter");
-			_exit(WISP_EXIT_ERROR);
-		}
-		/* The main thread is vCPU 0's from here on, and says so. */
+		/* The main thread is vCPU 0's from here on, and says so
+		 * (prctl: before the filter, which has no prctl). */
 		char name[16];
 
 		snprintf(name, sizeof(name), VCPU_THREAD_NAME, 0u);
 		pthread_setname_np(pthread_self(), name);
+		if (rc < 0 || seccomp_apply(&filter) < 0) {
+			log_err("cannot install vCPU 0's seccomp filter");
+			_exit(WISP_EXIT_ERROR);
+		}
 		vcpu_run(&vm->vcpus[0]);
 		vcpu_stop_all(vm);
 	} else {
