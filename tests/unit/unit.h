@@ -31,5 +31,6 @@ Suite *iov_suite(void);
 Suite *vdev_suite(void);
 Suite *mmds_suite(void);
 Suite *mmds_http_suite(void);
+Suite *mmds_net_suite(void);
 
 #endif
