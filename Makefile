@@ -186,7 +186,7 @@ FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Ivmm -Ivirtio -Iapi \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-Wno-gnu-variable-sized-type-not-at-end
 FUZZ_TARGETS := fuzz_kernel fuzz_queue fuzz_blk fuzz_net fuzz_vsock fuzz_http \
-	fuzz_snapfile fuzz_transport fuzz_mmds_http
+	fuzz_snapfile fuzz_transport fuzz_mmds_http fuzz_mmds_net
 
 $(BUILD)/fuzz/fuzz_kernel: tests/fuzz/fuzz_kernel.c vmm/x86/loader.c \
 		vmm/util.c vmm/x86/x86.h
@@ -247,6 +247,16 @@ $(BUILD)/fuzz/fuzz_mmds_http: $(FUZZ_MMDS_SRC) vmm/mmds.h vmm/mmds_int.h \
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -ljansson -lm
 
+# The guest's frames to MMDS's network stack, with the store behind it;
+# frames are built and checked with the unit tests' guest (mmds_guest.c).
+FUZZ_MMDS_NET_SRC := tests/fuzz/fuzz_mmds_net.c tests/unit/mmds_guest.c \
+	virtio/mmds_net.c virtio/mmds_tcp.c $(filter-out \
+	tests/fuzz/fuzz_mmds_http.c,$(FUZZ_MMDS_SRC))
+$(BUILD)/fuzz/fuzz_mmds_net: $(FUZZ_MMDS_NET_SRC) virtio/mmds_net.h \
+		virtio/mmds_tcp.h tests/unit/mmds_guest.h vmm/mmds.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Itests/unit -o $@ $(filter %.c,$^) -ljansson -lm
+
 # The configuration section's records are the device types' (vdev.h):
 # the whole VMM library, as the unit tests link it.
 $(BUILD)/fuzz/fuzz_snapfile: tests/fuzz/fuzz_snapfile.c $(VMM_LIB) \
@@ -265,6 +275,7 @@ FUZZ_SEED = mkdir -p $$d; cp $(BUILD)/probe.elf $(BUILD)/probe64.elf $$d/; \
 	fuzz_snapfile) tests/fuzz/snap_seeds.py $$d;; \
 	fuzz_transport) tests/fuzz/transport_seeds.py $$d;; \
 	fuzz_mmds_http) tests/fuzz/mmds_seeds.py $$d;; \
+	fuzz_mmds_net) tests/fuzz/mmds_net_seeds.py $$d;; \
 	esac
 
 fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \
