@@ -578,7 +578,8 @@ static struct net_txreq *tx_prepare(struct net *n, const struct vq_chain *c,
 
 /*
  * Whether request @r (chain @c) is a frame for MMDS; if so it was handed
- * to the responder and completed, with no tap write. The first bytes are
+ * to the responder and completed, with no tap write (its answers go out
+ * at the end of the drain, rx_mmds()). The first bytes are
  * copied to decide, the rest after them when it is MMDS's: each byte of
  * guest memory is read once, and only the copy is parsed.
  */
@@ -596,7 +597,6 @@ static bool tx_mmds(struct net *n, const struct vq_chain *c,
 		            r->hdr[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM);
 	r->busy = false;
 	vq_push(&n->t.vq[NET_TXQ], r->head, 0);
-	rx_mmds(n);
 	return true;
 }
 
@@ -671,6 +671,8 @@ out:
 	/* The caller's uring_run() sends what was queued. */
 	if (done)
 		publish(n, NET_TXQ);
+	/* What MMDS's responder has to say to the frames it took. */
+	rx_mmds(n);
 }
 
 static void on_tx_timer(struct ev_handler *h, uint32_t events)
