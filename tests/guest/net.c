@@ -10,6 +10,7 @@
  * Frame i is 60 + (i * 331) % 1455 bytes long, so sizes run from the
  * Ethernet minimum to a full 1514-byte frame.
  */
+#include "inet.h"
 #include "probe.h"
 #include "virtio.h"
 
@@ -439,37 +440,6 @@ void scenario_net_bench(const struct boot *b)
 static uint8_t mmds_mac[6];
 static uint32_t gseq, gack;
 
-static void put16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
-}
-
-static uint32_t get16(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 8 | p[1];
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return get16(p) << 16 | get16(p + 2);
-}
-
-static uint16_t csum(uint32_t sum, const uint8_t *p, uint32_t len)
-{
-	for (uint32_t i = 0; i < len; i++)
-		sum += i & 1 ? p[i] : (uint32_t)p[i] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 static void eth(uint8_t *f, const uint8_t *dst, uint32_t type)
 {
 	for (int i = 0; i < 6; i++) {
@@ -495,7 +465,7 @@ static void tcp_send(uint8_t flags, const char *data, uint32_t len)
 	ip[9] = 6;
 	put32(ip + 12, GUEST_IP);
 	put32(ip + 16, MMDS_IP);
-	put16(ip + 10, csum(0, ip, 20));
+	put16(ip + 10, inet_csum(0, ip, 20));
 	put16(t, GPORT);
 	put16(t + 2, 80);
 	put32(t + 4, gseq);
@@ -505,10 +475,7 @@ static void tcp_send(uint8_t flags, const char *data, uint32_t len)
 	put16(t + 14, 8192);
 	for (uint32_t i = 0; i < len; i++)
 		t[20 + i] = (uint8_t)data[i];
-	put16(t + 16,
-	      csum((GUEST_IP >> 16) + (GUEST_IP & 0xffff) + (MMDS_IP >> 16) +
-	                   (MMDS_IP & 0xffff) + 6 + tl,
-	           t, tl));
+	put16(t + 16, inet_csum(inet_pseudo(GUEST_IP, MMDS_IP, tl), t, tl));
 	tx_send(f, 14 + 20 + tl, 0);
 	gseq += len + ((flags & 3) ? 1 : 0);
 }
@@ -523,7 +490,7 @@ static const uint8_t *tcp_recv(uint32_t *dlen)
 
 		if (len < 54 || get16(frame + 12) != 0x0800 || ip[9] != 6 ||
 		    get32(ip + 12) != MMDS_IP || get16(t + 2) != GPORT ||
-		    csum(0, ip, 20) != 0)
+		    inet_csum(0, ip, 20) != 0)
 			continue;
 		*dlen = get16(ip + 2) - 20 - (uint32_t)(t[12] >> 4) * 4;
 		return t;

@@ -1,45 +1,8 @@
 /* A guest's side of MMDS's network path for tests (mmds_guest.h). */
 #include "mmds_guest.h"
+#include "../guest/inet.h"
 
 #include <string.h>
-
-static void put16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
-}
-
-static uint32_t get16(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 8 | p[1];
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return get16(p) << 16 | get16(p + 2);
-}
-
-static uint16_t csum(uint32_t sum, const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		sum += i & 1 ? p[i] : (uint32_t)p[i] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-/* The pseudo header's sum for a segment of @len bytes. */
-static uint32_t pseudo(uint32_t src, uint32_t dst, size_t len)
-{
-	return (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + 6 +
-	       (uint32_t)len;
-}
 
 void mg_init(struct mg *g, uint16_t port)
 {
@@ -115,9 +78,10 @@ void mg_fix_csum(uint8_t *f, size_t len)
 	size_t tl = len - 34;
 
 	put16(ip + 10, 0);
-	put16(ip + 10, csum(0, ip, 20));
+	put16(ip + 10, inet_csum(0, ip, 20));
 	put16(t + 16, 0);
-	put16(t + 16, csum(pseudo(get32(ip + 12), get32(ip + 16), tl), t, tl));
+	put16(t + 16, inet_csum(inet_pseudo(get32(ip + 12), get32(ip + 16), tl),
+	                        t, tl));
 }
 
 bool mg_parse(const uint8_t *f, size_t len, struct mg_seg *s)
@@ -137,7 +101,7 @@ bool mg_parse(const uint8_t *f, size_t len, struct mg_seg *s)
 		return len == 42 && get16(f + 20) == 2;
 	}
 	if (get16(f + 12) != 0x0800 || len < 34 || ip[0] != 0x45 ||
-	    csum(0, ip, 20) != 0)
+	    inet_csum(0, ip, 20) != 0)
 		return false;
 	total = get16(ip + 2);
 	if (total + 14 != len || ip[9] != 6 || total < 40)
@@ -145,8 +109,8 @@ bool mg_parse(const uint8_t *f, size_t len, struct mg_seg *s)
 	t = ip + 20;
 	hl = (size_t)(t[12] >> 4) * 4;
 	if (hl < 20 || hl > total - 20 ||
-	    csum(pseudo(get32(ip + 12), get32(ip + 16), total - 20), t,
-	         total - 20) != 0)
+	    inet_csum(inet_pseudo(get32(ip + 12), get32(ip + 16), total - 20),
+	              t, total - 20) != 0)
 		return false;
 	s->ttl = ip[8];
 	s->src = get32(ip + 12);
