@@ -542,7 +542,7 @@ void scenario_mmds(const struct boot *b)
 	uint32_t got = 0, dlen;
 	bool fin = false, closing = false;
 
-	net_init(b, 0);
+	net_init(b, arg_is(b->cmdline, "mrg") ? NET_F_MRG_RXBUF : 0);
 	for (uint16_t i = 0; i < NQ; i++)
 		rx_post(i);
 	vdev_notify(&dev, 0);
