@@ -211,7 +211,7 @@ FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -Ivmm -Ivirtio -Iapi \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-Wno-gnu-variable-sized-type-not-at-end
 FUZZ_TARGETS := fuzz_kernel fuzz_queue fuzz_blk fuzz_net fuzz_vsock fuzz_http \
-	fuzz_snapfile fuzz_transport fuzz_mmds_http
+	fuzz_snapfile fuzz_transport fuzz_mmds_http fuzz_mmds_net
 
 $(BUILD)/fuzz/fuzz_kernel: tests/fuzz/fuzz_kernel.c vmm/x86/loader.c \
 		vmm/util.c vmm/x86/x86.h
@@ -230,11 +230,19 @@ $(BUILD)/fuzz/fuzz_blk: tests/fuzz/fuzz_blk.c virtio/blk.c virtio/iov.c virtio/m
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -luring
 
+# What virtio-net needs for MMDS on an interface: the network stack and
+# the store behind it (net.c calls them; fuzz_net and fuzz_transport turn
+# MMDS on for their interface).
+FUZZ_NET_MMDS_SRC := virtio/mmds_net.c virtio/mmds_tcp.c vmm/mmds.c \
+	vmm/mmds_http.c vmm/mmds_json.c vmm/mmds_serve.c vmm/mmds_token.c \
+	vmm/sha256.c
+
 $(BUILD)/fuzz/fuzz_net: tests/fuzz/fuzz_net.c virtio/net.c virtio/iov.c virtio/tap.c \
 		virtio/mmio.c virtio/queue.c virtio/uring.c virtio/ratelimit.c \
-		vmm/evloop.c vmm/vm.c vmm/log.c vmm/util.c vmm/bus.c virtio/net.h
+		vmm/evloop.c vmm/vm.c vmm/log.c vmm/util.c vmm/bus.c virtio/net.h \
+		$(FUZZ_NET_MMDS_SRC) virtio/mmds_net.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -luring
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -luring -ljansson -lm
 
 $(BUILD)/fuzz/fuzz_vsock: tests/fuzz/fuzz_vsock.c virtio/vsock.c virtio/iov.c \
 		virtio/vsock_conn.c virtio/vsock_uds.c virtio/mmio.c \
@@ -250,14 +258,16 @@ FUZZ_TRANSPORT_SRC := tests/fuzz/fuzz_transport.c \
 	tests/fuzz/fuzz_transport_dev.c tests/fuzz/fake_uring.c virtio/blk.c \
 	virtio/net.c virtio/tap.c virtio/vsock.c virtio/vsock_conn.c \
 	virtio/vsock_uds.c virtio/mmio.c virtio/queue.c virtio/ratelimit.c \
-	virtio/iov.c vmm/evloop.c vmm/vm.c vmm/log.c vmm/util.c vmm/bus.c
+	virtio/iov.c vmm/evloop.c vmm/vm.c vmm/log.c vmm/util.c vmm/bus.c \
+	$(FUZZ_NET_MMDS_SRC)
 # vsock with a table of 32 connections, not 1023: an input can fill it
 # (the table-full paths), and each run builds it in a fraction of the time.
 $(BUILD)/fuzz/fuzz_transport: $(FUZZ_TRANSPORT_SRC) tests/fuzz/fuzz_transport.h \
 		tests/fuzz/fake_uring.h virtio/blk.h virtio/net.h virtio/vsock.h \
 		virtio/vsock_conn.h virtio/mmio.h virtio/queue.h virtio/uring.h
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -DVSOCK_MAX_CONNS=32 -o $@ $(filter %.c,$^)
+	clang $(FUZZ_CFLAGS) -DVSOCK_MAX_CONNS=32 -o $@ $(filter %.c,$^) \
+		-ljansson -lm
 
 $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c api/http.c api/http.h
 	@mkdir -p $(dir $@)
@@ -271,6 +281,15 @@ $(BUILD)/fuzz/fuzz_mmds_http: $(FUZZ_MMDS_SRC) vmm/mmds.h vmm/mmds_int.h \
 		vmm/sha256.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) -ljansson -lm
+
+# The guest's frames to MMDS's network stack, with the store behind it;
+# frames are built and checked with the unit tests' guest (mmds_guest.c).
+FUZZ_MMDS_NET_SRC := tests/fuzz/fuzz_mmds_net.c tests/unit/mmds_guest.c \
+	$(FUZZ_NET_MMDS_SRC) vmm/util.c
+$(BUILD)/fuzz/fuzz_mmds_net: $(FUZZ_MMDS_NET_SRC) virtio/mmds_net.h \
+		virtio/mmds_tcp.h tests/unit/mmds_guest.h vmm/mmds.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Itests/unit -o $@ $(filter %.c,$^) -ljansson -lm
 
 # The configuration section's records are the device types' (vdev.h):
 # the whole VMM library, as the unit tests link it.
@@ -290,6 +309,7 @@ FUZZ_SEED = mkdir -p $$d; cp $(BUILD)/probe.elf $(BUILD)/probe64.elf $$d/; \
 	fuzz_snapfile) tests/fuzz/snap_seeds.py $$d;; \
 	fuzz_transport) tests/fuzz/transport_seeds.py $$d;; \
 	fuzz_mmds_http) tests/fuzz/mmds_seeds.py $$d;; \
+	fuzz_mmds_net) tests/fuzz/mmds_net_seeds.py $$d;; \
 	esac
 
 fuzz: deps $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%) $(BUILD)/probe.elf \

@@ -1,6 +1,8 @@
 #include "net.h"
 #include "iov.h"
 #include "log.h"
+#include "metrics.h"
+#include "mmds_net.h"
 #include "tap.h"
 #include "util.h"
 #include "vm.h"
@@ -8,6 +10,7 @@
 #include <errno.h>
 #include <linux/if_tun.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -237,6 +240,72 @@ static void rx_deliver(struct net *n, struct net_rxread *r, uint64_t len)
 	read_unget(n, r, k);
 }
 
+/*
+ * Cancel the tap reads in flight: their chains come back to the pool.
+ * Again every millisecond until the batch is over (a read hard-linked
+ * behind a cancelled one starts when that one ends).
+ */
+static void rx_cancel_reads(struct net *n)
+{
+	uring_cancel_file(n->uring, n->slot);
+	rl_timer_arm(&n->rx_timer, 1000 * 1000);
+}
+
+/*
+ * Write the frames MMDS's responder has for the guest into receive
+ * chains, taken as a read takes them (the pool first): one chain, or
+ * with MRG_RXBUF as many as the largest frame needs or the driver has
+ * posted (the responder cuts data to fit). When the reads in flight hold
+ * every chain, they are cancelled (@mmds_want) and this runs again when
+ * they are back.
+ */
+static void rx_mmds(struct net *n)
+{
+	struct net_rxread *r = &n->mmds_rd;
+	uint64_t need = NET_HDR_LEN + n->mmds_frame_max;
+
+	n->mmds_want = false;
+	if (!n->mmds || !n->active || n->quiesced ||
+	    !n->t.vq[NET_RXQ].s.ready ||
+	    (n->t.status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		return;
+	while (mmds_net_pending(n->mmds)) {
+		size_t len;
+		int ret = 0;
+
+		r->nchain = r->niov = 0;
+		r->len = 0;
+		while (n->mrg ? r->len < need : r->nchain == 0) {
+			ret = read_take(n, r);
+			if (ret)
+				break;
+		}
+		if (ret < 0) {
+			read_unget(n, r, 0);
+			return;
+		}
+		if (!r->nchain) {
+			if (n->rx_inflight) {
+				n->mmds_want = true;
+				rx_cancel_reads(n);
+			}
+			return;
+		}
+		len = mmds_net_next(n->mmds, n->mmds_out + NET_HDR_LEN,
+		                    (size_t)(MIN(r->len, need) - NET_HDR_LEN));
+		if (!len) {
+			read_unget(n, r, 0);
+			return;
+		}
+		memset(n->mmds_out, 0, NET_HDR_LEN);
+		iov_copy_to(r->iov, r->niov, 0, n->mmds_out, NET_HDR_LEN + len);
+		METRIC_INC(mmds, tx_frames);
+		atomic_fetch_add_explicit(&metrics.mmds_tx_bytes, len,
+		                          memory_order_relaxed);
+		rx_deliver(n, r, NET_HDR_LEN + len);
+	}
+}
+
 /* After a batch of completions: one used-index update per queue. */
 static void on_rx_flush(struct uring_flush *f)
 {
@@ -269,10 +338,12 @@ static void on_rx_done(struct uring_req *ur, int res)
 		 */
 	} else if (res >= NET_HDR_LEN + NET_ETH_HLEN) {
 		rx_deliver(n, r, (uint64_t)res);
+	} else if (res == -ECANCELED) {
+		read_unget(n, r, 0); /* cancelled: the chains serve again */
 	} else {
 		read_unget(n, r, 0); /* the chains serve again */
 		n->stats.rx_fails++;
-		if (res != -EFAULT && res != -ECANCELED) {
+		if (res != -EFAULT) {
 			log_limited(&n->t.rl, LOG_WARN,
 			            "net '%s': tap read: %s", n->id,
 			            res < 0 ? strerror(-res) : "short frame");
@@ -286,6 +357,8 @@ static void on_rx_done(struct uring_req *ur, int res)
 	}
 	if (!n->rx_inflight)
 		rx_fill(n); /* queued; uring_run() sends it */
+	else if (n->mmds_want)
+		uring_cancel_file(n->uring, n->slot); /* the next one too */
 	pthread_mutex_unlock(&n->t.lock);
 }
 
@@ -295,6 +368,7 @@ static void rx_fill(struct net *n)
 	unsigned taken = 0;
 	uint64_t now;
 
+	rx_mmds(n); /* MMDS's frames first, into chains no read holds */
 	if (!n->active || n->rx_inflight || n->rx_backoff || n->quiesced ||
 	    !n->t.vq[NET_RXQ].s.ready ||
 	    (n->t.status & VIRTIO_CONFIG_S_NEEDS_RESET))
@@ -342,17 +416,12 @@ static void rx_fill(struct net *n)
 	n->rx_busy = nread > 0;
 }
 
-/*
- * Reads from before a driver reset still hold the old buffers: cancel
- * them, and again every millisecond until the batch is over (a read
- * hard-linked behind a cancelled one starts when that one ends).
- */
+/* Reads from before a driver reset still hold the old buffers. */
 static void rx_cancel_stale(struct net *n)
 {
 	if (!n->rx_busy || vq_current(&n->t.vq[NET_RXQ], n->rd[0].gen))
 		return;
-	uring_cancel_file(n->uring, n->slot);
-	rl_timer_arm(&n->rx_timer, 1000 * 1000);
+	rx_cancel_reads(n);
 }
 
 static void on_rx_timer(struct ev_handler *h, uint32_t events)
@@ -508,6 +577,30 @@ static struct net_txreq *tx_prepare(struct net *n, const struct vq_chain *c,
 }
 
 /*
+ * Whether request @r (chain @c) is a frame for MMDS; if so it was handed
+ * to the responder and completed, with no tap write (its answers go out
+ * at the end of the drain, rx_mmds()). The first bytes are
+ * copied to decide, the rest after them when it is MMDS's: each byte of
+ * guest memory is read once, and only the copy is parsed.
+ */
+static bool tx_mmds(struct net *n, const struct vq_chain *c,
+                    struct net_txreq *r)
+{
+	size_t peek = MIN(r->frame, MMDS_NET_PEEK);
+
+	if (!iov_copy_from(c->iov, c->nout, NET_HDR_LEN, n->mmds_in, peek) ||
+	    !mmds_net_is_for(n->mmds, n->mmds_in, peek))
+		return false;
+	if (iov_copy_from(c->iov, c->nout, NET_HDR_LEN + peek,
+	                  n->mmds_in + peek, r->frame - peek))
+		mmds_net_rx(n->mmds, n->mmds_in, r->frame,
+		            r->hdr[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	r->busy = false;
+	vq_push(&n->t.vq[NET_TXQ], r->head, 0);
+	return true;
+}
+
+/*
  * Send chain @c, or keep it: false when the queue must stop for now
  * (throttled, waiting for a slot, or the device broke).
  */
@@ -530,6 +623,10 @@ static bool tx_take(struct net *n, const struct vq_chain *c, bool *done)
 	r = tx_prepare(n, c, done);
 	if (!r)
 		return !(n->t.status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	if (n->mmds && tx_mmds(n, c, r)) {
+		*done = true;
+		return true;
+	}
 	if (!tx_send(n, r, done)) {
 		n->tx_wait = r->head;
 		return false;
@@ -579,6 +676,8 @@ out:
 	/* The caller's uring_run() sends what was queued. */
 	if (done)
 		publish(n, NET_TXQ);
+	/* What MMDS's responder has to say to the frames it took. */
+	rx_mmds(n);
 }
 
 static void on_tx_timer(struct ev_handler *h, uint32_t events)
@@ -663,6 +762,7 @@ static void net_reset(struct virtio_mmio *t)
 		n->tx[n->tx_wait].busy = false;
 	n->tx_wait = -1;
 	n->tx_holding = false;
+	n->mmds_want = false;
 }
 
 static void net_config_read(struct virtio_mmio *t, uint64_t off, uint8_t *data,
@@ -708,6 +808,16 @@ int net_attach(struct net *n, struct vm *vm, struct uring *u,
 	for (unsigned i = 0; i < NET_RX_BATCH; i++)
 		n->rd[i] =
 		        (struct net_rxread){ .ur.done = on_rx_done, .net = n };
+	n->mmds_rd.net = n;
+	if (o->mmds) {
+		n->mmds_frame_max = mtu + NET_ETH_HLEN;
+		n->mmds =
+		        mmds_net_new(o->mmds, o->mmds_ipv4, n->mmds_frame_max);
+		n->mmds_in = malloc(NET_MAX_FRAME);
+		n->mmds_out = malloc(NET_HDR_LEN + n->mmds_frame_max);
+		if (!n->mmds || !n->mmds_in || !n->mmds_out)
+			goto fail;
+	}
 	n->rx_flush.fn = on_rx_flush;
 	n->tx_flush.fn = on_tx_flush;
 	snprintf(n->id, sizeof(n->id), "%s", o->id);
@@ -885,4 +995,9 @@ void net_destroy(struct net *n)
 	if (n->tap_fd >= 0)
 		close(n->tap_fd);
 	n->tap_fd = -1;
+	mmds_net_free(n->mmds);
+	free(n->mmds_in);
+	free(n->mmds_out);
+	n->mmds = NULL;
+	n->mmds_in = n->mmds_out = NULL;
 }

@@ -19,6 +19,16 @@
  * header copied and checked first (offloads the driver did not negotiate
  * are refused), so what the tap sees is what was checked.
  *
+ * MMDS: on an interface PUT /mmds/config names, a frame for the MMDS
+ * address (decided from a copy of its first bytes) is not written to the
+ * tap: the rest of it is copied once, handed to the responder
+ * (mmds_net.h) and the chain completed. The responder's frames are
+ * written into receive chains the device takes as a read would (the
+ * pool first, then the ring), next to the tap's reads; when a read in
+ * flight holds every chain it is cancelled, its chains come back, and
+ * MMDS's frames go first. With no buffers posted they wait: the
+ * responder keeps what it owes as state, bounded, not as frames.
+ *
  * Rate limiters (rx and tx, bytes and operations) throttle the queue and
  * arm a timerfd; nothing polls. Hostile chains (readable buffers in the
  * receive queue, writable ones in the transmit queue, buffers too small
@@ -102,6 +112,9 @@ struct net_options {
 	const char *tap; /* host_dev_name */
 	uint8_t mac[6];
 	const struct rate_limiter_config *rx, *tx;
+	/* This interface reaches MMDS (mmds_net.h) at @mmds_ipv4, or NULL. */
+	struct mmds *mmds;
+	uint32_t mmds_ipv4;
 };
 
 struct net {
@@ -144,6 +157,19 @@ struct net {
 	struct ev_handler h_rx_timer, h_tx_timer;
 	struct net_stats stats, reported; /* reported: at the last flush */
 	struct vq_chain chain;            /* scratch for vq_pop() */
+
+	/*
+	 * MMDS (mmds_net.h), when this interface serves it: the guest's
+	 * frames for it (one copy, @mmds_in), the responder's output
+	 * (@mmds_out: a header and a frame) into chains of @mmds_rd.
+	 * @mmds_want: output waits for chains a tap read holds (the read
+	 * is being cancelled).
+	 */
+	struct mmds_net *mmds;
+	uint8_t *mmds_in, *mmds_out;
+	size_t mmds_frame_max;
+	bool mmds_want;
+	struct net_rxread mmds_rd;
 };
 
 /*

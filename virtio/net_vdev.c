@@ -87,6 +87,14 @@ static struct virtio_mmio *create(const struct vdev_env *env, unsigned i,
 	/* What net_destroy() leaves alone. */
 	n->tap_fd = n->rx_timer.fd = n->tx_timer.fd = -1;
 	guest_mac(env->vm_id, c, o.mac);
+	/* PUT /mmds/config named this interface: it reaches MMDS. */
+	for (unsigned k = 0; env->cfg->mmds.set && k < env->cfg->mmds.nifaces;
+	     k++) {
+		if (!strcmp(env->cfg->mmds.ifaces[k], c->id)) {
+			o.mmds = env->mmds;
+			o.mmds_ipv4 = env->cfg->mmds.ipv4;
+		}
+	}
 	if (net_init(n, env->vm, env->uring, env->loop, &o, env->base, env->irq,
 	             err, errlen) < 0) {
 		destroy(&n->t);

@@ -7,6 +7,8 @@
  * nothing reaches the peer that is not a whole chain's frame behind a
  * 12-byte header.
  */
+#include "metrics.h"
+#include "mmds.h"
 #include "net.h"
 #include "vm.h"
 
@@ -18,6 +20,9 @@
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
+
+/* The mmds counters the network stack bumps; metrics.c is not linked. */
+struct metrics metrics;
 
 #define MEM  (64 * 1024)
 #define BASE 0xc0001000ULL
@@ -46,7 +51,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	static struct uring u;
 	static bool ready;
 	struct rate_limiter_config none = { 0 };
-	struct net_options o = { .id = "fuzz", .rx = &none, .tx = &none };
+	/* MMDS on the interface: frames to its address go to the stack. */
+	static struct mmds *store;
+	struct net_options o = { .id = "fuzz",
+		                 .rx = &none,
+		                 .tx = &none,
+		                 .mmds_ipv4 = MMDS_DEFAULT_IPV4 };
 	struct vm vm = { .vm_fd = -1 };
 	uint8_t buf[NET_HDR_LEN + NET_MAX_FRAME];
 	char err[256];
@@ -54,10 +64,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	size_t off;
 
 	if (!ready) {
-		if (uring_init(&u, 64) < 0)
+		if (uring_init(&u, 64) < 0 || !(store = mmds_new("fuzz")))
 			abort();
 		ready = true;
 	}
+	o.mmds = store;
 	if (len < 8)
 		return 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,

@@ -7,6 +7,8 @@
  */
 #include "blk.h"
 #include "fuzz_transport.h"
+#include "metrics.h"
+#include "mmds.h"
 #include "net.h"
 #include "vsock_conn.h"
 
@@ -156,14 +158,26 @@ const struct fz_dev fz_blk = {
 
 static struct net net;
 static int peer = -1;
+/* The mmds counters MMDS's network stack bumps; metrics.c is not linked. */
+struct metrics metrics;
 
 static int net_up(struct fz *f)
 {
 	static const struct rate_limiter_config none;
-	struct net_options o = { .id = "fuzz", .rx = &none, .tx = &none };
+	/* MMDS on the interface (flags bit 1): its frames, its cancels. */
+	static struct mmds *store;
+	struct net_options o = { .id = "fuzz",
+		                 .rx = &none,
+		                 .tx = &none,
+		                 .mmds_ipv4 = MMDS_DEFAULT_IPV4 };
 	char err[256];
 	int sp[2];
 
+	if (f->flags & 2) {
+		if (!store && !(store = mmds_new("fuzz")))
+			abort();
+		o.mmds = store;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	               0, sp) < 0)
 		abort();

@@ -10,6 +10,7 @@
  * Frame i is 60 + (i * 331) % 1455 bytes long, so sizes run from the
  * Ethernet minimum to a full 1514-byte frame.
  */
+#include "inet.h"
 #include "probe.h"
 #include "virtio.h"
 
@@ -428,4 +429,196 @@ void scenario_net_bench(const struct boot *b)
 	put_str(nb.rx ? "probe: net bench rx ready\n"
 	              : "probe: net bench tx start\n");
 	run_user(nbench_user, &nb, nbench_report);
+}
+
+/* ---- MMDS: ARP, then one HTTP GET over a minimal TCP ------------------- */
+
+#define MMDS_IP  0xa9fea9feu /* 169.254.169.254 */
+#define GUEST_IP 0xa9fe0002u /* 169.254.0.2 */
+#define GPORT    49152
+
+static uint8_t mmds_mac[6];
+static uint32_t gseq, gack;
+
+static void eth(uint8_t *f, const uint8_t *dst, uint32_t type)
+{
+	for (int i = 0; i < 6; i++) {
+		f[i] = dst ? dst[i] : 0xff;
+		f[6 + i] = mac[i];
+	}
+	put16(f + 12, type);
+}
+
+/* A TCP segment to MMDS's port 80 with @flags and @len bytes of @data. */
+static void tcp_send(uint8_t flags, const char *data, uint32_t len)
+{
+	uint8_t f[MAXF];
+	uint8_t *ip = f + 14, *t = ip + 20;
+	uint32_t tl = 20 + len;
+
+	eth(f, mmds_mac, 0x0800);
+	for (int i = 0; i < 40; i++)
+		ip[i] = 0;
+	ip[0] = 0x45;
+	put16(ip + 2, 20 + tl);
+	ip[8] = 64;
+	ip[9] = 6;
+	put32(ip + 12, GUEST_IP);
+	put32(ip + 16, MMDS_IP);
+	put16(ip + 10, inet_csum(0, ip, 20));
+	put16(t, GPORT);
+	put16(t + 2, 80);
+	put32(t + 4, gseq);
+	put32(t + 8, gack);
+	t[12] = 5 << 4;
+	t[13] = flags;
+	put16(t + 14, 8192);
+	for (uint32_t i = 0; i < len; i++)
+		t[20 + i] = (uint8_t)data[i];
+	put16(t + 16, inet_csum(inet_pseudo(GUEST_IP, MMDS_IP, tl), t, tl));
+	tx_send(f, 14 + 20 + tl, 0);
+	gseq += len + ((flags & 3) ? 1 : 0);
+}
+
+/* The next TCP segment from MMDS to our port: its header, or NULL. */
+static const uint8_t *tcp_recv(uint32_t *dlen)
+{
+	for (int tries = 0; tries < 100000; tries++) { /* the tap's too */
+		unsigned nb;
+		uint32_t len = rx_frame(&nb);
+		const uint8_t *ip = frame + 14, *t = ip + 20;
+
+		if (len < 54 || get16(frame + 12) != 0x0800 || ip[9] != 6 ||
+		    get32(ip + 12) != MMDS_IP || get16(t + 2) != GPORT ||
+		    inet_csum(0, ip, 20) != 0)
+			continue;
+		*dlen = get16(ip + 2) - 20 - (uint32_t)(t[12] >> 4) * 4;
+		return t;
+	}
+	fail("mmds: no TCP segment from the service");
+}
+
+static bool mem_is(const char *p, const char *s)
+{
+	while (*s)
+		if (*p++ != *s++)
+			return false;
+	return true;
+}
+
+/* Where the body of the response in @r (@n bytes) starts, or 0. */
+static uint32_t body_at(const char *r, uint32_t n)
+{
+	for (uint32_t i = 0; i + 4 <= n; i++)
+		if (mem_is(r + i, "\r\n\r\n"))
+			return i + 4;
+	return 0;
+}
+
+/* Whether the head and as much body as its Content-Length says are in. */
+static bool resp_whole(const char *r, uint32_t n)
+{
+	uint32_t body = body_at(r, n), len = 0;
+
+	if (!body)
+		return false;
+	for (uint32_t i = 0; i + 16 < body; i++) {
+		if (!mem_is(r + i, "Content-Length: "))
+			continue;
+		for (const char *p = r + i + 16; *p >= '0' && *p <= '9'; p++)
+			len = len * 10 + (uint32_t)(*p - '0');
+		return n >= body + len;
+	}
+	return true;
+}
+
+void scenario_mmds(const struct boot *b)
+{
+	static const char req[] = "GET /probe HTTP/1.1\r\n"
+	                          "Accept: text/plain\r\n\r\n";
+	static char resp[4096];
+	uint8_t f[64];
+	const uint8_t *t;
+	uint32_t got = 0, dlen;
+	bool fin = false, closing = false;
+
+	net_init(b, arg_is(b->cmdline, "mrg") ? NET_F_MRG_RXBUF : 0);
+	for (uint16_t i = 0; i < NQ; i++)
+		rx_post(i);
+	vdev_notify(&dev, 0);
+	/* Who has 169.254.169.254? */
+	eth(f, 0, 0x0806);
+	put16(f + 14, 1);
+	put16(f + 16, 0x0800);
+	f[18] = 6;
+	f[19] = 4;
+	put16(f + 20, 1);
+	for (int i = 0; i < 6; i++) {
+		f[22 + i] = mac[i];
+		f[32 + i] = 0;
+	}
+	put32(f + 28, GUEST_IP);
+	put32(f + 38, MMDS_IP);
+	tx_send(f, 42, 0);
+	for (;;) {
+		unsigned nb;
+		uint32_t len = rx_frame(&nb);
+
+		if (len >= 42 && get16(frame + 12) == 0x0806 &&
+		    get16(frame + 20) == 2 && get32(frame + 28) == MMDS_IP)
+			break;
+	}
+	for (int i = 0; i < 6; i++)
+		mmds_mac[i] = frame[22 + i];
+	put_str("probe: mmds arp ");
+	for (int i = 0; i < 6; i++) {
+		put_str(i ? ":" : "");
+		put_str((const char[]){ "0123456789abcdef"[mmds_mac[i] >> 4],
+		                        "0123456789abcdef"[mmds_mac[i] & 15],
+		                        0 });
+	}
+	put_str("\n");
+	gseq = 1000;
+	gack = 0;
+	tcp_send(0x02, 0, 0);
+	t = tcp_recv(&dlen);
+	if (t[13] != 0x12 || get32(t + 8) != gseq)
+		fail("mmds: no SYN-ACK");
+	gack = get32(t + 4) + 1;
+	tcp_send(0x10, 0, 0);
+	tcp_send(0x18, req, sizeof(req) - 1);
+	/* The response, in order, each segment acknowledged; once it is
+	 * whole our FIN, then theirs. */
+	while (!fin) {
+		t = tcp_recv(&dlen);
+		if (t[13] & 0x04)
+			fail("mmds: reset by the service");
+		if (get32(t + 4) == gack && dlen) {
+			for (uint32_t i = 0; i < dlen && got < sizeof(resp) - 1;
+			     i++)
+				resp[got++] = (char)t[(t[12] >> 4) * 4 + i];
+			gack += dlen;
+			tcp_send(0x10, 0, 0);
+			if (!closing && resp_whole(resp, got)) {
+				tcp_send(0x11, 0, 0);
+				closing = true;
+			}
+		}
+		if (t[13] & 0x01) {
+			gack++;
+			fin = true;
+		}
+	}
+	tcp_send(0x10, 0, 0); /* their FIN */
+	tx_flush();
+	resp[got] = 0;
+	put_str("probe: mmds status=");
+	put_str((const char[]){ got > 12 ? resp[9] : '?',
+	                        got > 12 ? resp[10] : '?',
+	                        got > 12 ? resp[11] : '?', 0 });
+	put_str(" body=");
+	if (body_at(resp, got))
+		put_str(resp + body_at(resp, got));
+	put_str("\n");
+	probe_exit(0);
 }

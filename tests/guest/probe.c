@@ -543,6 +543,7 @@ static const struct {
 	{ "net-rx", scenario_net_rx },
 	{ "net-hostile", scenario_net_hostile },
 	{ "net-bench", scenario_net_bench },
+	{ "mmds", scenario_mmds },
 	{ "vsock-host", scenario_vsock_host },
 	{ "vsock-guest", scenario_vsock_guest },
 	{ "vsock-hostile", scenario_vsock_hostile },

@@ -287,6 +287,40 @@ fi
 expect_no_line "linux net and vsock" out 'Kernel panic|BUG:|Oops|segfault at'
 expect_no_line "linux net and vsock" err 'AddressSanitizer|runtime error'
 
+# MMDS with Linux: the same namespace and tap, the VM from a Firecracker
+# JSON file with mmds-config naming eth0 and the store from --metadata.
+# The guest routes 169.254.169.254 to eth0, as Firecracker's documentation
+# tells users, and busybox wget fetches a value over the kernel's own ARP
+# and TCP; a V1 store, so no token.
+echo '{"latest": {"meta-data": {"wisp": "mmds-from-linux"}}}' >"$TMP/lmeta.json"
+cat >"$TMP/lmmds.json" <<JSON
+{
+  "boot-source": {"kernel_image_path": "$(realpath "$GUEST/vmlinux")",
+                  "initrd_path": "$(realpath "$GUEST/initramfs.cpio")",
+                  "boot_args": "console=ttyS0 reboot=k,panic_warm panic=1 wisp.run=\"ip link set eth0 up; ip addr add 172.16.0.2/24 dev eth0; ip route add 169.254.169.254 dev eth0; echo mmds=\$(wget -q -O - http://169.254.169.254/latest/meta-data/wisp)\""},
+  "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
+  "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "wtap0"}],
+  "mmds-config": {"version": "V1", "network_interfaces": ["eth0"]}
+}
+JSON
+: >"$TMP/lmmds-metrics"
+start=$(date +%s)
+timeout --kill-after=5 "$BOOT_TIMEOUT" ip netns exec "$NS" "$WISP" --no-api \
+	--config-file "$TMP/lmmds.json" --metadata "$TMP/lmeta.json" \
+	--metrics-path "$TMP/lmmds-metrics" </dev/null >"$TMP/raw" 2>"$TMP/err"
+RC=$?
+tr -d '\r' <"$TMP/raw" >"$TMP/out"
+echo "     (mmds boot: $(($(date +%s) - start)) s)"
+expect_rc "linux mmds" 0
+expect_line "linux mmds: busybox wget gets the value" out '^mmds=mmds-from-linux$'
+if jq -se '(map(.mmds.connections_created // 0) | add) >= 1' "$TMP/lmmds-metrics" >/dev/null; then
+	ok "linux mmds: the metrics count the connection"
+else
+	bad "linux mmds: metrics" "$(tail -c 300 "$TMP/lmmds-metrics")"
+fi
+expect_no_line "linux mmds" out 'Kernel panic|BUG:|Oops|segfault at'
+expect_no_line "linux mmds" err 'AddressSanitizer|runtime error'
+
 # Snapshots with Linux, as a fast-start service uses them: one boot (root
 # on virtio-blk, eth0 on a tap, vsock, the console a FIFO), the guest
 # makes a random tag and serves it over vsock; pause, snapshot, copy the

@@ -301,6 +301,59 @@ done
 inns ip link show wtap3 >/dev/null 2>&1 && bad "net-setup" "a refused call left wtap3 behind" ||
 	ok "net-setup: refused calls leave no interface"
 
+# --- MMDS: the probe speaks ARP and TCP to 169.254.169.254 on eth0, which
+# mmds-config names; wisp answers, and none of those frames reaches the
+# tap (its receive counter stays put). V1 serves the --metadata value (700
+# bytes and more: two segments of the probe's default MSS, 536); V2 wants a
+# token the probe does not send.
+long=hello-from-mmds-$(printf 'm%.0s' $(seq 700))
+echo "{\"probe\": \"$long\"}" >"$TMP/meta.json"
+tap_rx() { inns cat "/sys/class/net/$TAP/statistics/rx_packets"; }
+# V1 also with MRG_RXBUF: the probe's 512-byte buffers, so the answer's
+# frames span several (num_buffers).
+for run in V1 V1-mrg V2; do
+	v=${run%-mrg}
+	mrg=$([ "$run" = V1-mrg ] && echo " mrg")
+	cat >"$TMP/mmds.json" <<JSON
+{
+  "boot-source": {"kernel_image_path": "$PROBE", "boot_args": "probe=mmds$mrg"},
+  "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
+  "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "$TAP",
+                          "guest_mac": "06:00:ac:10:00:02"}],
+  "mmds-config": {"version": "$v", "network_interfaces": ["eth0"]}
+}
+JSON
+	: >"$TMP/metrics"
+	before=$(tap_rx)
+	run_ns 30 --no-api --config-file "$TMP/mmds.json" \
+		--metadata "$TMP/meta.json" --metrics-path "$TMP/metrics"
+	after=$(tap_rx)
+	expect_rc "mmds $run" 0
+	expect_line "mmds $run: ARP answered" out '^probe: mmds arp 06:01:23:45:67:01$'
+	if [ "$v" = V1 ]; then
+		expect_line "mmds $run: the store's value over TCP" out \
+			'^probe: mmds status=200 body=hello-from-mmds-m{700}$'
+	else
+		expect_line "mmds V2: a GET without a token" out \
+			'^probe: mmds status=401 body=No MMDS token provided'
+	fi
+	if [ "$before" = "$after" ]; then
+		ok "mmds $run: no frame reached the tap"
+	else
+		bad "mmds $run" "the tap received $((after - before)) frames"
+	fi
+	# At least the ARP reply, the SYN-ACK, one data segment and the FIN
+	# (more when an ACK goes alone: it depends on how the probe's frames
+	# are batched).
+	if jq -se 'map(.mmds.tx_frames // 0) | add >= 4' "$TMP/metrics" >/dev/null &&
+		jq -se 'map(.mmds.connections_created // 0) | add == 1' "$TMP/metrics" >/dev/null; then
+		ok "mmds $run: metrics count the frames and the connection"
+	else
+		bad "mmds $run" "metrics: $(head -c 400 "$TMP/metrics")"
+	fi
+	no_sanitizer_report "mmds $run"
+done
+
 # --- Bad taps: a clear message, nothing started. --------------------------
 sed -i "s/^tap = .*/tap = nosuch0/" "$TMP/net.ini"
 run_ns 30 --config "$TMP/net.ini"

@@ -28,6 +28,7 @@ int main(void)
 	srunner_add_suite(sr, cputmpl_suite());
 	srunner_add_suite(sr, mmds_suite());
 	srunner_add_suite(sr, mmds_http_suite());
+	srunner_add_suite(sr, mmds_net_suite());
 	srunner_add_suite(sr, ratelimit_suite());
 	srunner_add_suite(sr, net_suite());
 	srunner_add_suite(sr, vdev_suite());

@@ -6,9 +6,12 @@
  */
 #include "unit.h"
 #include "fake_driver.h"
+#include "mmds.h"
+#include "mmds_guest.h"
 #include "net.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,7 +35,10 @@ static struct net n;
 static int sp[2];
 static uint16_t rxpos, txpos;
 
-static void setup(void)
+static struct mmds *store;
+
+/* The device on the socketpair; reaching MMDS @m when not NULL. */
+static void attach(struct mmds *m)
 {
 	struct rate_limiter_config none = { 0 };
 	struct net_options o = {
@@ -40,6 +46,8 @@ static void setup(void)
 		.mac = { 6, 0, 0, 0, 0, 1 },
 		.rx = &none,
 		.tx = &none,
+		.mmds = m,
+		.mmds_ipv4 = MG_MMDS_IP,
 	};
 	char err[256];
 
@@ -54,6 +62,11 @@ static void setup(void)
 	                            5, err, sizeof(err)),
 	                 0);
 	rxpos = txpos = 0;
+}
+
+static void setup(void)
+{
+	attach(NULL);
 }
 
 static void teardown(void)
@@ -103,18 +116,27 @@ static void frame(uint8_t *f, size_t len, uint8_t seed)
 		f[i] = (uint8_t)(seed + i);
 }
 
-/* Queue a transmit chain: header (@hdr) and frame in two descriptors. */
-static void tx_chain(const uint8_t *hdr, size_t len, uint8_t seed)
+/* Queue a transmit chain: header (@hdr) and frame @f in two descriptors. */
+static void tx_bytes(const uint8_t *hdr, const uint8_t *f, size_t len)
 {
 	uint16_t d = (uint16_t)(2 * (txpos % (QN / 2)));
 	uint64_t at = TXBUF + (uint64_t)(txpos % (QN / 2)) * 0x11000;
 
 	memcpy(vm.mem + at, hdr, NET_HDR_LEN);
-	frame(vm.mem + at + 16, len, seed);
+	memcpy(vm.mem + at + 16, f, len);
 	fake_desc(&vm, TXD, d, at, NET_HDR_LEN, VRING_DESC_F_NEXT,
 	          (uint16_t)(d + 1));
 	fake_desc(&vm, TXD, d + 1u, at + 16, (uint32_t)len, 0, 0);
 	fake_offer(&vm, TXA, QN, txpos++, d);
+}
+
+/* The same with a pattern frame of @len bytes. */
+static void tx_chain(const uint8_t *hdr, size_t len, uint8_t seed)
+{
+	static uint8_t f[0x11000];
+
+	frame(f, len, seed);
+	tx_bytes(hdr, f, len);
 }
 
 static void rx_post(unsigned i, uint32_t len, uint16_t flags)
@@ -469,6 +491,139 @@ START_TEST(reset_cancels_reads_in_flight)
 }
 END_TEST
 
+/* ---- MMDS on this interface ---------------------------------------- */
+
+static void setup_mmds(void)
+{
+	json_t *v = json_loads("{\"k\": \"the-value\"}", 0, NULL);
+	char err[128];
+	int st;
+
+	store = mmds_new("vm-net");
+	ck_assert_int_eq(mmds_put(store, v, &st, err, sizeof(err)), 0);
+	json_decref(v);
+	attach(store);
+}
+
+static void teardown_mmds(void)
+{
+	teardown();
+	mmds_free(store);
+}
+
+/* Receive chain @i holds a frame from MMDS: parsed into @s. */
+static void rx_mmds_frame(unsigned k, unsigned i, struct mg_seg *s)
+{
+	uint32_t len = used_len(RXU, k);
+
+	ck_assert_uint_eq(used_id(RXU, k), i);
+	ck_assert_uint_gt(len, NET_HDR_LEN);
+	ck_assert_uint_eq(num_buffers(i), 1);
+	ck_assert_uint_eq(vm.mem[RXBUF + i * 0x1000ULL], 0); /* no flags */
+	ck_assert(mg_parse(vm.mem + RXBUF + i * 0x1000ULL + NET_HDR_LEN,
+	                   len - NET_HDR_LEN, s));
+}
+
+static void tap_is_empty(void)
+{
+	uint8_t got[16];
+
+	ck_assert_int_eq(recv(sp[1], got, sizeof(got), 0), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+}
+
+START_TEST(mmds_frames_never_reach_the_tap)
+{
+	struct mg g;
+	struct mg_seg s;
+	uint8_t f[256], got[NET_HDR_LEN + 256];
+	size_t len;
+
+	start(F(VIRTIO_NET_F_MRG_RXBUF));
+	rx_post(0, 2048, VRING_DESC_F_WRITE);
+	rx_post(1, 2048, VRING_DESC_F_WRITE);
+	mg_init(&g, 1234);
+	tx_bytes(zero_hdr, f, mg_arp(&g, MG_MMDS_IP, f));
+	kick(NET_TXQ);
+	ck_assert_uint_eq(fake_used_idx(&vm, TXU), 1);
+	tap_is_empty();
+	ck_assert_uint_eq(fake_used_idx(&vm, RXU), 1);
+	rx_mmds_frame(0, 0, &s);
+	ck_assert(s.arp);
+	/* a SYN: the SYN-ACK lands in the next chain */
+	tx_bytes(zero_hdr, f, mg_tcp(&g, 0x02, NULL, 0, f));
+	kick(NET_TXQ);
+	tap_is_empty();
+	ck_assert_uint_eq(fake_used_idx(&vm, RXU), 2);
+	rx_mmds_frame(1, 1, &s);
+	ck_assert_uint_eq(s.flags, 0x12);
+	/* UDP to the address: dropped, not sent on */
+	len = mg_tcp(&g, 0x02, NULL, 0, f);
+	f[14 + 9] = 17;
+	mg_fix_csum(f, len);
+	tx_bytes(zero_hdr, f, len);
+	kick(NET_TXQ);
+	tap_is_empty();
+	/* to another address: the tap's, untouched */
+	g.dst = 0x0a000001;
+	len = mg_tcp(&g, 0x02, NULL, 0, f);
+	tx_bytes(zero_hdr, f, len);
+	kick(NET_TXQ);
+	ck_assert_int_eq(recv(sp[1], got, sizeof(got), 0),
+	                 (ssize_t)(NET_HDR_LEN + len));
+	ck_assert_mem_eq(got + NET_HDR_LEN, f, len);
+	ck_assert_uint_eq(fake_used_idx(&vm, TXU), 4);
+	ck_assert_uint_eq(n.stats.tx_packets_count, 1);
+}
+END_TEST
+
+START_TEST(mmds_output_waits_for_buffers_and_reads)
+{
+	struct mg g;
+	struct mg_seg s;
+	uint8_t f[256];
+	const char *get = "GET /k HTTP/1.1\r\n\r\n";
+
+	start(0);
+	mg_init(&g, 1234);
+	/* no buffer posted: the SYN-ACK waits */
+	tx_bytes(zero_hdr, f, mg_tcp(&g, 0x02, NULL, 0, f));
+	kick(NET_TXQ);
+	ck_assert_uint_eq(fake_used_idx(&vm, RXU), 0);
+	rx_post(0, 2048, VRING_DESC_F_WRITE);
+	kick(NET_RXQ);
+	ck_assert_uint_eq(fake_used_idx(&vm, RXU), 1);
+	rx_mmds_frame(0, 0, &s);
+	ck_assert_uint_eq(s.flags, 0x12);
+	g.seq++;
+	g.ack = s.seq + 1;
+	/* the next buffer goes to a tap read, which waits */
+	rx_post(1, 2048, VRING_DESC_F_WRITE);
+	kick(NET_RXQ);
+	ck_assert(n.rx_busy);
+	/* the response needs it: the read is cancelled, MMDS goes first */
+	tx_bytes(zero_hdr, f, mg_tcp(&g, 0x10, NULL, 0, f));
+	tx_bytes(zero_hdr, f, mg_tcp(&g, 0x18, get, strlen(get), f));
+	kick(NET_TXQ);
+	settle();
+	tap_is_empty();
+	ck_assert_uint_eq(fake_used_idx(&vm, RXU), 2);
+	rx_mmds_frame(1, 1, &s);
+	ck_assert_uint_eq(s.ack, g.seq + strlen(get));
+	ck_assert(s.len > 12 && !memcmp(s.data, "HTTP/1.1 200", 12));
+	ck_assert(!memcmp(s.data + s.len - 9, "the-value", 9));
+	ck_assert_uint_eq(n.stats.rx_fails, 0);
+	/* and the tap's frames still come */
+	rx_post(2, 2048, VRING_DESC_F_WRITE);
+	kick(NET_RXQ);
+	peer_send(100, 3, 0);
+	settle();
+	ck_assert_uint_eq(fake_used_idx(&vm, RXU), 3);
+	ck_assert_uint_eq(used_id(RXU, 2), 2);
+	ck_assert_uint_eq(used_len(RXU, 2), NET_HDR_LEN + 100);
+}
+END_TEST
+
 Suite *net_suite(void)
 {
 	Suite *s = suite_create("net");
@@ -490,6 +645,11 @@ Suite *net_suite(void)
 	tcase_add_test(tc, reset_cancels_reads_in_flight);
 	tcase_add_test(tc, rx_head_posted_twice_needs_reset);
 	tcase_add_test(tc, tx_head_reposted_after_reset_waits);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("mmds");
+	tcase_add_checked_fixture(tc, setup_mmds, teardown_mmds);
+	tcase_add_test(tc, mmds_frames_never_reach_the_tap);
+	tcase_add_test(tc, mmds_output_waits_for_buffers_and_reads);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -34,5 +34,6 @@ Suite *vdev_suite(void);
 Suite *mmds_suite(void);
 Suite *mmds_http_suite(void);
 Suite *cpuid_suite(void);
+Suite *mmds_net_suite(void);
 
 #endif
