@@ -9,7 +9,8 @@ PROBE_LDFLAGS := -static -no-pie -Wl,--build-id=none \
 	-Wl,-T,tests/guest/probe.ld -Wl,-z,noexecstack \
 	-Wl,--no-warn-rwx-segments
 PROBE_SRC := tests/guest/start.S tests/guest/probe.c tests/guest/virtio.c \
-	tests/guest/blk.c tests/guest/net.c tests/guest/vsock.c
+	tests/guest/blk.c tests/guest/net.c tests/guest/vsock.c \
+	tests/guest/rng.c
 PROBE_DEPS := $(PROBE_SRC) tests/guest/probe.h tests/guest/virtio.h \
 	tests/guest/inet.h tests/guest/probe.ld \
 	tests/guest/guest.mk

@@ -549,6 +549,7 @@ static const struct {
 	{ "vsock-hostile", scenario_vsock_hostile },
 	{ "vsock-bench", scenario_vsock_bench },
 	{ "vsock-reset", scenario_vsock_reset },
+	{ "rng", scenario_rng },
 	{ "hello", scenario_hello },
 	{ "cpuid", scenario_cpuid },
 	{ "boot-timer", scenario_boot_timer },

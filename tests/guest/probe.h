@@ -92,6 +92,8 @@ void scenario_vsock_guest(const struct boot *b);
 void scenario_vsock_hostile(const struct boot *b);
 void scenario_vsock_bench(const struct boot *b);
 void scenario_vsock_reset(const struct boot *b);
+/* rng.c */
+void scenario_rng(const struct boot *b);
 
 /* Continue in ring 3 at fn(arg) on @stack; never returns (start.S). */
 __attribute__((noreturn)) void enter_user(void (*fn)(void *), void *arg,

@@ -52,6 +52,8 @@ root = yes
 [drive.data]
 path = $TMP/data.img
 read_only = yes
+[entropy]
+enabled = yes
 INI
 	local start
 	start=$(date +%s)
@@ -66,8 +68,11 @@ blk_boot "virtio-blk boot 1" "echo $token > /persist; sync; head -c 14 /dev/vdb;
 expect_line "virtio-blk boot 1" out '^wisp-data-disk$'
 expect_line "virtio-blk boot 1" out '^vdb-refused$'
 expect_line "virtio-blk boot 1" out '^wisp-init: exit status 0'
-blk_boot "virtio-blk boot 2" "cat /persist"
+blk_boot "virtio-blk boot 2" "cat /persist; cat /sys/class/misc/hw_random/rng_current; echo hwrng=\$(head -c 4096 /dev/hwrng | wc -c)"
 expect_line "virtio-blk boot 2" out "^$token\$"
+# virtio-rng: the kernel's hw_random core takes it, and /dev/hwrng reads.
+expect_line "virtio-rng in Linux" out '^virtio_rng\.0$'
+expect_line "virtio-rng in Linux" out '^hwrng=4096$'
 if cmp -s -n 15 "$TMP/data.img" <(printf 'wisp-data-disk\n'); then
 	ok "read-only drive unchanged"
 else
