@@ -173,13 +173,15 @@ int fc_logger(json_t *body, char *err, size_t errlen)
 		        "%s: level '%s' is not Off, Error, Warning, Info, "
 		        "Debug or Trace",
 		        w, level);
-	if (module && *module)
+	if (module && strlen(module) >= 64)
 		return util_err(err, errlen,
-		                "%s: module: wisp has no per-module log filter",
-		                w);
+		                "%s: module: '%s' is longer than 63 bytes", w,
+		                module);
 	if (path && log_set_path(path, why, sizeof(why)) < 0)
 		return util_err(err, errlen, "%s: log_path %s", w, why);
 	log_set_level((enum log_level)lvl);
+	if (module)
+		log_set_module(module);
 	log_set_format(jb_bool(body, "show_level", log_get_show_level()),
 	               jb_bool(body, "show_log_origin", log_get_origin()));
 	return 0;

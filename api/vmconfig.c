@@ -27,6 +27,22 @@ json_t *fc_machine_config_json(const struct config *c)
 	                 fc_huge_pages_name(c->huge_pages));
 }
 
+/* PUT /logger's body as Firecracker shows it (module only when set). */
+static json_t *logger_json(void)
+{
+	json_t *o;
+
+	if (!*log_get_path())
+		return json_null();
+	o = json_pack("{s:s, s:s, s:b, s:b}", "log_path", log_get_path(),
+	              "level", log_level_name(log_get_level()), "show_level",
+	              log_get_show_level(), "show_log_origin",
+	              log_get_origin());
+	if (o && *log_get_module())
+		json_object_set_new(o, "module", json_string(log_get_module()));
+	return o;
+}
+
 /* PUT /metrics' body as Firecracker shows it (properties only when set). */
 static json_t *metrics_json(void)
 {
@@ -52,14 +68,7 @@ json_t *fc_vm_config_json(const struct config *c)
 	json_object_set_new(root, "balloon", json_null());
 	json_object_set_new(root, "boot-source", boot);
 	json_object_set_new(root, "cpu-config", json_null());
-	json_object_set_new(
-	        root, "logger",
-	        *log_get_path() ? json_pack("{s:s, s:s, s:b, s:b}", "log_path",
-	                                    log_get_path(), "level",
-	                                    log_level_name(log_get_level()),
-	                                    "show_level", log_get_show_level(),
-	                                    "show_log_origin", log_get_origin())
-	                        : json_null());
+	json_object_set_new(root, "logger", logger_json());
 	json_object_set_new(root, "machine-config", fc_machine_config_json(c));
 	json_object_set_new(root, "metrics", metrics_json());
 	json_object_set_new(root, "mmds-config", fc_mmds_config_json(c));

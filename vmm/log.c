@@ -11,6 +11,7 @@ static enum log_level cur_level = LOG_INFO;
 static int log_fd = 2;
 static char log_path[4096];
 static bool show_level = true, show_origin;
+static char module[64];
 
 static const char *const level_names[] = {
 	[LOG_ERROR] = "error",
@@ -90,6 +91,19 @@ void log_set_format(bool level, bool origin)
 	show_origin = origin;
 }
 
+int log_set_module(const char *prefix)
+{
+	if (strlen(prefix) >= sizeof(module))
+		return -1;
+	snprintf(module, sizeof(module), "%s", prefix);
+	return 0;
+}
+
+const char *log_get_module(void)
+{
+	return module;
+}
+
 bool log_get_show_level(void)
 {
 	return show_level;
@@ -108,7 +122,8 @@ void log_msg(enum log_level level, const char *file, int lineno,
 	int n;
 	va_list ap;
 
-	if (level > cur_level)
+	if (level > cur_level ||
+	    (module[0] && strncmp(file, module, strlen(module))))
 		return;
 	n = snprintf(line, sizeof(line), "[%6llu.%06llu] wisp%s%s",
 	             (unsigned long long)(t / 1000000),

@@ -34,6 +34,13 @@ const char *log_level_name(enum log_level level);
  */
 int log_set_path(const char *path, char *err, size_t errlen);
 const char *log_get_path(void); /* "" for stderr */
+/*
+ * Firecracker's logger module: only lines from source files whose path
+ * (as log lines show it with show_log_origin: "virtio/net.c") starts with
+ * @prefix are written; "" writes all. -1 when @prefix is too long.
+ */
+int log_set_module(const char *prefix);
+const char *log_get_module(void); /* "" for every file */
 /* Whether lines carry the level and the source file:line. */
 void log_set_format(bool show_level, bool show_origin);
 bool log_get_show_level(void);

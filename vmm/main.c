@@ -352,9 +352,13 @@ static int parse_args(struct vmm *m, struct cli *o, int argc, char **argv)
 			printf("v%d.0.0\n", SNAP_VERSION);
 			exit(0);
 		case OPT_MODULE:
-			log_warn("--module '%s': wisp has no per-module log "
-			         "filter; every module logs",
-			         optarg);
+			if (log_set_module(optarg) < 0) {
+				fprintf(stderr,
+				        "wisp: --module '%s': longer than 63 "
+				        "bytes\n",
+				        optarg);
+				return -1;
+			}
 			break;
 		case OPT_ENABLE_PCI:
 			fprintf(stderr,

@@ -64,6 +64,34 @@ START_TEST(suppressed_count_at_its_level)
 }
 END_TEST
 
+/* The logger's module: lines of the files under the prefix only. */
+START_TEST(module_filter)
+{
+	char path[] = "/tmp/wisp-log-XXXXXX", err[128], big[80];
+	int fd = mkstemp(path);
+	const char *got;
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(log_set_path(path, err, sizeof(err)), 0);
+	log_set_level(LOG_INFO);
+	ck_assert_int_eq(log_set_module("virtio/"), 0);
+	ck_assert_str_eq(log_get_module(), "virtio/");
+	log_msg(LOG_INFO, "virtio/net.c", 1, "from net");
+	log_msg(LOG_INFO, "vmm/vcpu.c", 2, "from vcpu");
+	ck_assert_int_eq(log_set_module(""), 0);
+	log_msg(LOG_INFO, "vmm/vcpu.c", 3, "everyone again");
+	memset(big, 'm', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(log_set_module(big), -1);
+	got = read_log(path);
+	ck_assert_ptr_nonnull(strstr(got, "from net"));
+	ck_assert_ptr_null(strstr(got, "from vcpu"));
+	ck_assert_ptr_nonnull(strstr(got, "everyone again"));
+	unlink(path);
+}
+END_TEST
+
 Suite *log_suite(void)
 {
 	Suite *s = suite_create("log");
@@ -71,6 +99,7 @@ Suite *log_suite(void)
 
 	tcase_add_test(tc, quiet_levels_cost_nothing);
 	tcase_add_test(tc, suppressed_count_at_its_level);
+	tcase_add_test(tc, module_filter);
 	suite_add_tcase(s, tc);
 	return s;
 }
