@@ -226,9 +226,9 @@ expect_line "--version" out '^wisp v[0-9]+\.[0-9]+\.[0-9]+$'
 RC=$?
 expect_rc "--enable-pci" 2
 expect_line "--enable-pci" err 'virtio-mmio only'
-"$WISP" --seccomp-filter /x >"$TMP/out" 2>"$TMP/err"
+"$WISP" --seccomp-filter /nonexistent.json >"$TMP/out" 2>"$TMP/err"
 RC=$?
-expect_rc "--seccomp-filter" 2
-expect_line "--seccomp-filter" err 'not supported'
+expect_rc "--seccomp-filter of a missing file" 2
+expect_line "--seccomp-filter of a missing file" err '^wisp: --seccomp-filter /nonexistent.json: No such file or directory$'
 
 summary snap
