@@ -197,6 +197,13 @@ static int start(struct blk *b, struct blk_req *r, uint32_t type,
 		memcpy(&s_sector, d, 8);
 		memcpy(&s_num, d + 8, 4);
 		memcpy(&s_flags, d + 12, 4);
+		/* A flag the device does not know, or UNMAP on a DISCARD:
+		 * UNSUPP (virtio 1.2, 5.2.6.2). */
+		if (s_flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP ||
+		    (type == VIRTIO_BLK_T_DISCARD && s_flags)) {
+			r->written = 1;
+			return VIRTIO_BLK_S_UNSUPP;
+		}
 		if (!in_image(b, s_sector, (uint64_t)s_num * SECTOR))
 			return VIRTIO_BLK_S_IOERR;
 		mode = FALLOC_FL_KEEP_SIZE |
@@ -436,9 +443,12 @@ int blk_init(struct blk *b, struct vm *vm, struct uring *u,
 		         strerror(-b->slot));
 		return -1;
 	}
-	/* The last 20 bytes of the path: unique enough, as QEMU does. */
-	snprintf(b->id, sizeof(b->id), "%s",
-	         strlen(id) > BLK_ID_LEN ? id + strlen(id) - BLK_ID_LEN : id);
+	/* The last 20 bytes of the path: unique enough, as QEMU does. The
+	 * field is 20 bytes, NUL-padded only when the id is shorter. */
+	memset(b->id, 0, sizeof(b->id));
+	memcpy(b->id,
+	       strlen(id) > BLK_ID_LEN ? id + strlen(id) - BLK_ID_LEN : id,
+	       MIN(strlen(id), (size_t)BLK_ID_LEN));
 	b->cfg.capacity = b->size / SECTOR;
 	b->cfg.seg_max = BLK_SEG_MAX;
 	b->cfg.blk_size = SECTOR;
@@ -509,8 +519,8 @@ int blk_set_path(struct blk *b, const char *path, char *err, size_t errlen)
 	pthread_mutex_lock(&b->t.lock);
 	b->size = size;
 	b->cfg.capacity = size / SECTOR;
+	virtio_mmio_config_changed_locked(&b->t);
 	pthread_mutex_unlock(&b->t.lock);
-	virtio_mmio_config_changed(&b->t);
 	return 0;
 }
 

@@ -72,7 +72,7 @@ struct blk {
 	int slot;      /* @fd in the ring's file table */
 	uint64_t size; /* bytes; a multiple of 512 is exposed */
 	bool read_only, direct;
-	char id[BLK_ID_LEN];
+	char id[BLK_ID_LEN]; /* GET_ID's bytes: no NUL when 20 long */
 	struct virtio_blk_config cfg;
 	unsigned inflight;
 	struct blk_stats stats, reported; /* reported: at the last flush */

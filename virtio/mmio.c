@@ -68,12 +68,17 @@ void virtio_mmio_needs_reset(struct virtio_mmio *t, const char *why)
 	raise_irq(t, VIRTIO_MMIO_INT_CONFIG);
 }
 
-void virtio_mmio_config_changed(struct virtio_mmio *t)
+void virtio_mmio_config_changed_locked(struct virtio_mmio *t)
 {
-	pthread_mutex_lock(&t->lock);
 	t->config_gen++;
 	if (t->status & VIRTIO_CONFIG_S_DRIVER_OK)
 		raise_irq(t, VIRTIO_MMIO_INT_CONFIG);
+}
+
+void virtio_mmio_config_changed(struct virtio_mmio *t)
+{
+	pthread_mutex_lock(&t->lock);
+	virtio_mmio_config_changed_locked(t);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -280,6 +285,10 @@ static uint32_t reg_read(struct virtio_mmio *t, uint64_t off)
 		return q ? q->s.ready : 0;
 	case VIRTIO_MMIO_INTERRUPT_STATUS:
 		return t->isr;
+	/* No shared memory region: a length of -1 (virtio 1.2, 4.2.2). */
+	case VIRTIO_MMIO_SHM_LEN_LOW:
+	case VIRTIO_MMIO_SHM_LEN_HIGH:
+		return 0xffffffff;
 	case VIRTIO_MMIO_STATUS:
 		return t->status;
 	case VIRTIO_MMIO_CONFIG_GENERATION:

@@ -94,6 +94,10 @@ uint64_t virtio_mmio_offered(const struct virtio_mmio *t);
  * bump the generation and tell a running driver. Takes the lock.
  */
 void virtio_mmio_config_changed(struct virtio_mmio *t);
+/* The same with the lock held, in the critical section that changed the
+ * configuration: a driver reading generation, fields, generation on
+ * another vCPU never sees a torn change under an unchanged generation. */
+void virtio_mmio_config_changed_locked(struct virtio_mmio *t);
 
 /* Serve queue @q after its notify eventfd fired (event loop). */
 void virtio_mmio_notify(struct virtio_mmio *t, unsigned q);

@@ -484,9 +484,14 @@ static bool tx_header_ok(const struct net *n, const uint8_t *hdr,
 	if ((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
 	    !negotiated(n, VIRTIO_NET_F_CSUM))
 		return false;
+	/* ECN only with a GSO type, and only with HOST_ECN (5.1.6.2). */
+	if ((hdr[1] & VIRTIO_NET_HDR_GSO_ECN) &&
+	    (gso == VIRTIO_NET_HDR_GSO_NONE ||
+	     !negotiated(n, VIRTIO_NET_F_HOST_ECN)))
+		return false;
 	switch (gso) {
 	case VIRTIO_NET_HDR_GSO_NONE:
-		return !(hdr[1] & VIRTIO_NET_HDR_GSO_ECN);
+		return true;
 	case VIRTIO_NET_HDR_GSO_TCPV4:
 		return negotiated(n, VIRTIO_NET_F_HOST_TSO4);
 	case VIRTIO_NET_HDR_GSO_TCPV6:

@@ -558,6 +558,13 @@ int vsock_restore(struct vsock *v, const struct vsock_snap *s, char *err,
 			         v->t.vq[RXQ].error ? v->t.vq[RXQ].error
 			                            : "bad head");
 			rc = -1;
+		} else if (v->rx_chain.nout ||
+		           v->rx_chain.in_len < VSOCK_HDR_SIZE) {
+			/* What rx_take() checks of a chain it holds. */
+			snprintf(err, errlen,
+			         "vsock: the held rx buffer is not a writable "
+			         "buffer of a packet header or more");
+			rc = -1;
 		} else {
 			v->rx_held = true;
 		}

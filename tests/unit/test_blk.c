@@ -27,10 +27,10 @@ static struct blk blk;
 static char img[] = "/tmp/wisp-blk-XXXXXX";
 static uint16_t pos;
 
-static void open_blk(bool ro)
+static void open_blk_id(bool ro, const char *id)
 {
 	char err[256];
-	struct blk_options o = { .path = img, .read_only = ro, .id = "disk0" };
+	struct blk_options o = { .path = img, .read_only = ro, .id = id };
 
 	ck_assert_int_eq(
 	        blk_init(&blk, &vm, &ur, &o, BASE, 5, err, sizeof(err)), 0);
@@ -40,6 +40,11 @@ static void open_blk(bool ro)
 	fake_queue(&vm, BASE, QN, DESC, AVAIL, USED);
 	fake_driver_ok(&vm, BASE);
 	ck_assert_uint_eq(fake_rd(&vm, BASE + VIRTIO_MMIO_STATUS) & 0x4f, 0x0f);
+}
+
+static void open_blk(bool ro)
+{
+	open_blk_id(ro, "disk0");
 }
 
 static void setup(void)
@@ -165,14 +170,18 @@ START_TEST(read_only_refuses_writes)
 END_TEST
 
 /* DISCARD and WRITE_ZEROES: one 16-byte segment {sector, count, flags}. */
-static void range_request(uint32_t type, uint64_t sector, uint32_t count)
+static void range_request_flags(uint32_t type, uint64_t sector, uint32_t count,
+                                uint32_t flags)
 {
-	uint32_t flags = 0;
-
 	memcpy(vm.mem + DATA, &sector, 8);
 	memcpy(vm.mem + DATA + 8, &count, 4);
 	memcpy(vm.mem + DATA + 12, &flags, 4);
 	request(type, 0, 16, false);
+}
+
+static void range_request(uint32_t type, uint64_t sector, uint32_t count)
+{
+	range_request_flags(type, sector, count, 0);
 }
 
 static uint8_t image_byte(off_t off)
@@ -199,6 +208,15 @@ START_TEST(discard_and_write_zeroes)
 	range_request(VIRTIO_BLK_T_DISCARD, IMG / 512 - 1, 2); /* past end */
 	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_IOERR);
 	ck_assert_uint_eq(image_byte(IMG - 1), IMG / 512); /* untouched */
+	/* A flag the device does not know, UNMAP on a DISCARD: UNSUPP. */
+	range_request_flags(VIRTIO_BLK_T_WRITE_ZEROES, 6, 1, 1u << 1);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_UNSUPP);
+	range_request_flags(VIRTIO_BLK_T_DISCARD, 6, 1, 1);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_UNSUPP);
+	ck_assert_uint_eq(image_byte(6 * 512), 7);
+	range_request_flags(VIRTIO_BLK_T_WRITE_ZEROES, 6, 1, 1); /* UNMAP */
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(image_byte(6 * 512), 0);
 }
 END_TEST
 
@@ -208,9 +226,22 @@ START_TEST(get_id_and_config)
 	request(VIRTIO_BLK_T_GET_ID, 0, 20, true);
 	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_OK);
 	ck_assert_str_eq((char *)vm.mem + DATA, "disk0");
+
 	/* capacity in 512-byte sectors at config offset 0 */
 	uint32_t lo = fake_rd(&vm, BASE + 0x100);
 	ck_assert_uint_eq(lo, IMG / 512);
+}
+END_TEST
+
+/* A 20-character id is all 20 bytes, with no NUL (virtio 1.2, 5.2.6). */
+START_TEST(get_id_of_twenty_bytes)
+{
+	open_blk_id(false, "abcdefghijklmnopqrst");
+	memset(vm.mem + DATA, 0x55, 21);
+	request(VIRTIO_BLK_T_GET_ID, 0, 20, true);
+	ck_assert_uint_eq(vm.mem[STAT], VIRTIO_BLK_S_OK);
+	ck_assert(!memcmp(vm.mem + DATA, "abcdefghijklmnopqrst", 20));
+	ck_assert_uint_eq(vm.mem[DATA + 20], 0x55);
 }
 END_TEST
 
@@ -404,6 +435,7 @@ Suite *blk_suite(void)
 	tcase_add_test(tc, out_of_range_is_ioerr);
 	tcase_add_test(tc, read_only_refuses_writes);
 	tcase_add_test(tc, get_id_and_config);
+	tcase_add_test(tc, get_id_of_twenty_bytes);
 	tcase_add_test(tc, discard_and_write_zeroes);
 	tcase_add_test(tc, malformed_request_needs_reset);
 	tcase_add_test(tc, queue_registers_frozen_at_driver_ok);

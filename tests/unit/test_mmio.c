@@ -144,6 +144,9 @@ START_TEST(identity)
 	uint8_t cfg[2];
 	ck_assert(bus_access(&vm.mmio, BASE + 0x102, cfg, 2, false));
 	ck_assert_uint_eq(cfg[0], 0x42);
+	/* No shared memory region: its length reads as -1. */
+	ck_assert_uint_eq(rd(VIRTIO_MMIO_SHM_LEN_LOW), 0xffffffff);
+	ck_assert_uint_eq(rd(VIRTIO_MMIO_SHM_LEN_HIGH), 0xffffffff);
 }
 END_TEST
 
