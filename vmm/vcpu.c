@@ -336,16 +336,13 @@ void vcpu_stop_all(struct vm *vm)
 	}
 }
 
-void vcpu_pause_all(struct vm *vm, pthread_t thread0)
+void vcpu_pause_all(struct vm *vm)
 {
 	atomic_store(&vm->pause_req, true);
 	/* immediate_exit covers a vCPU about to enter KVM_RUN. */
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		if (!i)
-			vcpu_kick(&vm->vcpus[0], thread0);
-		else if (vm->vcpus[i].thread_started)
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i].thread_started)
 			vcpu_kick(&vm->vcpus[i], vm->vcpus[i].thread);
-	}
 	pthread_mutex_lock(&vm->park_lock);
 	while (vm->nparked < vm->nlive && !must_stop(vm))
 		pthread_cond_wait(&vm->park_cond, &vm->park_lock);

@@ -153,8 +153,8 @@ void vcpu_run(struct vcpu *vcpu);
 
 /*
  * A vCPU thread's name, as Firecracker names them ("fc_vcpu 0" ...):
- * Kata finds a VM's vCPU threads by it (to pin them and move them into
- * cgroups). vCPU 0 runs on the main thread, which takes the name too.
+ * Kata finds a VM's vCPU threads by it, among the process's threads but
+ * the main one (to pin them and move them into cgroups).
  */
 #define VCPU_THREAD_NAME "fc_vcpu %u"
 /*
@@ -172,7 +172,7 @@ void vcpu_stop_all(struct vm *vm);
  * VM is stopping); vcpu_resume_all() lets them run on. @thread0 is the
  * thread of vCPU 0, which has no thread of its own.
  */
-void vcpu_pause_all(struct vm *vm, pthread_t thread0);
+void vcpu_pause_all(struct vm *vm);
 void vcpu_resume_all(struct vm *vm);
 /* Install the (empty) kick signal handler; once per process. */
 void vcpu_signals_init(void);

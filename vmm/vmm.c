@@ -49,7 +49,6 @@ void vmm_init(struct vmm *m)
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	pthread_mutex_init(&m->call_lock, NULL);
-	m->main_thread = pthread_self();
 	/* Bound to m->id, which --id may still change: tokens read it. */
 	m->mmds = mmds_new(m->id);
 	if (!m->mmds) {
@@ -290,7 +289,7 @@ void vmm_go(struct vmm *m, bool paused)
 		atomic_store(&vm->pause_req, true);
 	atomic_store(&m->state, paused ? VMM_PAUSED : VMM_RUNNING);
 	/* The vCPU threads wait at vcpu_release() for the filter below. */
-	for (unsigned i = 1; i < vm->nvcpus; i++) {
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		if (vcpu_start(&vm->vcpus[i]) < 0) {
 			vm_request_exit(vm, WISP_EXIT_ERROR);
 			break;
@@ -304,7 +303,7 @@ void vmm_go(struct vmm *m, bool paused)
 	nfds = vdev_filter_fds(m, fds);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vcpus[i] = vm->vcpus[i].fd;
-	/* vCPU 0 builds its filter on the main thread meanwhile. */
+	/* The main thread builds its filter meanwhile. */
 	pthread_mutex_lock(&m->lock);
 	m->vcpu0_prep = true;
 	pthread_cond_broadcast(&m->cond);
@@ -330,7 +329,7 @@ void vmm_go(struct vmm *m, bool paused)
 int vmm_pause(struct vmm *m)
 {
 	if (vmm_state(m) == VMM_RUNNING) {
-		vcpu_pause_all(&m->vm, m->main_thread);
+		vcpu_pause_all(&m->vm);
 		atomic_store(&m->state, VMM_PAUSED);
 		log_info("vCPUs paused");
 	}

@@ -58,15 +58,16 @@ struct vmm {
 
 	struct evloop loop;
 	struct ev_handler h_exit, h_signal, h_call;
-	pthread_t loop_thread, main_thread;
+	pthread_t loop_thread;
 	bool loop_started;
 	volatile bool stop; /* set and read on the event loop thread */
 	int signal_fd;
 
 	/*
 	 * The main thread waits here until InstanceStart or an exit: it
-	 * builds vCPU 0's filter once the machine is built (vcpu0_prep),
-	 * and runs the guest at vcpu0_go.
+	 * builds its filter once the machine is built (vcpu0_prep), and at
+	 * vcpu0_go (the vCPU threads are let go) waits for vCPU 0's thread
+	 * to end, which ends the VM.
 	 */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;

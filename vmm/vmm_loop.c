@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -126,8 +125,8 @@ static void *loop_thread(void *arg)
 	pthread_mutex_lock(&m->lock);
 	m->exiting = true;
 	pthread_cond_broadcast(&m->cond);
-	if (m->vcpu0_go)
-		vcpu_kick(&m->vm.vcpus[0], m->main_thread);
+	if (m->vcpu0_go && m->vm.vcpus[0].thread_started)
+		vcpu_kick(&m->vm.vcpus[0], m->vm.vcpus[0].thread);
 	pthread_mutex_unlock(&m->lock);
 	return NULL;
 }
@@ -181,13 +180,13 @@ int vmm_main(struct vmm *m)
 		pthread_cond_wait(&m->cond, &m->lock);
 	if (m->vcpu0_prep) {
 		pthread_mutex_unlock(&m->lock);
-		/* vCPU 0's filter, with the way out of the process. */
-		rc = seccomp_compile(
-		        SECCOMP_VCPU,
-		        &(struct seccomp_fds){ .vm_fd = vm->vm_fd,
-		                               .vcpu_fd = vm->vcpus[0].fd,
-		                               .exit_path = true },
-		        &filter);
+		/* A vCPU's filter without a vCPU, with the way out of
+		 * the process. */
+		rc = seccomp_compile(SECCOMP_VCPU,
+		                     &(struct seccomp_fds){ .vm_fd = vm->vm_fd,
+		                                            .vcpu_fd = -1,
+		                                            .exit_path = true },
+		                     &filter);
 		pthread_mutex_lock(&m->lock);
 	}
 	while (!m->vcpu0_go && !m->exiting)
@@ -195,17 +194,20 @@ int vmm_main(struct vmm *m)
 	go = m->vcpu0_go;
 	pthread_mutex_unlock(&m->lock);
 	if (go) {
-		/* The main thread is vCPU 0's from here on, and says so
-		 * (prctl: before the filter, which has no prctl). */
-		char name[16];
-
-		snprintf(name, sizeof(name), VCPU_THREAD_NAME, 0u);
-		pthread_setname_np(pthread_self(), name);
 		if (rc < 0 || seccomp_apply(&filter) < 0) {
-			log_err("cannot install vCPU 0's seccomp filter");
+			log_err("cannot install the main thread's seccomp "
+			        "filter");
 			_exit(WISP_EXIT_ERROR);
 		}
-		vcpu_run(&vm->vcpus[0]);
+		/*
+		 * vCPU 0 runs on a thread of its own, as every vCPU (Kata
+		 * finds vCPU threads by name among the process's threads
+		 * other than the main one): the VM ends when it returns.
+		 */
+		if (vm->vcpus[0].thread_started) {
+			pthread_join(vm->vcpus[0].thread, NULL);
+			vm->vcpus[0].thread_started = false;
+		}
 		vcpu_stop_all(vm);
 	} else {
 		seccomp_prog_free(&filter);

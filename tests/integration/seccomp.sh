@@ -47,7 +47,7 @@ for build in "$WISP" "$WISP_PLAIN"; do
 		comm=${comm// /_}
 		case $comm in wisp* | fc_vcpu*) modes="$modes $comm=$(awk '/^Seccomp:/ { print $2 }' "$t/status")" ;; esac
 	done
-	want=" fc_vcpu_0=2 wisp-evloop=2 fc_vcpu_1=2 wisp-api=2"
+	want=" wisp=2 fc_vcpu_0=2 wisp-evloop=2 fc_vcpu_1=2 wisp-api=2"
 	if [ "$(tr ' ' '\n' <<<"$modes" | sort | tr '\n' ' ')" = "$(tr ' ' '\n' <<<"$want" | sort | tr '\n' ' ')" ]; then
 		ok "$b: every thread filtered ($modes)"
 	else
