@@ -28,6 +28,19 @@ static void huge_set(void *item, const uint8_t *v)
 	((struct config *)item)->huge_pages = v[0];
 }
 
+/* SNAPCFG_SMT: a record only when SMT is on, so older files read as off
+ * and a machine without it encodes as before. */
+static bool smt_get(const void *item, uint8_t *v)
+{
+	v[0] = 1;
+	return ((const struct config *)item)->smt;
+}
+
+static void smt_set(void *item, const uint8_t *v)
+{
+	((struct config *)item)->smt = v[0];
+}
+
 static const struct snapcfg_field machine_fields[] = {
 	SNAPCFG_FIELD(struct config, vcpus, SNAPCFG_VCPUS, SNAPCFG_U32, true,
 	              "vcpu_count"),
@@ -35,6 +48,7 @@ static const struct snapcfg_field machine_fields[] = {
 	              true, "mem_size_mib"),
 	SNAPCFG_CUSTOM_FIELD(SNAPCFG_HUGE_PAGES, 1, HUGE_PAGES_THP, huge_get,
 	                     huge_set, "huge_pages"),
+	SNAPCFG_CUSTOM_FIELD(SNAPCFG_SMT, 1, 1, smt_get, smt_set, "smt"),
 };
 
 /*

@@ -63,6 +63,7 @@ enum snapcfg_tag {
 	SNAPCFG_HUGE_PAGES = 0x0003, /* u8 enum huge_pages; default None */
 	SNAPCFG_DRIVES = 0x0004,     /* u32: how many drives; default 0 */
 	SNAPCFG_NETS = 0x0005,       /* u32: how many interfaces; default 0 */
+	SNAPCFG_SMT = 0x0006, /* u8 1 (written only when on); default 0 */
 
 	/* index: the drive's slot, below SNAPCFG_DRIVES */
 	SNAPCFG_DRIVE_ID = 0x0101,        /* string, required */

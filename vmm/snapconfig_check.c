@@ -22,6 +22,10 @@ static int check_machine(const struct config *c, char *err, size_t errlen)
 		                "mem_size_mib %llu is not in %llu..%llu",
 		                (unsigned long long)c->mem_mib,
 		                CONFIG_MIN_MEM_MIB, CONFIG_MAX_MEM_MIB);
+	if (c->smt && c->vcpus > 1 && c->vcpus % 2)
+		return util_err(err, errlen,
+		                "vcpu_count %u with smt: 1 or an even number",
+		                c->vcpus);
 	if (c->huge_pages != HUGE_PAGES_NONE &&
 	    c->huge_pages != HUGE_PAGES_2M && c->huge_pages != HUGE_PAGES_THP)
 		return util_err(err, errlen,

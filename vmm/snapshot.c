@@ -380,6 +380,7 @@ static int load_config(struct vmm *m, const struct snap_reader *r,
 		goto out;
 	}
 	cfg->vcpus = c->vcpus;
+	cfg->smt = c->smt;
 	cfg->mem_mib = c->mem_mib;
 	cfg->huge_pages = l->huge_set ? l->huge_pages : c->huge_pages;
 	cfg->track_dirty_pages = l->track_dirty_pages;

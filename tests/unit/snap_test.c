@@ -82,6 +82,7 @@ void snap_test_same_config(const struct config *x, const struct config *y)
 	ck_assert_uint_eq(x->vcpus, y->vcpus);
 	ck_assert_uint_eq(x->mem_mib, y->mem_mib);
 	ck_assert_int_eq(x->huge_pages, y->huge_pages);
+	ck_assert_int_eq(x->smt, y->smt);
 	ck_assert_uint_eq(x->ndrives, y->ndrives);
 	for (unsigned i = 0; i < x->ndrives; i++) {
 		const struct drive_config *d = &x->drives[i],

@@ -20,7 +20,8 @@ static char err[1024];
 static void full_config(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->vcpus = 3;
+	c->vcpus = 4;
+	c->smt = true;
 	c->mem_mib = 1024;
 	c->huge_pages = HUGE_PAGES_2M;
 	c->ndrives = 3;
@@ -405,6 +406,11 @@ START_TEST(values_out_of_range)
 	ck_u(SNAPCFG_MEM_MIB, 1, 8, "mem_size_mib 1 is not in 2..1048576");
 	ck_u(SNAPCFG_MEM_MIB, CONFIG_MAX_MEM_MIB + 1, 8, "is not in 2..");
 	ck_u(SNAPCFG_HUGE_PAGES, 3, 1, "(huge_pages): 3 is not one of its");
+	ck_u(SNAPCFG_SMT, 2, 1, "(smt): 2 is not one of its");
+	base(0);
+	rec_uint(SNAPCFG_SMT, 0, 1, 1);
+	ck_assert_msg(decode() == 0, "%s", err);
+	ck_assert(a.smt && a.vcpus == 1);
 	ck_u(SNAPCFG_DRIVES, 10, 4, "10 drives, at most 9");
 	ck_u(SNAPCFG_NETS, 9, 4, "9 network interfaces, at most 8");
 	base(SNAPCFG_MEM_MIB);
