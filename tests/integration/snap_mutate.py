@@ -99,9 +99,6 @@ def record_mutants(payload):
     yield "oversized-length", bytes(oversized), "past the section's end"
     yield "unknown-tag", add(0x0777, 0, b"\1"), "tag 0x0777 is unknown"
     yield "skippable-tag", add(SKIPPABLE | 0x0777, 0, b"new"), "LOADS"
-    yield "cid-2", edit("vsock_cid", u32(2)), "guest_cid 2 is not in 3.."
-    yield "cid-max", edit("vsock_cid", u32(0xFFFFFFFF)), \
-        "guest_cid 4294967295 is not in"
     yield "bool-2", edit("drive_read_only", b"\2"), \
         "is_read_only): 2 is not one of its values (a boolean: 0 or 1)"
     yield "path-unterminated", edit("drive_path", path[:-1] + b"x"), \
@@ -132,14 +129,14 @@ def legacy_mutants(payload):
         p[off:off + len(value)] = value
         return bytes(p)
 
-    drive, vsock = 24, 35544
+    drive = 24
     yield "v1-short", payload[:-1], "format version 1 has 35696"
     yield "v1-bool-2", at(drive + 4129, b"\2"), \
         "is_read_only of slot 0 is 2, not a boolean (0 or 1)"
     yield "v1-unterminated", at(drive, b"a" * 32), \
         "drive_id of slot 0 is not NUL-terminated"
-    yield "v1-cid-1", at(vsock + 4, struct.pack("<I", 1)), \
-        "guest_cid 1 is not in 3..4294967294"
+    yield "v1-huge-2", at(4, struct.pack("<I", 2)), \
+        "huge_pages 2 is not None or 2M"
     yield "v1-drives-9", at(16, struct.pack("<I", 9)), "9 drives"
 
 
