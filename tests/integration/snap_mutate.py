@@ -141,11 +141,12 @@ def legacy_mutants(payload):
 
 
 # vCPU 0's counts of MSRs and CPUID leaves (struct x86_vcpu_state ends
-# with nmsrs, 256 MSRs, ncpuid, 128 leaves of 40 bytes and 4 of padding),
-# over their arrays: refused before anything reads the arrays.
+# with nmsrs, 4 bytes of padding, 256 MSRs of 16 bytes, ncpuid, 128
+# leaves of 40 bytes and 4 of padding), over their arrays: refused before
+# anything reads the arrays.
 SEC_VCPU = 4
 NCPUID_FROM_END = 128 * 40 + 4 + 4
-NMSRS_FROM_END = NCPUID_FROM_END + 4 + 256 * 16
+NMSRS_FROM_END = NCPUID_FROM_END + 256 * 16 + 4 + 4
 
 
 def vcpu_mutants(payload):
