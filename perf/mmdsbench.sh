@@ -17,7 +17,7 @@
 #
 # Prints:
 #   mmds tsc_khz KHZ
-#   mmds rtt REQUESTS MIN_US MEDIAN_US P99_US
+#   mmds rtt REQUESTS MIN_US MEDIAN_US P99_US RESPONSE_BYTES WARM_UP
 #   mmds tx BYTES OFF_FRAMES_PER_S ON_FRAMES_PER_S ON/OFF
 #
 # Usage: perf/mmdsbench.sh [N [RUNS [NTX]]]   (needs root: a network namespace)
@@ -81,11 +81,12 @@ for _ in $(seq "$RUNS"); do
 	run "mmds-bench n=$N w=$W" 1 "probe: mmds bench done" >/dev/null
 	tr -d '\r' <"$TMP/serial" | sed -n 's/^probe: mmds tsc //p' | tr ' ' '\n' >>"$TMP/rtt"
 done
-sort -n "$TMP/rtt" | awk -v khz="$KHZ" '{ a[NR] = $1 }
+bytes=$(tr -d '\r' <"$TMP/serial" | sed -n 's/^probe: mmds bench n=[0-9]* bytes=//p')
+sort -n "$TMP/rtt" | awk -v khz="$KHZ" -v b="$bytes" -v w="$W" '{ a[NR] = $1 }
 	END { p = int(NR * 0.99 + 0.999); if (p > NR) p = NR
 	      us = 1000 / khz
-	      printf "mmds rtt %d %.1f %.1f %.1f\n", NR, a[1] * us,
-		     a[int((NR + 1) / 2)] * us, a[p] * us }'
+	      printf "mmds rtt %d %.1f %.1f %.1f %d %d\n", NR, a[1] * us,
+		     a[int((NR + 1) / 2)] * us, a[p] * us, b, w }'
 
 for size in 1514 60; do
 	for m in 0 1; do : >"$TMP/base$m" && : >"$TMP/full$m"; done
