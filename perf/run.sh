@@ -302,6 +302,21 @@ perf/vsockbench.sh "$VSOCK_MIB" "$RUNS_VSOCK" >"$OUT/vsock.txt"
 vs_g2h=$(sed -n 's/^vsock guest -> host: \([0-9.]*\) MiB.*/\1/p' "$OUT/vsock.txt")
 vs_h2g=$(sed -n 's/^vsock host -> guest: \([0-9.]*\) MiB.*/\1/p' "$OUT/vsock.txt")
 
+# MMDS: the probe guest's GETs to 169.254.169.254 on one kept-open
+# connection, timed in the guest; guest → tap frames with MMDS off and on.
+N_MMDS=${N_MMDS:-2000}
+RUNS_MMDS=${RUNS_MMDS:-5}
+NTX_MMDS=${NTX_MMDS:-200000}
+echo "perf: MMDS, probe guest, $N_MMDS requests and $NTX_MMDS frames, $RUNS_MMDS runs"
+perf/mmdsbench.sh "$N_MMDS" "$RUNS_MMDS" "$NTX_MMDS" >"$OUT/mmds.txt"
+mmds_khz=$(awk '$2 == "tsc_khz" { print $3 }' "$OUT/mmds.txt")
+read -r mm_n mm_min mm_med mm_p99 mm_bytes mm_warm <<<"$(awk '$2 == "rtt" { print $3, $4, $5, $6, $7, $8 }' "$OUT/mmds.txt")"
+mmds_tx_row() { # BYTES LABEL
+	awk -v s="$1" -v l="$2" '$2 == "tx" && $3 == s { printf "| %s | %s | %s | %s |\n", l, $4, $5, $6 }' "$OUT/mmds.txt"
+}
+mmds_rows="$(mmds_tx_row 1514 "guest → tap, 1514-byte frames")
+$(mmds_tx_row 60 "guest → tap, 60-byte frames")"
+
 # The cost of isolation: seccomp filters and the jailer (as root).
 echo "perf: isolation (seccomp, jailer), $RUNS runs each"
 RUNS=$RUNS perf/jailbench.sh >"$OUT/jail.txt"
@@ -470,6 +485,40 @@ without vhost-vsock, which this host lacks, so there is no peer figure.
 
 $linux_net_row
 
+## MMDS
+
+perf/mmdsbench.sh (\`perf/mmdsbench.sh $N_MMDS $RUNS_MMDS $NTX_MMDS\`): the probe
+guest's mmds-bench scenario opens one TCP connection to MMDS
+(169.254.169.254:80, V1, on a tap in a network namespace) and sends $mm_warm
+warm-up GETs, then $N_MMDS timed ones, all on that connection: MMDS, as
+Firecracker's, keeps a connection open across requests, so this is a
+request's round trip, not connect + GET + close. $RUNS_MMDS boots, $mm_n
+requests pooled; each a $mm_bytes-byte response (\`GET /probe\`, text/plain).
+Timed in the guest, from ring 3 (kvm-pvm runs it natively), with
+\`rdtsc\` from queueing the request to the response whole and its ACK
+queued; it includes the guest's own work (its frames built and
+checksummed byte by byte, a transmit notify for the request and one for
+the ACK, a receive notify per frame taken). The guest prints raw TSC
+deltas; the host converts them at the vCPU's TSC rate as KVM reports it
+(perf/tsckhz.c: \`KVM_GET_TSC_KHZ\` on a fresh vCPU, $mmds_khz kHz; wisp
+does not change a booted VM's rate).
+
+| figure | min | median | p99 |
+|---|---|---|---|
+| MMDS GET round trip, kept-open connection (µs) | $mm_min | $mm_med | $mm_p99 |
+
+Its cost on other traffic through the same interface: net-bench's guest →
+tap frames ($NTX_MMDS per run, the run's wall time minus a run with none,
+as perf/netbench.sh) with and without \`mmds-config\` naming the interface
+(with it every transmitted frame's first bytes are copied and checked for
+the MMDS address before the tap write); $RUNS_MMDS interleaved runs of
+each, medians. On this shared host a ratio within a few per cent of 1 is
+inside the run-to-run noise: compare the two frame sizes.
+
+| figure | MMDS off, frames/s | MMDS on, frames/s | on / off |
+|---|---|---|---|
+$mmds_rows
+
 ## Snapshots
 
 perf/snapbench.c, $RUNS runs each, median / p90 in milliseconds. The
@@ -535,6 +584,7 @@ guest RAM it has touched (the Rss of the guest mapping in /proc/PID/smaps):
 \`\`\`sh
 make perf                 # RUNS=20 PERF_LINUX=1 by default
 RUNS=50 PERF_LINUX=0 make perf
+perf/mmdsbench.sh 2000 5     # the MMDS section alone (root)
 \`\`\`
 MD
 echo "perf: results written to docs/perf.md"

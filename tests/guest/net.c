@@ -44,7 +44,15 @@ static uint8_t frame[MAXF + 64];
 static struct vdev dev;
 static uint8_t mac[6];
 static unsigned txfree = NQ / 2, txnext;
-static bool mrg;
+static bool mrg, in_user;
+
+/* Ring 3 cannot print: it goes back to ring 0, which does. */
+__attribute__((noreturn)) static void net_fail(const char *why)
+{
+	if (in_user)
+		user_exit(why);
+	fail(why);
+}
 
 static uint32_t frame_len(uint32_t seq)
 {
@@ -87,12 +95,12 @@ static int64_t check_frame(const uint8_t *f, uint32_t len)
 	return seq;
 }
 
-static void put_mac(void)
+static void put_mac(const uint8_t *m)
 {
 	for (int i = 0; i < 6; i++) {
 		put_str(i ? ":" : "");
-		put_str((const char[]){ "0123456789abcdef"[mac[i] >> 4],
-		                        "0123456789abcdef"[mac[i] & 15], 0 });
+		put_str((const char[]){ "0123456789abcdef"[m[i] >> 4],
+		                        "0123456789abcdef"[m[i] & 15], 0 });
 	}
 }
 
@@ -136,7 +144,7 @@ static void tx_send(const uint8_t *f, uint32_t len, const uint8_t *hdr)
 
 	for (uint32_t n = 0; !tx_reap(); n++)
 		if (n == POLL)
-			fail("virtio-net transmit timed out");
+			net_fail("virtio-net transmit timed out");
 	slot = txnext++ % (NQ / 2);
 	txfree--;
 	for (int i = 0; i < HDR; i++)
@@ -173,7 +181,7 @@ void scenario_net_tx(const struct boot *b)
 	put_str("probe: net tx ");
 	put_u64(n);
 	put_str(" frames mac ");
-	put_mac();
+	put_mac(mac);
 	put_str("\n");
 	probe_exit(0);
 }
@@ -191,15 +199,15 @@ static uint32_t rx_frame(unsigned *nbufs)
 	for (unsigned got = 0; got < want;) {
 		for (uint32_t n = 0; !vring_used(&rxq, &id, &len); n++)
 			if (n == POLL)
-				fail("virtio-net receive timed out");
+				net_fail("virtio-net receive timed out");
 		if (id >= NQ || len > (mrg ? MRGBUF : RXBUF))
-			fail("virtio-net used entry out of range");
+			net_fail("virtio-net used entry out of range");
 		if (got == 0) {
 			if (len < HDR)
-				fail("received buffer without a header");
+				net_fail("received buffer without a header");
 			want = rxbuf[id][10] | rxbuf[id][11] << 8;
 			if (want < 1 || (!mrg && want != 1) || want > NQ)
-				fail("bad num_buffers");
+				net_fail("bad num_buffers");
 			for (uint32_t k = HDR; k < len; k++)
 				frame[total++] = rxbuf[id][k];
 		} else {
@@ -225,7 +233,7 @@ void scenario_net_rx(const struct boot *b)
 		rx_post(i);
 	vdev_notify(&dev, 0);
 	put_str("probe: net rx ready mac ");
-	put_mac();
+	put_mac(mac);
 	put_str("\n");
 	while (good < n) {
 		unsigned nb;
@@ -495,7 +503,7 @@ static const uint8_t *tcp_recv(uint32_t *dlen)
 		*dlen = get16(ip + 2) - 20 - (uint32_t)(t[12] >> 4) * 4;
 		return t;
 	}
-	fail("mmds: no TCP segment from the service");
+	net_fail("mmds: no TCP segment from the service");
 }
 
 static bool mem_is(const char *p, const char *s)
@@ -532,15 +540,10 @@ static bool resp_whole(const char *r, uint32_t n)
 	return true;
 }
 
-void scenario_mmds(const struct boot *b)
+/* The device up with every receive buffer posted; then MMDS's MAC by ARP. */
+static void mmds_start(const struct boot *b)
 {
-	static const char req[] = "GET /probe HTTP/1.1\r\n"
-	                          "Accept: text/plain\r\n\r\n";
-	static char resp[4096];
 	uint8_t f[64];
-	const uint8_t *t;
-	uint32_t got = 0, dlen;
-	bool fin = false, closing = false;
 
 	net_init(b, arg_is(b->cmdline, "mrg") ? NET_F_MRG_RXBUF : 0);
 	for (uint16_t i = 0; i < NQ; i++)
@@ -571,13 +574,16 @@ void scenario_mmds(const struct boot *b)
 	for (int i = 0; i < 6; i++)
 		mmds_mac[i] = frame[22 + i];
 	put_str("probe: mmds arp ");
-	for (int i = 0; i < 6; i++) {
-		put_str(i ? ":" : "");
-		put_str((const char[]){ "0123456789abcdef"[mmds_mac[i] >> 4],
-		                        "0123456789abcdef"[mmds_mac[i] & 15],
-		                        0 });
-	}
+	put_mac(mmds_mac);
 	put_str("\n");
+}
+
+/* SYN, SYN-ACK, ACK. */
+static void mmds_connect(void)
+{
+	const uint8_t *t;
+	uint32_t dlen;
+
 	gseq = 1000;
 	gack = 0;
 	tcp_send(0x02, 0, 0);
@@ -586,32 +592,68 @@ void scenario_mmds(const struct boot *b)
 		fail("mmds: no SYN-ACK");
 	gack = get32(t + 4) + 1;
 	tcp_send(0x10, 0, 0);
-	tcp_send(0x18, req, sizeof(req) - 1);
-	/* The response, in order, each segment acknowledged; once it is
-	 * whole our FIN, then theirs. */
-	while (!fin) {
+}
+
+static const char mmds_req[] = "GET /probe HTTP/1.1\r\n"
+                               "Accept: text/plain\r\n\r\n";
+
+/*
+ * One request on the open connection: its response into @resp (at most
+ * @size - 1 bytes, NUL-terminated), in order, each segment acknowledged,
+ * until the head and its Content-Length of body are in. Its length.
+ */
+static uint32_t mmds_get(char *resp, uint32_t size)
+{
+	const uint8_t *t;
+	uint32_t got = 0, dlen;
+
+	tcp_send(0x18, mmds_req, sizeof(mmds_req) - 1);
+	do {
 		t = tcp_recv(&dlen);
-		if (t[13] & 0x04)
-			fail("mmds: reset by the service");
+		if (t[13] & 0x05)
+			net_fail("mmds: reset or FIN by the service");
 		if (get32(t + 4) == gack && dlen) {
-			for (uint32_t i = 0; i < dlen && got < sizeof(resp) - 1;
-			     i++)
+			for (uint32_t i = 0; i < dlen && got < size - 1; i++)
 				resp[got++] = (char)t[(t[12] >> 4) * 4 + i];
 			gack += dlen;
 			tcp_send(0x10, 0, 0);
-			if (!closing && resp_whole(resp, got)) {
-				tcp_send(0x11, 0, 0);
-				closing = true;
-			}
 		}
-		if (t[13] & 0x01) {
-			gack++;
-			fin = true;
-		}
-	}
-	tcp_send(0x10, 0, 0); /* their FIN */
-	tx_flush();
+	} while (!resp_whole(resp, got));
 	resp[got] = 0;
+	return got;
+}
+
+/* Our FIN, then theirs, acknowledged. */
+static void mmds_close(void)
+{
+	const uint8_t *t;
+	uint32_t dlen;
+
+	tcp_send(0x11, 0, 0);
+	do {
+		t = tcp_recv(&dlen);
+		if (t[13] & 0x04)
+			net_fail("mmds: reset by the service");
+	} while (!(t[13] & 0x01));
+	gack++;
+	tcp_send(0x10, 0, 0);
+	tx_flush();
+}
+
+static bool status_is_200(const char *r, uint32_t n)
+{
+	return n > 12 && r[9] == '2' && r[10] == '0' && r[11] == '0';
+}
+
+void scenario_mmds(const struct boot *b)
+{
+	static char resp[4096];
+	uint32_t got;
+
+	mmds_start(b);
+	mmds_connect();
+	got = mmds_get(resp, sizeof(resp));
+	mmds_close();
 	put_str("probe: mmds status=");
 	put_str((const char[]){ got > 12 ? resp[9] : '?',
 	                        got > 12 ? resp[10] : '?',
@@ -621,4 +663,82 @@ void scenario_mmds(const struct boot *b)
 		put_str(resp + body_at(resp, got));
 	put_str("\n");
 	probe_exit(0);
+}
+
+/*
+ * mmds-bench: w= warm-up requests, then n= timed ones, all GETs on one
+ * kept-open connection (MMDS, as Firecracker's, answers any number of
+ * requests on a connection). Each is timed with rdtsc from queueing the
+ * request to the response whole and its last segment's ACK queued; the
+ * loop runs in ring 3 (natively on kvm-pvm). Ring 0 then prints the raw
+ * TSC deltas, MMDS_LINE to a line, for the host to convert.
+ */
+#define MMDS_MAXN 20000
+#define MMDS_LINE 16
+
+static struct {
+	uint64_t n, warm;
+	uint32_t bytes;
+	uint32_t dt[MMDS_MAXN];
+} mb;
+
+static uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static void mbench_report(void)
+{
+	put_str("probe: mmds bench n=");
+	put_u64(mb.n);
+	put_str(" bytes=");
+	put_u64(mb.bytes);
+	put_str("\n");
+	for (uint64_t i = 0; i < mb.n; i++) {
+		if (i % MMDS_LINE == 0)
+			put_str("probe: mmds tsc");
+		put_str(" ");
+		put_u64(mb.dt[i]);
+		if (i % MMDS_LINE == MMDS_LINE - 1 || i + 1 == mb.n)
+			put_str("\n");
+	}
+	put_str("probe: mmds bench done\n");
+}
+
+static void mbench_user(void *unused)
+{
+	static char resp[4096];
+
+	(void)unused;
+	in_user = true;
+	for (uint64_t i = 0; i < mb.warm + mb.n; i++) {
+		uint64_t t0 = rdtsc(), t1;
+		uint32_t got = mmds_get(resp, sizeof(resp));
+
+		t1 = rdtsc();
+		if (!status_is_200(resp, got))
+			user_exit("mmds bench: a response other than 200");
+		if (i >= mb.warm)
+			mb.dt[i - mb.warm] = t1 - t0 > 0xffffffffu
+			                             ? 0xffffffffu
+			                             : (uint32_t)(t1 - t0);
+		mb.bytes = got;
+	}
+	mmds_close();
+	user_exit(NULL);
+}
+
+void scenario_mmds_bench(const struct boot *b)
+{
+	mb.n = arg_u64(b->cmdline, "n=", 2000);
+	mb.warm = arg_u64(b->cmdline, "w=", 200);
+	if (mb.n < 1 || mb.n > MMDS_MAXN)
+		fail("n= must be 1..20000");
+	mmds_start(b);
+	mmds_connect();
+	put_str("probe: mmds bench connected\n");
+	run_user(mbench_user, 0, mbench_report);
 }

@@ -544,6 +544,7 @@ static const struct {
 	{ "net-hostile", scenario_net_hostile },
 	{ "net-bench", scenario_net_bench },
 	{ "mmds", scenario_mmds },
+	{ "mmds-bench", scenario_mmds_bench },
 	{ "vsock-host", scenario_vsock_host },
 	{ "vsock-guest", scenario_vsock_guest },
 	{ "vsock-hostile", scenario_vsock_hostile },
