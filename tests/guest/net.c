@@ -447,6 +447,10 @@ void scenario_net_bench(const struct boot *b)
 
 static uint8_t mmds_mac[6];
 static uint32_t gseq, gack;
+/* Our port; a segment to any other is counted (mmds-hostile). */
+static uint16_t gport = GPORT;
+static unsigned stray;
+static bool bad_csum; /* the next segment's TCP checksum is wrong */
 
 static void eth(uint8_t *f, const uint8_t *dst, uint32_t type)
 {
@@ -474,7 +478,7 @@ static void tcp_send(uint8_t flags, const char *data, uint32_t len)
 	put32(ip + 12, GUEST_IP);
 	put32(ip + 16, MMDS_IP);
 	put16(ip + 10, inet_csum(0, ip, 20));
-	put16(t, GPORT);
+	put16(t, gport);
 	put16(t + 2, 80);
 	put32(t + 4, gseq);
 	put32(t + 8, gack);
@@ -483,7 +487,9 @@ static void tcp_send(uint8_t flags, const char *data, uint32_t len)
 	put16(t + 14, 8192);
 	for (uint32_t i = 0; i < len; i++)
 		t[20 + i] = (uint8_t)data[i];
-	put16(t + 16, inet_csum(inet_pseudo(GUEST_IP, MMDS_IP, tl), t, tl));
+	put16(t + 16, inet_csum(inet_pseudo(GUEST_IP, MMDS_IP, tl), t, tl) ^
+	                      (bad_csum ? 0x5a5a : 0));
+	bad_csum = false;
 	tx_send(f, 14 + 20 + tl, 0);
 	gseq += len + ((flags & 3) ? 1 : 0);
 }
@@ -497,9 +503,12 @@ static const uint8_t *tcp_recv(uint32_t *dlen)
 		const uint8_t *ip = frame + 14, *t = ip + 20;
 
 		if (len < 54 || get16(frame + 12) != 0x0800 || ip[9] != 6 ||
-		    get32(ip + 12) != MMDS_IP || get16(t + 2) != GPORT ||
-		    inet_csum(0, ip, 20) != 0)
+		    get32(ip + 12) != MMDS_IP || inet_csum(0, ip, 20) != 0)
 			continue;
+		if (get16(t + 2) != gport) {
+			stray++;
+			continue;
+		}
 		*dlen = get16(ip + 2) - 20 - (uint32_t)(t[12] >> 4) * 4;
 		return t;
 	}
@@ -597,17 +606,12 @@ static void mmds_connect(void)
 static const char mmds_req[] = "GET /probe HTTP/1.1\r\n"
                                "Accept: text/plain\r\n\r\n";
 
-/*
- * One request on the open connection: its response into @resp (at most
- * @size - 1 bytes, NUL-terminated), in order, each segment acknowledged,
- * until the head and its Content-Length of body are in. Its length.
- */
-static uint32_t mmds_get(char *resp, uint32_t size)
+/* The response to what was sent on the open connection (mmds_get()). */
+static uint32_t mmds_answer(char *resp, uint32_t size)
 {
 	const uint8_t *t;
 	uint32_t got = 0, dlen;
 
-	tcp_send(0x18, mmds_req, sizeof(mmds_req) - 1);
 	do {
 		t = tcp_recv(&dlen);
 		if (t[13] & 0x05)
@@ -621,6 +625,26 @@ static uint32_t mmds_get(char *resp, uint32_t size)
 	} while (!resp_whole(resp, got));
 	resp[got] = 0;
 	return got;
+}
+
+/*
+ * Request @req on the open connection: its response into @resp (at most
+ * @size - 1 bytes, NUL-terminated), in order, each segment acknowledged,
+ * until the head and its Content-Length of body are in. Its length.
+ */
+static uint32_t mmds_ask(const char *req, char *resp, uint32_t size)
+{
+	uint32_t n = 0;
+
+	while (req[n])
+		n++;
+	tcp_send(0x18, req, n);
+	return mmds_answer(resp, size);
+}
+
+static uint32_t mmds_get(char *resp, uint32_t size)
+{
+	return mmds_ask(mmds_req, resp, size);
 }
 
 /* Our FIN, then theirs, acknowledged. */
@@ -645,6 +669,21 @@ static bool status_is_200(const char *r, uint32_t n)
 	return n > 12 && r[9] == '2' && r[10] == '0' && r[11] == '0';
 }
 
+/* "probe: mmds <what>status=NNN body=..." of a response. */
+static void mmds_report(const char *what, const char *resp, uint32_t got)
+{
+	put_str("probe: mmds ");
+	put_str(what);
+	put_str("status=");
+	put_str((const char[]){ got > 12 ? resp[9] : '?',
+	                        got > 12 ? resp[10] : '?',
+	                        got > 12 ? resp[11] : '?', 0 });
+	put_str(" body=");
+	if (body_at(resp, got))
+		put_str(resp + body_at(resp, got));
+	put_str("\n");
+}
+
 void scenario_mmds(const struct boot *b)
 {
 	static char resp[4096];
@@ -654,14 +693,144 @@ void scenario_mmds(const struct boot *b)
 	mmds_connect();
 	got = mmds_get(resp, sizeof(resp));
 	mmds_close();
-	put_str("probe: mmds status=");
-	put_str((const char[]){ got > 12 ? resp[9] : '?',
-	                        got > 12 ? resp[10] : '?',
-	                        got > 12 ? resp[11] : '?', 0 });
-	put_str(" body=");
-	if (body_at(resp, got))
-		put_str(resp + body_at(resp, got));
-	put_str("\n");
+	mmds_report("", resp, got);
+	probe_exit(0);
+}
+
+/* The flags of the next segment from MMDS to any port; its port. */
+static uint8_t any_segment(uint16_t *port)
+{
+	for (;;) {
+		unsigned nb;
+		uint32_t len = rx_frame(&nb);
+		const uint8_t *ip = frame + 14, *t = ip + 20;
+
+		if (len >= 54 && get16(frame + 12) == 0x0800 && ip[9] == 6 &&
+		    get32(ip + 12) == MMDS_IP) {
+			*port = get16(t + 2);
+			return t[13];
+		}
+	}
+}
+
+/*
+ * mmds-hostile, against a V2 service: a SYN with a bad checksum gets no
+ * answer; a GET with a forged token 401; the token flow (PUT, then GET
+ * with it) 200, also with a segment sent twice; a request that fills the
+ * connection's buffer without ending a reset; 40 SYNs at once at most 30
+ * connections and resets for the rest; and after all that the service
+ * still answers. Each step prints its line; the host checks them.
+ */
+void scenario_mmds_hostile(const struct boot *b)
+{
+	static char resp[4096], req[512], token[128];
+	/* 100 bytes: 25 of them fill a connection's 2500-byte buffer. */
+	static const char pad[] =
+	        "X-Pad: "
+	        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+	unsigned synack = 0, rst = 0, n = 0;
+	uint32_t got, body, s;
+	uint16_t port;
+
+	mmds_start(b);
+	/* A bad checksum on port GPORT + 1, then a good SYN on GPORT: the
+	 * first answer is the good one's, and nothing comes for the other. */
+	gport = GPORT + 1;
+	gseq = 1000;
+	gack = 0;
+	bad_csum = true;
+	tcp_send(0x02, 0, 0);
+	gport = GPORT;
+	mmds_connect();
+	put_str(stray ? "probe: mmds FAIL a bad checksum was answered\n"
+	              : "probe: mmds bad checksum ignored\n");
+	got = mmds_ask(
+	        "GET /probe HTTP/1.1\r\nX-metadata-token: "
+	        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n\r\n",
+	        resp, sizeof(resp));
+	mmds_report("forged token ", resp, got);
+	got = mmds_ask("PUT /latest/api/token HTTP/1.1\r\n"
+	               "X-metadata-token-ttl-seconds: 60\r\n\r\n",
+	               resp, sizeof(resp));
+	body = body_at(resp, got);
+	for (uint32_t i = 0; body && i < got - body && i < 100; i++)
+		token[n++] = resp[body + i];
+	token[n] = 0;
+	put_str("probe: mmds token ");
+	put_u64(n);
+	put_str(" bytes\n");
+	/* The GET with the token, its first 8 bytes sent twice. */
+	n = 0;
+	for (const char *p = "GET /probe HTTP/1.1\r\nX-metadata-token: "; *p;)
+		req[n++] = *p++;
+	for (const char *p = token; *p;)
+		req[n++] = *p++;
+	for (const char *p = "\r\n\r\n"; *p;)
+		req[n++] = *p++;
+	req[n] = 0;
+	s = gseq;
+	tcp_send(0x18, req, 8);
+	gseq = s;
+	tcp_send(0x18, req, 8);
+	tcp_send(0x18, req + 8, n - 8);
+	got = mmds_answer(resp, sizeof(resp));
+	mmds_report("token, a segment twice, ", resp, got);
+	mmds_close();
+
+	/* 2500 bytes of a request head that never ends: a reset. */
+	gport = GPORT + 2;
+	mmds_connect();
+	for (int i = 0; i < 40; i++) {
+		const uint8_t *t;
+		uint32_t dlen;
+
+		tcp_send(0x18, pad, sizeof(pad) - 1);
+		do
+			t = tcp_recv(&dlen);
+		while (!(t[13] & 0x14)); /* an ACK or a reset */
+		if (t[13] & 0x04) {
+			put_str("probe: mmds endless request reset after ");
+			put_u64((uint64_t)(i + 1) * (sizeof(pad) - 1));
+			put_str(" bytes\n");
+			break;
+		}
+	}
+
+	/* A flood of 40 SYNs, then every connection it got reset. */
+	for (uint16_t i = 0; i < 40; i++) {
+		gport = (uint16_t)(GPORT + 100 + i);
+		gseq = 5000;
+		tcp_send(0x02, 0, 0);
+	}
+	tx_flush();
+	for (int i = 0; i < 40; i++) {
+		uint8_t fl = any_segment(&port);
+
+		if (port < GPORT + 100 || port >= GPORT + 140) {
+			i--;
+			continue;
+		}
+		if (fl & 0x04)
+			rst++;
+		else if ((fl & 0x12) == 0x12) {
+			synack++;
+			gport = port;
+			gseq = 5001;
+			tcp_send(0x04, 0, 0);
+		}
+	}
+	put_str("probe: mmds flood ");
+	put_u64(synack);
+	put_str(" connections ");
+	put_u64(rst);
+	put_str(" resets\n");
+	/* The service still serves. */
+	gport = GPORT + 200;
+	mmds_connect();
+	got = mmds_ask(req, resp, sizeof(resp));
+	mmds_close();
+	mmds_report("after all that ", resp, got);
 	probe_exit(0);
 }
 

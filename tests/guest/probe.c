@@ -545,6 +545,7 @@ static const struct {
 	{ "net-bench", scenario_net_bench },
 	{ "mmds", scenario_mmds },
 	{ "mmds-bench", scenario_mmds_bench },
+	{ "mmds-hostile", scenario_mmds_hostile },
 	{ "vsock-host", scenario_vsock_host },
 	{ "vsock-guest", scenario_vsock_guest },
 	{ "vsock-hostile", scenario_vsock_hostile },

@@ -86,6 +86,7 @@ void scenario_net_rx(const struct boot *b);
 void scenario_net_hostile(const struct boot *b);
 void scenario_mmds(const struct boot *b);
 void scenario_mmds_bench(const struct boot *b);
+void scenario_mmds_hostile(const struct boot *b);
 void scenario_net_bench(const struct boot *b);
 /* virtio-vsock scenarios (vsock.c): the device announced with id 19. */
 void scenario_vsock_host(const struct boot *b);

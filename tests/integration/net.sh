@@ -354,6 +354,41 @@ JSON
 	no_sanitizer_report "mmds $run"
 done
 
+# --- MMDS against a hostile guest (V2): a SYN with a bad checksum gets no
+# answer, a forged token 401, the token flow 200 (a segment sent twice
+# taken once), a request head that fills the connection's 2500 bytes a
+# reset, 40 SYNs at once at most 30 connections and resets for the rest;
+# then the service still answers, and none of it reached the tap.
+echo '{"probe": "hello-v2"}' >"$TMP/meta2.json"
+cat >"$TMP/mmds-h.json" <<JSON
+{
+  "boot-source": {"kernel_image_path": "$PROBE", "boot_args": "probe=mmds-hostile"},
+  "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
+  "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "$TAP",
+                          "guest_mac": "06:00:ac:10:00:02"}],
+  "mmds-config": {"version": "V2", "network_interfaces": ["eth0"]}
+}
+JSON
+before=$(tap_rx)
+run_ns 60 --no-api --config-file "$TMP/mmds-h.json" --metadata "$TMP/meta2.json"
+after=$(tap_rx)
+n="mmds hostile"
+expect_rc "$n" 0
+expect_line "$n: a SYN with a bad checksum is not answered" out '^probe: mmds bad checksum ignored$'
+expect_line "$n: a forged token" out '^probe: mmds forged token status=401 body=MMDS token not valid\.$'
+expect_line "$n: a session token" out '^probe: mmds token 48 bytes$'
+expect_line "$n: the token's GET, a segment sent twice" out '^probe: mmds token, a segment twice, status=200 body=hello-v2$'
+expect_line "$n: a request head that never ends" out '^probe: mmds endless request reset after 2500 bytes$'
+flood=$(sed -n 's/^probe: mmds flood \([0-9]*\) connections \([0-9]*\) resets$/\1 \2/p' "$TMP/out")
+if [ -n "$flood" ] && [ "${flood% *}" -le 30 ] && [ $((${flood% *} + ${flood#* })) = 40 ]; then
+	ok "$n: 40 SYNs: ${flood% *} connections (30 at most), ${flood#* } resets"
+else
+	bad "$n: a SYN flood" "got '$flood' (connections resets)"
+fi
+expect_line "$n: the service still answers" out '^probe: mmds after all that status=200 body=hello-v2$'
+if [ "$before" = "$after" ]; then ok "$n: no frame reached the tap"; else bad "$n" "the tap received $((after - before)) frames"; fi
+no_sanitizer_report "$n"
+
 # --- Bad taps: a clear message, nothing started. --------------------------
 sed -i "s/^tap = .*/tap = nosuch0/" "$TMP/net.ini"
 run_ns 30 --config "$TMP/net.ini"
