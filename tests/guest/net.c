@@ -713,24 +713,59 @@ static uint8_t any_segment(uint16_t *port)
 	}
 }
 
+static uint64_t rdtsc(void);
+
+/*
+ * A session token of @ttl seconds (PUT /latest/api/token on the open
+ * connection) and, in @req, a GET of /probe that carries it. The
+ * token's length.
+ */
+static uint32_t token_get(char *req, const char *ttl, char *resp, uint32_t size)
+{
+	static const char put[] = "PUT /latest/api/token HTTP/1.1\r\n"
+	                          "X-metadata-token-ttl-seconds: ";
+	char head[128];
+	uint32_t n = 0, got, body, tlen = 0;
+
+	for (const char *p = put; *p;)
+		head[n++] = *p++;
+	for (const char *p = ttl; *p;)
+		head[n++] = *p++;
+	for (const char *p = "\r\n\r\n"; *p;)
+		head[n++] = *p++;
+	head[n] = 0;
+	got = mmds_ask(head, resp, size);
+	body = body_at(resp, got);
+	n = 0;
+	for (const char *p = "GET /probe HTTP/1.1\r\nX-metadata-token: "; *p;)
+		req[n++] = *p++;
+	for (uint32_t i = 0; body && i < got - body && tlen < 100; i++, tlen++)
+		req[n++] = resp[body + i];
+	for (const char *p = "\r\n\r\n"; *p;)
+		req[n++] = *p++;
+	req[n] = 0;
+	return tlen;
+}
+
 /*
  * mmds-hostile, against a V2 service: a SYN with a bad checksum gets no
  * answer; a GET with a forged token 401; the token flow (PUT, then GET
  * with it) 200, also with a segment sent twice; a request that fills the
  * connection's buffer without ending a reset; 40 SYNs at once at most 30
  * connections and resets for the rest; and after all that the service
- * still answers. Each step prints its line; the host checks them.
+ * still answers, and a token past its TTL is refused. Each step prints its
+ * line; the host checks them.
  */
 void scenario_mmds_hostile(const struct boot *b)
 {
-	static char resp[4096], req[512], token[128];
+	static char resp[4096], req[512];
 	/* 100 bytes: 25 of them fill a connection's 2500-byte buffer. */
 	static const char pad[] =
 	        "X-Pad: "
 	        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
 	unsigned synack = 0, rst = 0, n = 0;
-	uint32_t got, body, s;
+	uint32_t got, s;
 	uint16_t port;
 
 	mmds_start(b);
@@ -750,25 +785,13 @@ void scenario_mmds_hostile(const struct boot *b)
 	        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n\r\n",
 	        resp, sizeof(resp));
 	mmds_report("forged token ", resp, got);
-	got = mmds_ask("PUT /latest/api/token HTTP/1.1\r\n"
-	               "X-metadata-token-ttl-seconds: 60\r\n\r\n",
-	               resp, sizeof(resp));
-	body = body_at(resp, got);
-	for (uint32_t i = 0; body && i < got - body && i < 100; i++)
-		token[n++] = resp[body + i];
-	token[n] = 0;
+	n = token_get(req, "60", resp, sizeof(resp));
 	put_str("probe: mmds token ");
 	put_u64(n);
 	put_str(" bytes\n");
 	/* The GET with the token, its first 8 bytes sent twice. */
-	n = 0;
-	for (const char *p = "GET /probe HTTP/1.1\r\nX-metadata-token: "; *p;)
-		req[n++] = *p++;
-	for (const char *p = token; *p;)
-		req[n++] = *p++;
-	for (const char *p = "\r\n\r\n"; *p;)
-		req[n++] = *p++;
-	req[n] = 0;
+	for (n = 0; req[n];)
+		n++;
 	s = gseq;
 	tcp_send(0x18, req, 8);
 	gseq = s;
@@ -829,8 +852,15 @@ void scenario_mmds_hostile(const struct boot *b)
 	gport = GPORT + 200;
 	mmds_connect();
 	got = mmds_ask(req, resp, sizeof(resp));
-	mmds_close();
 	mmds_report("after all that ", resp, got);
+	/* A token of 1 s, used 2^33 TSC ticks later (over a second at any
+	 * TSC rate below 8.5 GHz): refused. */
+	token_get(req, "1", resp, sizeof(resp));
+	for (uint64_t t0 = rdtsc(); rdtsc() - t0 < (1ULL << 33);)
+		;
+	got = mmds_ask(req, resp, sizeof(resp));
+	mmds_close();
+	mmds_report("expired token ", resp, got);
 	probe_exit(0);
 }
 

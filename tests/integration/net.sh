@@ -358,7 +358,8 @@ done
 # answer, a forged token 401, the token flow 200 (a segment sent twice
 # taken once), a request head that fills the connection's 2500 bytes a
 # reset, 40 SYNs at once at most 30 connections and resets for the rest;
-# then the service still answers, and none of it reached the tap.
+# then the service still answers, a token past its TTL is refused, and
+# none of it reached the tap.
 echo '{"probe": "hello-v2"}' >"$TMP/meta2.json"
 cat >"$TMP/mmds-h.json" <<JSON
 {
@@ -386,6 +387,7 @@ else
 	bad "$n: a SYN flood" "got '$flood' (connections resets)"
 fi
 expect_line "$n: the service still answers" out '^probe: mmds after all that status=200 body=hello-v2$'
+expect_line "$n: a token past its TTL of 1 s" out '^probe: mmds expired token status=401 body=MMDS token not valid\.$'
 if [ "$before" = "$after" ]; then ok "$n: no frame reached the tap"; else bad "$n" "the tap received $((after - before)) frames"; fi
 no_sanitizer_report "$n"
 
