@@ -746,7 +746,7 @@ static int net_activate(struct virtio_mmio *t)
 	          (unsigned long long)t->drv_features, tun);
 	/* Ethernet + VLAN tag around an MTU-sized packet, or a GSO frame. */
 	n->rx_need = NET_HDR_LEN +
-	             (gso ? NET_MAX_FRAME : n->cfg.mtu + NET_ETH_HLEN + 4);
+	             (gso ? NET_MAX_FRAME : n->frame_mtu + NET_ETH_HLEN + 4);
 	n->active = true;
 	if (write(t->notify_fd[NET_RXQ], &one, sizeof(one)) < 0)
 		log_warn("net '%s': rx kick: %s", n->id, strerror(errno));
@@ -814,8 +814,12 @@ int net_attach(struct net *n, struct vm *vm, struct uring *u,
 		n->rd[i] =
 		        (struct net_rxread){ .ur.done = on_rx_done, .net = n };
 	n->mmds_rd.net = n;
+	/* The guest is told the configuration's MTU, else the tap's; a
+	 * read is sized for the larger, so no tap frame is cut. */
+	n->cfg.mtu = (uint16_t)(o->mtu ? o->mtu : mtu);
+	n->frame_mtu = MAX(mtu, (unsigned)n->cfg.mtu);
 	if (o->mmds) {
-		n->mmds_frame_max = mtu + NET_ETH_HLEN;
+		n->mmds_frame_max = n->cfg.mtu + NET_ETH_HLEN;
 		n->mmds =
 		        mmds_net_new(o->mmds, o->mmds_ipv4, n->mmds_frame_max);
 		n->mmds_in = malloc(NET_MAX_FRAME);
@@ -828,7 +832,6 @@ int net_attach(struct net *n, struct vm *vm, struct uring *u,
 	snprintf(n->id, sizeof(n->id), "%s", o->id);
 	snprintf(n->tap, sizeof(n->tap), "%s", o->tap ? o->tap : "");
 	memcpy(n->cfg.mac, o->mac, 6);
-	n->cfg.mtu = (uint16_t)mtu;
 	n->cfg.max_virtqueue_pairs = 1;
 	rl_configure(&n->rl_rx, o->rx, now);
 	rl_configure(&n->rl_tx, o->tx, now);

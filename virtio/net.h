@@ -111,6 +111,7 @@ struct net_options {
 	const char *id;  /* for messages */
 	const char *tap; /* host_dev_name */
 	uint8_t mac[6];
+	unsigned mtu; /* told the guest; 0: the tap's */
 	const struct rate_limiter_config *rx, *tx;
 	/* This interface reaches MMDS (mmds_net.h) at @mmds_ipv4, or NULL. */
 	struct mmds *mmds;
@@ -120,6 +121,7 @@ struct net_options {
 struct net {
 	struct virtio_mmio t;
 	struct uring *uring;
+	unsigned frame_mtu; /* the larger of the tap's and the guest's MTU */
 	struct evloop *loop;
 	int tap_fd;
 	int slot;    /* @tap_fd in the ring's file table */

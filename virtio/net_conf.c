@@ -85,6 +85,10 @@ static int check(const struct config *c, unsigned i, char *err, size_t errlen)
 		        "spaces)%s",
 		        n->id, n->host_dev_name, CONFIG_IFNAME_MAX - 1,
 		        n->host_dev_name[0] ? "" : ": no tap given");
+	if (n->mtu && n->mtu < 68)
+		return util_err(err, errlen,
+		                "interface '%s': mtu %u is not in 68..65535",
+		                n->id, n->mtu);
 	if (n->has_mac && (n->mac[0] & 1))
 		return util_err(err, errlen,
 		                "interface '%s': guest_mac "
@@ -185,10 +189,12 @@ static int put(struct config *c, const char *path_id, json_t *body, char *err,
 		{ "iface_id", JB_STR, true },
 		{ "host_dev_name", JB_STR, true },
 		{ "guest_mac", JB_STR, false },
+		{ "mtu", JB_UINT, false },
 		{ "rx_rate_limiter", JB_OBJ, false },
 		{ "tx_rate_limiter", JB_OBJ, false },
 	};
 	const char *w = "network-interfaces", *id, *dev, *mac;
+	uint64_t mtu;
 	struct net_config n = { 0 };
 	int slot;
 
@@ -226,6 +232,12 @@ static int put(struct config *c, const char *path_id, json_t *body, char *err,
 			        mac);
 		n.has_mac = true;
 	}
+	/* Firecracker's range; absent: wisp tells the guest the tap's. */
+	mtu = jb_u64(body, "mtu", 0);
+	if (jb_get(body, "mtu") && (mtu < 68 || mtu > 65535))
+		return util_err(err, errlen, "%s: mtu %llu is not in 68..65535",
+		                w, (unsigned long long)mtu);
+	n.mtu = (uint16_t)mtu;
 	if (limiters(&n, body, false, err, errlen) < 0)
 		return -1;
 	for (unsigned i = 0; i < c->nnets; i++) {
@@ -308,15 +320,16 @@ static json_t *get(const struct config *c)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
 		         n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
 		         n->mac[5]);
-		json_array_append_new(
-		        a,
-		        json_pack(
-		                "{s:s, s:s, s:o, s:o, s:o}", "iface_id", n->id,
-		                "host_dev_name", n->host_dev_name, "guest_mac",
-		                n->has_mac ? json_string(mac) : json_null(),
-		                "rx_rate_limiter", jb_rate_limiter_json(&n->rx),
-		                "tx_rate_limiter",
-		                jb_rate_limiter_json(&n->tx)));
+		json_t *o = json_pack(
+		        "{s:s, s:s, s:o, s:o, s:o}", "iface_id", n->id,
+		        "host_dev_name", n->host_dev_name, "guest_mac",
+		        n->has_mac ? json_string(mac) : json_null(),
+		        "rx_rate_limiter", jb_rate_limiter_json(&n->rx),
+		        "tx_rate_limiter", jb_rate_limiter_json(&n->tx));
+
+		if (o && n->mtu)
+			json_object_set_new(o, "mtu", json_integer(n->mtu));
+		json_array_append_new(a, o);
 	}
 	return a;
 }

@@ -74,6 +74,7 @@ static struct virtio_mmio *create(const struct vdev_env *env, unsigned i,
 	struct net_options o = {
 		.id = c->id,
 		.tap = c->host_dev_name,
+		.mtu = c->mtu,
 		.rx = &c->rx,
 		.tx = &c->tx,
 	};

@@ -62,6 +62,7 @@ struct net_config {
 	char host_dev_name[CONFIG_IFNAME_MAX];
 	bool has_mac;
 	uint8_t mac[6];
+	uint16_t mtu; /* told the guest (VIRTIO_NET_F_MTU); 0: the tap's */
 	struct rate_limiter_config rx, tx;
 };
 

@@ -85,6 +85,7 @@ enum snapcfg_tag {
 	SNAPCFG_NET_RX_OPS = 0x0205,       /* bucket; default no limit */
 	SNAPCFG_NET_TX_BANDWIDTH = 0x0206, /* bucket; default no limit */
 	SNAPCFG_NET_TX_OPS = 0x0207,       /* bucket; default no limit */
+	SNAPCFG_NET_MTU = 0x0208, /* u16, 68..65535; default the tap's */
 
 	/* any of these: the VM has vsock; then CID and UDS are required */
 	SNAPCFG_VSOCK_CID = 0x0301, /* u32 */

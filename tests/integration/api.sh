@@ -121,6 +121,13 @@ api PUT /network-interfaces/eth1 '{"iface_id": "eth1", "host_dev_name": "tap1", 
 fault_has "duplicate MAC" 400 "already used by 'eth0'"
 api PUT /network-interfaces/eth1 '{"iface_id": "eth1", "host_dev_name": "tap1", "guest_mac": "06:00:ac:10:00"}'
 fault_has "bad MAC" 400 "is not a MAC address"
+api PUT /network-interfaces/eth2 '{"iface_id": "eth2", "host_dev_name": "tap2", "mtu": 67}'
+fault_has "mtu below 68 (Firecracker's range)" 400 "mtu 67 is not in 68..65535"
+api PUT /network-interfaces/eth2 '{"iface_id": "eth2", "host_dev_name": "tap2", "mtu": 9000}'
+expect "PUT /network-interfaces with mtu" 204
+api GET /vm/config
+expect "GET /vm/config: the interface's mtu" 200 '."network-interfaces"[] | select(.iface_id == "eth2") | .mtu == 9000'
+
 api PUT /network-interfaces/eth1 '{"iface_id": "eth1", "host_dev_name": "a-very-long-name-x"}'
 fault_has "bad tap name" 400 "is not an interface name"
 api PUT /vsock '{"guest_cid": 4294967296, "uds_path": "/tmp/v.sock"}'

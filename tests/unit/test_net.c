@@ -37,6 +37,9 @@ static uint16_t rxpos, txpos;
 
 static struct mmds *store;
 
+/* The configuration's MTU for the next attach() (0: the "tap's", 1500). */
+static unsigned cfg_mtu;
+
 /* The device on the socketpair; reaching MMDS @m when not NULL. */
 static void attach(struct mmds *m)
 {
@@ -44,6 +47,7 @@ static void attach(struct mmds *m)
 	struct net_options o = {
 		.id = "eth0",
 		.mac = { 6, 0, 0, 0, 0, 1 },
+		.mtu = cfg_mtu,
 		.rx = &none,
 		.tx = &none,
 		.mmds = m,
@@ -183,6 +187,30 @@ START_TEST(tx_frames_reach_the_tap_whole)
 	ck_assert_uint_eq(n.stats.tx_bytes_count, 1574);
 	/* the MAC is in the configuration space */
 	ck_assert_uint_eq(fake_rd(&vm, BASE + 0x100) & 0xff, 6);
+}
+END_TEST
+
+/* The guest is told the tap's MTU, or the configuration's. */
+static unsigned config_mtu(void)
+{
+	return fake_rd(&vm, BASE + 0x100 + 8) >> 16; /* offset 10 */
+}
+
+START_TEST(mtu_told_the_guest)
+{
+	ck_assert_uint_eq(config_mtu(), 1500);
+	teardown();
+	cfg_mtu = 9000;
+	attach(NULL);
+	cfg_mtu = 0;
+	ck_assert_uint_eq(config_mtu(), 9000);
+	ck_assert_uint_eq(n.frame_mtu, 9000);
+	teardown();
+	cfg_mtu = 576;
+	attach(NULL);
+	cfg_mtu = 0;
+	ck_assert_uint_eq(config_mtu(), 576);
+	ck_assert_uint_eq(n.frame_mtu, 1500); /* the tap's frames still fit */
 }
 END_TEST
 
@@ -641,6 +669,7 @@ Suite *net_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, tx_frames_reach_the_tap_whole);
 	tcase_add_test(tc, tx_malformed_frames_are_dropped);
+	tcase_add_test(tc, mtu_told_the_guest);
 	tcase_add_test(tc, tx_offloads_pass_when_negotiated);
 	tcase_add_test(tc, rx_one_buffer_per_frame);
 	tcase_add_test(tc, rx_mergeable_buffers);
