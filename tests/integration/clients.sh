@@ -195,7 +195,8 @@ expect_line "sdk: the guest got Ctrl-Alt-Del" out '^probe: ctrl-alt-del$'
 [ -s "$D/log.txt" ] && ok "sdk: the log FIFO carried the log" || bad "sdk: logger" "nothing came through $D/log.fifo"
 
 # WithSnapshot: the handler list less the boot ones, LoadSnapshot last
-# (the logger and metrics still set first); InstanceStart skipped.
+# (the logger and metrics still set first). The SDK sends no
+# InstanceStart here: the load with resume_vm starts the VM.
 rm -f "$D/log.fifo" "$SOCK"
 SOCK=$D/fc2.sock
 launch "$D" "$WISP" --api-sock "$SOCK" --id "$ID" --no-seccomp

@@ -309,20 +309,23 @@ inns ip link show wtap3 >/dev/null 2>&1 && bad "net-setup" "a refused call left 
 long=hello-from-mmds-$(printf 'm%.0s' $(seq 700))
 echo "{\"probe\": \"$long\"}" >"$TMP/meta.json"
 tap_rx() { inns cat "/sys/class/net/$TAP/statistics/rx_packets"; }
+mmds_config() { # FILE SCENARIO VERSION: the probe on eth0, which serves MMDS
+	cat >"$1" <<JSON
+{
+  "boot-source": {"kernel_image_path": "$PROBE", "boot_args": "probe=$2"},
+  "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
+  "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "$TAP",
+                          "guest_mac": "06:00:ac:10:00:02"}],
+  "mmds-config": {"version": "$3", "network_interfaces": ["eth0"]}
+}
+JSON
+}
 # V1 also with MRG_RXBUF: the probe's 512-byte buffers, so the answer's
 # frames span several (num_buffers).
 for run in V1 V1-mrg V2; do
 	v=${run%-mrg}
 	mrg=$([ "$run" = V1-mrg ] && echo " mrg")
-	cat >"$TMP/mmds.json" <<JSON
-{
-  "boot-source": {"kernel_image_path": "$PROBE", "boot_args": "probe=mmds$mrg"},
-  "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
-  "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "$TAP",
-                          "guest_mac": "06:00:ac:10:00:02"}],
-  "mmds-config": {"version": "$v", "network_interfaces": ["eth0"]}
-}
-JSON
+	mmds_config "$TMP/mmds.json" "mmds$mrg" "$v"
 	: >"$TMP/metrics"
 	before=$(tap_rx)
 	run_ns 30 --no-api --config-file "$TMP/mmds.json" \
@@ -361,15 +364,7 @@ done
 # then the service still answers, a token past its TTL is refused, and
 # none of it reached the tap.
 echo '{"probe": "hello-v2"}' >"$TMP/meta2.json"
-cat >"$TMP/mmds-h.json" <<JSON
-{
-  "boot-source": {"kernel_image_path": "$PROBE", "boot_args": "probe=mmds-hostile"},
-  "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
-  "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "$TAP",
-                          "guest_mac": "06:00:ac:10:00:02"}],
-  "mmds-config": {"version": "V2", "network_interfaces": ["eth0"]}
-}
-JSON
+mmds_config "$TMP/mmds-h.json" mmds-hostile V2
 before=$(tap_rx)
 run_ns 60 --no-api --config-file "$TMP/mmds-h.json" --metadata "$TMP/meta2.json"
 after=$(tap_rx)
